@@ -1,0 +1,133 @@
+// Package pgtest gives each test its own PostgreSQL database, migrated to the
+// current schema and dropped when the test ends, so tests run in parallel and
+// twice in a row without seeing each other's data.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	vaultsql "github.com/securevault/vault/sql"
+)
+
+// AdminURL is the server the tests create their databases on. It must name a
+// role allowed to CREATE DATABASE.
+func AdminURL() string {
+	if u := os.Getenv("VAULT_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// Database is a throwaway database for one test.
+type Database struct {
+	Name string
+	URL  string
+	Pool *pgxpool.Pool
+}
+
+// New creates and migrates a fresh database. Without PostgreSQL the test is
+// skipped on a developer's machine and fails when CI=true, so a CI run can
+// never pass by skipping everything.
+func New(t testing.TB) *Database {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		Unavailable(t, "PostgreSQL", err)
+		return nil
+	}
+	defer admin.Close(context.Background())
+
+	name := "vault_test_" + randomSuffix(t)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() { drop(t, name) })
+
+	dbURL := withDatabase(t, AdminURL(), name)
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("connect to test database: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	if err := vaultsql.Migrate(ctx, pool, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatalf("migrate test database: %v", err)
+	}
+	return &Database{Name: name, URL: dbURL, Pool: pool}
+}
+
+// Superuser opens a connection that bypasses the log's protections, for
+// tests that play an attacker with database access.
+func (d *Database) Superuser(t testing.TB) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), d.URL)
+	if err != nil {
+		t.Fatalf("connect as superuser: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// Unavailable skips a test whose service is missing, except under CI where
+// it fails.
+func Unavailable(t testing.TB, service string, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required under CI=true but is not reachable: %v", service, err)
+	}
+	t.Skipf("%s not reachable (%v); set CI=true to make this a failure", service, err)
+}
+
+func drop(t testing.TB, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Logf("drop test database %s: %v", name, err)
+		return
+	}
+	defer admin.Close(context.Background())
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		t.Logf("drop test database %s: %v", name, err)
+	}
+}
+
+func withDatabase(t testing.TB, raw, name string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatalf("parse %s: %v", "VAULT_TEST_DATABASE_URL", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func randomSuffix(t testing.TB) string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatalf("random: %v", err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// Must fails the test on error; it keeps setup code in tests short.
+func Must[T any](t testing.TB, v T, err error) T {
+	t.Helper()
+	if err != nil {
+		t.Fatal(fmt.Errorf("setup: %w", err))
+	}
+	return v
+}
