@@ -23,13 +23,16 @@ CREATE INDEX events_recorded_at_idx ON events (recorded_at);
 -- One row holds the head of the chain. Appenders lock it for the length of
 -- their transaction: that lock is the global order of the log, so positions
 -- are gapless and no reader can see N+1 before N has committed.
+-- recorded_at keeps event times monotonic in position order even when the
+-- clocks of several vaultd replicas disagree, which time travel relies on.
 CREATE TABLE event_chain_head (
-    singleton boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
-    position  bigint      NOT NULL,
-    hash      bytea       NOT NULL
+    singleton   boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
+    position    bigint      NOT NULL,
+    hash        bytea       NOT NULL,
+    recorded_at timestamptz NOT NULL
 );
-INSERT INTO event_chain_head (singleton, position, hash)
-VALUES (true, 0, decode(repeat('00', 32), 'hex'));
+INSERT INTO event_chain_head (singleton, position, hash, recorded_at)
+VALUES (true, 0, decode(repeat('00', 32), 'hex'), '-infinity');
 
 -- Snapshots are a cache of folded aggregate state. Deleting every row is
 -- always safe: aggregates are then folded from the log.

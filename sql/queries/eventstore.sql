@@ -1,33 +1,26 @@
 -- name: ReadStream :many
-SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash
+SELECT *
 FROM events
 WHERE stream_id = $1 AND version > $2
 ORDER BY version
 LIMIT $3;
 
 -- name: ReadStreamUntilPosition :many
-SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash
+SELECT *
 FROM events
 WHERE stream_id = $1 AND version > $2 AND position <= $3
 ORDER BY version
 LIMIT $4;
 
 -- name: ReadAll :many
-SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash
-FROM events
-WHERE position > $1
-ORDER BY position
-LIMIT $2;
-
--- name: ReadChain :many
-SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash
+SELECT *
 FROM events
 WHERE position > $1
 ORDER BY position
 LIMIT $2;
 
 -- name: ChainHead :one
-SELECT position, hash FROM event_chain_head WHERE singleton;
+SELECT position, hash, recorded_at FROM event_chain_head WHERE singleton;
 
 -- name: LastPositionAt :one
 -- The last position recorded at or before a time, for time travel.

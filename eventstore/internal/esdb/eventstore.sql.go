@@ -12,18 +12,19 @@ import (
 )
 
 const chainHead = `-- name: ChainHead :one
-SELECT position, hash FROM event_chain_head WHERE singleton
+SELECT position, hash, recorded_at FROM event_chain_head WHERE singleton
 `
 
 type ChainHeadRow struct {
-	Position int64
-	Hash     []byte
+	Position   int64
+	Hash       []byte
+	RecordedAt pgtype.Timestamptz
 }
 
 func (q *Queries) ChainHead(ctx context.Context, db DBTX) (ChainHeadRow, error) {
 	row := db.QueryRow(ctx, chainHead)
 	var i ChainHeadRow
-	err := row.Scan(&i.Position, &i.Hash)
+	err := row.Scan(&i.Position, &i.Hash, &i.RecordedAt)
 	return i, err
 }
 
@@ -57,7 +58,7 @@ func (q *Queries) LoadSnapshot(ctx context.Context, db DBTX, streamID string) (L
 }
 
 const readAll = `-- name: ReadAll :many
-SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash
+SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash
 FROM events
 WHERE position > $1
 ORDER BY position
@@ -69,65 +70,8 @@ type ReadAllParams struct {
 	Limit    int32
 }
 
-type ReadAllRow struct {
-	Position      int64
-	StreamID      string
-	Version       int64
-	EventID       pgtype.UUID
-	Type          string
-	SchemaVersion int32
-	Data          []byte
-	Metadata      []byte
-	RecordedAt    pgtype.Timestamptz
-	Hash          []byte
-}
-
-func (q *Queries) ReadAll(ctx context.Context, db DBTX, arg ReadAllParams) ([]ReadAllRow, error) {
+func (q *Queries) ReadAll(ctx context.Context, db DBTX, arg ReadAllParams) ([]Event, error) {
 	rows, err := db.Query(ctx, readAll, arg.Position, arg.Limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []ReadAllRow
-	for rows.Next() {
-		var i ReadAllRow
-		if err := rows.Scan(
-			&i.Position,
-			&i.StreamID,
-			&i.Version,
-			&i.EventID,
-			&i.Type,
-			&i.SchemaVersion,
-			&i.Data,
-			&i.Metadata,
-			&i.RecordedAt,
-			&i.Hash,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const readChain = `-- name: ReadChain :many
-SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash
-FROM events
-WHERE position > $1
-ORDER BY position
-LIMIT $2
-`
-
-type ReadChainParams struct {
-	Position int64
-	Limit    int32
-}
-
-func (q *Queries) ReadChain(ctx context.Context, db DBTX, arg ReadChainParams) ([]Event, error) {
-	rows, err := db.Query(ctx, readChain, arg.Position, arg.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +103,7 @@ func (q *Queries) ReadChain(ctx context.Context, db DBTX, arg ReadChainParams) (
 }
 
 const readStream = `-- name: ReadStream :many
-SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash
+SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash
 FROM events
 WHERE stream_id = $1 AND version > $2
 ORDER BY version
@@ -172,28 +116,15 @@ type ReadStreamParams struct {
 	Limit    int32
 }
 
-type ReadStreamRow struct {
-	Position      int64
-	StreamID      string
-	Version       int64
-	EventID       pgtype.UUID
-	Type          string
-	SchemaVersion int32
-	Data          []byte
-	Metadata      []byte
-	RecordedAt    pgtype.Timestamptz
-	Hash          []byte
-}
-
-func (q *Queries) ReadStream(ctx context.Context, db DBTX, arg ReadStreamParams) ([]ReadStreamRow, error) {
+func (q *Queries) ReadStream(ctx context.Context, db DBTX, arg ReadStreamParams) ([]Event, error) {
 	rows, err := db.Query(ctx, readStream, arg.StreamID, arg.Version, arg.Limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ReadStreamRow
+	var items []Event
 	for rows.Next() {
-		var i ReadStreamRow
+		var i Event
 		if err := rows.Scan(
 			&i.Position,
 			&i.StreamID,
@@ -204,6 +135,7 @@ func (q *Queries) ReadStream(ctx context.Context, db DBTX, arg ReadStreamParams)
 			&i.Data,
 			&i.Metadata,
 			&i.RecordedAt,
+			&i.PrevHash,
 			&i.Hash,
 		); err != nil {
 			return nil, err
@@ -217,7 +149,7 @@ func (q *Queries) ReadStream(ctx context.Context, db DBTX, arg ReadStreamParams)
 }
 
 const readStreamUntilPosition = `-- name: ReadStreamUntilPosition :many
-SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash
+SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash
 FROM events
 WHERE stream_id = $1 AND version > $2 AND position <= $3
 ORDER BY version
@@ -231,20 +163,7 @@ type ReadStreamUntilPositionParams struct {
 	Limit    int32
 }
 
-type ReadStreamUntilPositionRow struct {
-	Position      int64
-	StreamID      string
-	Version       int64
-	EventID       pgtype.UUID
-	Type          string
-	SchemaVersion int32
-	Data          []byte
-	Metadata      []byte
-	RecordedAt    pgtype.Timestamptz
-	Hash          []byte
-}
-
-func (q *Queries) ReadStreamUntilPosition(ctx context.Context, db DBTX, arg ReadStreamUntilPositionParams) ([]ReadStreamUntilPositionRow, error) {
+func (q *Queries) ReadStreamUntilPosition(ctx context.Context, db DBTX, arg ReadStreamUntilPositionParams) ([]Event, error) {
 	rows, err := db.Query(ctx, readStreamUntilPosition,
 		arg.StreamID,
 		arg.Version,
@@ -255,9 +174,9 @@ func (q *Queries) ReadStreamUntilPosition(ctx context.Context, db DBTX, arg Read
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ReadStreamUntilPositionRow
+	var items []Event
 	for rows.Next() {
-		var i ReadStreamUntilPositionRow
+		var i Event
 		if err := rows.Scan(
 			&i.Position,
 			&i.StreamID,
@@ -268,6 +187,7 @@ func (q *Queries) ReadStreamUntilPosition(ctx context.Context, db DBTX, arg Read
 			&i.Data,
 			&i.Metadata,
 			&i.RecordedAt,
+			&i.PrevHash,
 			&i.Hash,
 		); err != nil {
 			return nil, err

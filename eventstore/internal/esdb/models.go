@@ -23,9 +23,10 @@ type Event struct {
 }
 
 type EventChainHead struct {
-	Singleton bool
-	Position  int64
-	Hash      []byte
+	Singleton  bool
+	Position   int64
+	Hash       []byte
+	RecordedAt pgtype.Timestamptz
 }
 
 type Snapshot struct {
