@@ -38,6 +38,11 @@ const NotifyChannel = "vault_events"
 type Options struct {
 	// MaxBatch bounds how many waiting appends one transaction takes.
 	MaxBatch int
+	// Writers is how many batches may be in flight at once (default 2).
+	// They serialise on the chain-head lock, but a second writer can send its
+	// BEGIN and lock request while the first is committing, which hides one
+	// network round trip per batch.
+	Writers int
 	// Upcasters rewrite old payloads on read, keyed by event type. Stored
 	// events are never rewritten.
 	Upcasters map[string]Upcaster
@@ -85,6 +90,9 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Writers <= 0 {
+		opts.Writers = 1
+	}
 	s := &Store{
 		pool:     pool,
 		queries:  esdb.New(),
@@ -95,7 +103,18 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) *Store {
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
-	go s.writeLoop()
+	var writers sync.WaitGroup
+	for range opts.Writers {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			s.writeLoop()
+		}()
+	}
+	go func() {
+		writers.Wait()
+		close(s.stopped)
+	}()
 	return s
 }
 
@@ -197,7 +216,6 @@ func validateAppends(appends []domain.StreamAppend) error {
 }
 
 func (s *Store) writeLoop() {
-	defer close(s.stopped)
 	for {
 		var first *appendRequest
 		select {
@@ -327,7 +345,7 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendRequest) ([]appen
 	first.Queue("SELECT position, hash, recorded_at FROM event_chain_head WHERE singleton FOR UPDATE").QueryRow(func(row pgx.Row) error {
 		return row.Scan(&headPosition, &headHash, &headTime)
 	})
-	first.Queue("SELECT stream_id, max(version)::bigint FROM events WHERE stream_id = ANY($1::text[]) GROUP BY stream_id", streamIDs).Query(func(rows pgx.Rows) error {
+	first.Queue(currentVersions, streamIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id string
 			var v int64
@@ -390,6 +408,14 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendRequest) ([]appen
 	s.metrics.eventsAppended.Add(float64(len(rows)))
 	return outcomes, nil
 }
+
+// currentVersions reads each stream's last version with one backward index
+// probe per stream, however long the stream is.
+const currentVersions = `SELECT s.id, e.version
+FROM unnest($1::text[]) AS s(id)
+CROSS JOIN LATERAL (
+  SELECT version FROM events WHERE stream_id = s.id ORDER BY version DESC LIMIT 1
+) AS e`
 
 const insertEvents = `INSERT INTO events
   (position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash)

@@ -29,10 +29,25 @@ type EventChainHead struct {
 	RecordedAt pgtype.Timestamptz
 }
 
+type ProjectionCheckpoint struct {
+	Name      string
+	Position  int64
+	UpdatedAt pgtype.Timestamptz
+}
+
 type Snapshot struct {
 	StreamID      string
 	Version       int64
 	SchemaVersion int32
 	State         []byte
 	CreatedAt     pgtype.Timestamptz
+}
+
+type StreamCatalog struct {
+	StreamID        string
+	Aggregate       string
+	Version         int64
+	LastPosition    int64
+	FirstRecordedAt pgtype.Timestamptz
+	LastRecordedAt  pgtype.Timestamptz
 }

@@ -1,0 +1,57 @@
+// Command vaultbench measures the vault against baselines taken in the same
+// run, because the machines it runs on are shared and noisy: a figure is only
+// meaningful as a ratio to what plain PostgreSQL does at that moment.
+//
+//	vaultbench append   append throughput at 1, 8 and 32 appenders vs raw INSERTs
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	adminURL := fs.String("admin-url", envOr("VAULT_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"),
+		"PostgreSQL URL of a role that may CREATE DATABASE; each run uses a fresh database")
+	duration := fs.Duration("duration", 5*time.Second, "how long each scenario runs")
+	_ = fs.Parse(os.Args[2:])
+
+	var err error
+	switch os.Args[1] {
+	case "append":
+		err = benchAppend(ctx, logger, *adminURL, *duration)
+	default:
+		usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vaultbench:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: vaultbench append [-duration 5s] [-admin-url URL]")
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}

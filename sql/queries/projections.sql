@@ -1,0 +1,56 @@
+-- name: EnsureCheckpoint :exec
+INSERT INTO projection_checkpoints (name) VALUES ($1)
+ON CONFLICT (name) DO NOTHING;
+
+-- name: TryLockProjection :one
+-- Transaction-scoped: released by COMMIT or ROLLBACK, so a crashed runner
+-- can never leave a projection locked.
+SELECT pg_try_advisory_xact_lock(hashtextextended('vault.projection:' || @name::text, 0));
+
+-- name: LockProjection :exec
+SELECT pg_advisory_xact_lock(hashtextextended('vault.projection:' || @name::text, 0));
+
+-- name: CheckpointForUpdate :one
+SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE;
+
+-- name: SetCheckpoint :exec
+UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1;
+
+-- name: NotifyCheckpoint :exec
+SELECT pg_notify('vault_checkpoints', @name::text);
+
+-- name: Checkpoints :many
+SELECT name, position, updated_at FROM projection_checkpoints
+WHERE name = ANY(@names::text[])
+ORDER BY name;
+
+-- name: AllCheckpoints :many
+SELECT name, position, updated_at FROM projection_checkpoints ORDER BY name;
+
+-- name: TableExists :one
+SELECT (to_regclass(@name::text) IS NOT NULL)::boolean AS exists;
+
+-- name: UpsertStreams :exec
+-- One statement per page: the caller folds a page into one row per stream.
+-- The guard on last_position makes a replayed page a no-op.
+INSERT INTO stream_catalog (stream_id, aggregate, version, last_position, first_recorded_at, last_recorded_at)
+SELECT unnest(@stream_ids::text[]), unnest(@aggregates::text[]), unnest(@versions::bigint[]),
+       unnest(@last_positions::bigint[]), unnest(@first_recorded_ats::timestamptz[]),
+       unnest(@last_recorded_ats::timestamptz[])
+ON CONFLICT (stream_id) DO UPDATE
+SET version = EXCLUDED.version,
+    last_position = EXCLUDED.last_position,
+    last_recorded_at = EXCLUDED.last_recorded_at
+WHERE stream_catalog.last_position < EXCLUDED.last_position;
+
+-- name: DeleteStreamCatalog :exec
+DELETE FROM stream_catalog;
+
+-- name: GetStream :one
+SELECT * FROM stream_catalog WHERE stream_id = $1;
+
+-- name: ListStreams :many
+SELECT * FROM stream_catalog
+WHERE (@aggregate::text = '' OR aggregate = @aggregate::text) AND stream_id > @after_stream_id::text
+ORDER BY stream_id
+LIMIT @max_rows;
