@@ -1,0 +1,362 @@
+// Package projections keeps the read models up to date with the event log.
+//
+// Projections are catch-up readers of the PostgreSQL log, not JetStream
+// consumers: read models keep working while NATS is down, and the log's
+// gapless positions give them a total order for free. Each projection
+// applies a page of events and moves its checkpoint in one transaction, so a
+// page applied twice (a crash before the commit, a second vaultd, a replay)
+// changes nothing.
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/pgnotify"
+	"github.com/securevault/vault/projections/internal/projdb"
+)
+
+// Projection turns events into a read model. Apply receives pages in
+// position order with no gaps, each exactly once per read model state: the
+// runner commits the page and the checkpoint together.
+type Projection interface {
+	// Name identifies the projection's checkpoint; it must never change.
+	Name() string
+	// Tables lists the read-model tables the projection owns. The runner
+	// refuses to start when one is missing (a migration was not applied).
+	Tables() []string
+	// Apply writes a page of events inside tx. Pages are batches so a
+	// projection can use multi-row upserts, pgx.Batch or COPY.
+	Apply(ctx context.Context, tx pgx.Tx, events []domain.RecordedEvent) error
+	// Reset empties the read model inside tx, with DELETE rather than
+	// TRUNCATE: TRUNCATE takes an ACCESS EXCLUSIVE lock that would block every
+	// reader for the whole rebuild, while after DELETE readers keep seeing the
+	// old rows until the rebuild commits.
+	Reset(ctx context.Context, tx pgx.Tx) error
+}
+
+// EventReader is the part of the event store the runner needs.
+type EventReader interface {
+	// ReadAll returns up to limit events with position > afterPosition, in
+	// position order, never skipping one.
+	ReadAll(ctx context.Context, afterPosition int64, limit int) ([]domain.RecordedEvent, error)
+	// HeadPosition is the position of the last committed event.
+	HeadPosition(ctx context.Context) (int64, error)
+}
+
+// Notifications wakes subscribers when a PostgreSQL channel is notified;
+// *pgnotify.Listener satisfies it. Wake-ups only shorten the wait: the truth
+// is always re-read from the tables.
+type Notifications interface {
+	Subscribe(channel string) (wake <-chan struct{}, cancel func())
+}
+
+// Options tune a Runner. The zero value is usable.
+type Options struct {
+	// PageSize bounds the events one incremental transaction applies.
+	PageSize int
+	// RebuildPageSize bounds the events read and applied at once by Rebuild.
+	RebuildPageSize int
+	// PollInterval is how often a projection checks the log without a
+	// notification; notifications make it a fallback only.
+	PollInterval time.Duration
+	// MinBackoff and MaxBackoff bound the wait before a failed page is
+	// retried.
+	MinBackoff, MaxBackoff time.Duration
+	// StepTimeout bounds one incremental transaction.
+	StepTimeout time.Duration
+	// Registerer receives the runner's metrics when not nil.
+	Registerer prometheus.Registerer
+}
+
+func (o *Options) defaults() {
+	if o.PageSize <= 0 {
+		o.PageSize = 500
+	}
+	if o.RebuildPageSize <= 0 {
+		o.RebuildPageSize = 5000
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 100 * time.Millisecond
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = max(30*time.Second, o.MinBackoff)
+	}
+	if o.StepTimeout <= 0 {
+		o.StepTimeout = 30 * time.Second
+	}
+}
+
+// Runner applies the log to every registered projection.
+//
+// Several vaultd processes may run a Runner against one database. Leader
+// election is per projection and per transaction: every page transaction
+// first takes pg_try_advisory_xact_lock on the projection and then locks its
+// checkpoint row FOR UPDATE. We chose this over a session-level advisory lock
+// held on a dedicated connection because correctness then rests on the
+// transaction alone: there is no connection per projection to keep alive,
+// no window where a leader whose session silently died keeps writing, and a
+// crashed process releases its lock the moment its transaction ends, so
+// another process takes over on its next wake-up. The try-lock keeps
+// followers from queueing behind the leader; the row lock plus "skip events
+// at or below the checkpoint" is what guarantees no event is applied twice
+// even if two transactions got past the try-lock in turn.
+type Runner struct {
+	pool        *pgxpool.Pool
+	reader      EventReader
+	notify      Notifications
+	logger      *slog.Logger
+	opts        Options
+	queries     *projdb.Queries
+	projections []Projection
+	byName      map[string]Projection
+	metrics     *metrics
+}
+
+// NewRunner registers projections. notify may be nil: the runner then polls.
+func NewRunner(pool *pgxpool.Pool, reader EventReader, notify Notifications, logger *slog.Logger, opts Options, projections ...Projection) (*Runner, error) {
+	opts.defaults()
+	r := &Runner{
+		pool: pool, reader: reader, notify: notify, logger: logger, opts: opts,
+		queries: projdb.New(), byName: make(map[string]Projection, len(projections)),
+	}
+	for _, p := range projections {
+		name := p.Name()
+		if name == "" {
+			return nil, domain.Errorf(domain.EINVALID, "a projection has an empty name")
+		}
+		if _, dup := r.byName[name]; dup {
+			return nil, domain.Errorf(domain.EINVALID, "projection %q is registered twice", name)
+		}
+		r.byName[name] = p
+		r.projections = append(r.projections, p)
+	}
+	m, err := newMetrics(r, opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	r.metrics = m
+	return r, nil
+}
+
+// Run follows the log until ctx ends, one goroutine per projection. A page
+// in flight when ctx ends is finished (or rolled back), so every projection
+// stops at a clean checkpoint. Run fails at once if a projection's table is
+// missing.
+func (r *Runner) Run(ctx context.Context) error {
+	for _, p := range r.projections {
+		if err := r.prepare(ctx, p); err != nil {
+			return err
+		}
+	}
+	var wg sync.WaitGroup
+	for _, p := range r.projections {
+		wg.Go(func() { r.follow(ctx, p) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (r *Runner) prepare(ctx context.Context, p Projection) error {
+	for _, table := range p.Tables() {
+		ok, err := r.queries.TableExists(ctx, r.pool, table)
+		if err != nil {
+			return translate(fmt.Errorf("check table %s of projection %s: %w", table, p.Name(), err))
+		}
+		if !ok {
+			return domain.Errorf(domain.EINTERNAL, "projection %s: table %s does not exist; are the migrations applied?", p.Name(), table)
+		}
+	}
+	if err := r.queries.EnsureCheckpoint(ctx, r.pool, p.Name()); err != nil {
+		return translate(fmt.Errorf("create checkpoint of projection %s: %w", p.Name(), err))
+	}
+	return nil
+}
+
+// follow applies pages to one projection until ctx ends. A failing page is
+// retried with backoff and a shrinking page size, so the events before a
+// poisonous one still get applied, but the checkpoint never moves past an
+// event that was not applied: the projection stalls (visible as lag and in
+// vault_projection_failures_total) instead of skipping.
+func (r *Runner) follow(ctx context.Context, p Projection) {
+	name := p.Name()
+	var wake <-chan struct{}
+	if r.notify != nil {
+		w, cancel := r.notify.Subscribe(pgnotify.ChannelEvents)
+		defer cancel()
+		wake = w
+	}
+	poll := time.NewTicker(r.opts.PollInterval)
+	defer poll.Stop()
+
+	limit := r.opts.PageSize
+	checkpoint := int64(-1) // unknown until the first step reads it
+	failures := 0
+	for ctx.Err() == nil {
+		res, err := r.step(ctx, p, checkpoint, limit)
+		if err != nil {
+			failures++
+			r.metrics.failures.WithLabelValues(name).Inc()
+			delay := r.backoff(failures)
+			r.logger.Error("projection page failed; retrying", "projection", name, "error", err,
+				"after_position", checkpoint, "page", limit, "failures", failures, "retry_in", delay)
+			limit = max(1, limit/2)
+			checkpoint = -1 // re-read: the failure may have been anywhere
+			if !sleep(ctx, delay) {
+				return
+			}
+			continue
+		}
+		if failures > 0 {
+			r.logger.Info("projection recovered", "projection", name, "failures", failures, "checkpoint", res.checkpoint)
+		}
+		failures = 0
+		limit = r.opts.PageSize
+		checkpoint = res.checkpoint
+		if !res.caughtUp {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-wake:
+		case <-poll.C:
+		}
+	}
+}
+
+func (r *Runner) backoff(failures int) time.Duration {
+	d := r.opts.MinBackoff << min(failures-1, 20)
+	if d <= 0 || d > r.opts.MaxBackoff {
+		d = r.opts.MaxBackoff
+	}
+	// Jitter keeps replicas that failed together from retrying in lockstep.
+	return d/2 + rand.N(d/2+1)
+}
+
+type stepResult struct {
+	checkpoint int64 // the checkpoint after the step
+	caughtUp   bool  // nothing more to do until the log grows
+}
+
+// step applies at most one page. The page is read before the transaction
+// starts so the transaction never waits for a second pool connection (with
+// many projections that could exhaust the pool); inside the transaction the
+// locked checkpoint decides which of the events read are still to apply.
+func (r *Runner) step(ctx context.Context, p Projection, knownCheckpoint int64, limit int) (stepResult, error) {
+	name := p.Name()
+	// A page in flight is finished even when ctx ends: committing it is a
+	// clean stop, and so is the rollback if the step timeout hits.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.StepTimeout)
+	defer cancel()
+
+	if knownCheckpoint < 0 {
+		cp, err := r.readCheckpoint(ctx, name)
+		if err != nil {
+			return stepResult{}, err
+		}
+		knownCheckpoint = cp
+	}
+	events, err := r.reader.ReadAll(ctx, knownCheckpoint, limit)
+	if err != nil {
+		return stepResult{}, fmt.Errorf("read log after %d: %w", knownCheckpoint, err)
+	}
+	if len(events) == 0 {
+		return stepResult{checkpoint: knownCheckpoint, caughtUp: true}, nil
+	}
+
+	tx, err := r.pool.Begin(ctx)
+	if err != nil {
+		return stepResult{}, translate(fmt.Errorf("begin: %w", err))
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+
+	leader, err := r.queries.TryLockProjection(ctx, tx, name)
+	if err != nil {
+		return stepResult{}, translate(fmt.Errorf("lock projection %s: %w", name, err))
+	}
+	if !leader {
+		// Another process (or a rebuild) is applying this projection; it
+		// notifies when it commits and our poll comes back regardless.
+		return stepResult{checkpoint: -1, caughtUp: true}, nil
+	}
+	checkpoint, err := r.queries.CheckpointForUpdate(ctx, tx, name)
+	if err != nil {
+		return stepResult{}, translate(fmt.Errorf("lock checkpoint of %s: %w", name, err))
+	}
+	pending := events
+	for len(pending) > 0 && pending[0].Position <= checkpoint {
+		pending = pending[1:] // already applied by another process or a rebuild
+	}
+	if len(pending) == 0 {
+		return stepResult{checkpoint: checkpoint}, nil
+	}
+	if err := contiguous(checkpoint, pending); err != nil {
+		// Checkpoints only move forward and the log is gapless, so this is a
+		// broken reader or a hand-edited checkpoint: refuse rather than skip.
+		return stepResult{}, domain.WrapError(domain.EINTERNAL, "projection page does not continue its checkpoint", err)
+	}
+	if err := p.Apply(ctx, tx, pending); err != nil {
+		return stepResult{}, fmt.Errorf("apply positions %d..%d: %w", pending[0].Position, pending[len(pending)-1].Position, err)
+	}
+	last := pending[len(pending)-1].Position
+	if err := r.queries.SetCheckpoint(ctx, tx, projdb.SetCheckpointParams{Name: name, Position: last}); err != nil {
+		return stepResult{}, translate(fmt.Errorf("set checkpoint of %s: %w", name, err))
+	}
+	if err := r.queries.NotifyCheckpoint(ctx, tx, name); err != nil {
+		return stepResult{}, translate(fmt.Errorf("notify checkpoint of %s: %w", name, err))
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return stepResult{}, translate(fmt.Errorf("commit page of %s: %w", name, err))
+	}
+	r.metrics.applied.WithLabelValues(name).Add(float64(len(pending)))
+	return stepResult{checkpoint: last, caughtUp: len(events) < limit}, nil
+}
+
+func (r *Runner) readCheckpoint(ctx context.Context, name string) (int64, error) {
+	rows, err := r.queries.Checkpoints(ctx, r.pool, []string{name})
+	if err != nil {
+		return 0, translate(fmt.Errorf("read checkpoint of %s: %w", name, err))
+	}
+	if len(rows) == 0 {
+		return 0, domain.Errorf(domain.EINTERNAL, "projection %s has no checkpoint row", name)
+	}
+	return rows[0].Position, nil
+}
+
+var errGap = errors.New("events are not contiguous with the checkpoint")
+
+// contiguous checks that events continue the checkpoint without a gap. The
+// log is gapless, so a gap means the page belongs to another checkpoint;
+// applying it would skip events.
+func contiguous(checkpoint int64, events []domain.RecordedEvent) error {
+	for i, e := range events {
+		if e.Position != checkpoint+1+int64(i) {
+			return fmt.Errorf("%w: expected position %d, got %d", errGap, checkpoint+1+int64(i), e.Position)
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
