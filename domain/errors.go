@@ -23,6 +23,7 @@ const (
 	EUNAVAILABLE   = "unavailable"   // a dependency is down or a bounded wait ran out
 	EPRECONDITION  = "precondition"  // an If-Match style check failed
 	EGONE          = "gone"          // the resource existed but was destroyed for good
+	EUNSUPPORTED   = "unsupported"   // the request body's media type is not one the endpoint accepts
 )
 
 // Error is the application error: a code for machines, a message safe to show

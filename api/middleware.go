@@ -1,0 +1,179 @@
+package api
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/securevault/vault/domain"
+)
+
+// statusWriter remembers what was answered, for the access log, metrics and
+// panic recovery (which can only answer if nothing was written yet).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Flush keeps streaming exports working through the wrapper.
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Hijack is passed through so a future upgrade endpoint is not silently broken.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("hijack not supported")
+	}
+	return h.Hijack()
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) written() bool { return w.status != 0 }
+
+// routeTemplate asks the router which route the request will reach, so the
+// access log and metrics are labelled by template even for requests answered
+// before routing (rate limited) or by no route at all.
+func (s *Server) routeTemplate(r *http.Request) string {
+	var match mux.RouteMatch
+	if !s.router.Match(r, &match) || match.MatchErr != nil || match.Route == nil {
+		return unmatchedRoute
+	}
+	tpl, err := match.Route.GetPathTemplate()
+	if err != nil {
+		return unmatchedRoute
+	}
+	return tpl
+}
+
+// observe writes the access log line and the request metrics. It logs no
+// query string, header or body: those are where tokens and values travel.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		info := requestInfoFrom(r.Context())
+		method := metricMethod(r.Method)
+		code := strconv.Itoa(sw.status)
+		s.metrics.requests.WithLabelValues(info.Route, method, code).Inc()
+		s.metrics.duration.WithLabelValues(info.Route, method, code).Observe(elapsed.Seconds())
+		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+			slog.String("request_id", info.ID),
+			slog.String("method", r.Method),
+			slog.String("route", info.Route),
+			slog.Int("status", sw.status),
+			slog.Int64("bytes", sw.bytes),
+			slog.Duration("duration", elapsed),
+			slog.String("client_ip", info.ClientIP.String()),
+		)
+	})
+}
+
+// recoverPanics turns a handler panic into a logged 500 with no internals in
+// the answer. http.ErrAbortHandler is re-raised: it is net/http's way to
+// abort a response on purpose.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.logger.ErrorContext(r.Context(), "handler panic",
+				"request_id", RequestIDFrom(r.Context()),
+				"route", requestInfoFrom(r.Context()).Route,
+				"panic", fmt.Sprint(v),
+				"stack", string(debug.Stack()))
+			if sw, ok := w.(interface{ written() bool }); ok && sw.written() {
+				// Too late for a clean error: abort so the client sees a
+				// broken response rather than a truncated success.
+				panic(http.ErrAbortHandler)
+			}
+			s.writeError(w, r, domain.Errorf(domain.EINTERNAL, "panic"))
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders marks every answer uncacheable and not sniffable: answers
+// may hold secret metadata or values, which no shared cache may keep.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// rateLimit applies the general per-client limit. Probes and scrapes are
+// exempt so an orchestrator never restarts a busy but healthy instance.
+func (s *Server) rateLimit(next http.Handler) http.Handler {
+	if s.limiter == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := requestInfoFrom(r.Context())
+		switch info.Route {
+		case pathHealthz, pathReadyz, pathMetrics:
+			next.ServeHTTP(w, r)
+			return
+		}
+		ok, retryAfter := s.limiter.allow(info.ClientIP)
+		if !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(retryAfter)))
+			s.writeError(w, r, domain.Errorf(domain.ERATELIMIT, "too many requests; retry later"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func retryAfterSeconds(d time.Duration) int {
+	secs := int((d + time.Second - 1) / time.Second)
+	return max(1, secs)
+}

@@ -1,0 +1,84 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/securevault/vault/domain"
+)
+
+const (
+	pathHealthz = "/healthz"
+	pathReadyz  = "/readyz"
+	pathMetrics = "/metrics"
+)
+
+func (s *Server) registerOperational(gatherer prometheus.Gatherer) {
+	s.handle(http.MethodGet, pathHealthz, s.healthz)
+	s.handle(http.MethodGet, pathReadyz, s.readyz)
+	s.router.Handle(pathMetrics, promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
+		ErrorLog:      promLogger{s},
+		ErrorHandling: promhttp.ContinueOnError,
+	})).Methods(http.MethodGet)
+}
+
+// healthz answers as long as the process serves HTTP: it checks nothing
+// else, so a database outage never makes an orchestrator kill the process.
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+type readyBody struct {
+	Status string            `json:"status,omitempty"`
+	Error  *errorDetail      `json:"error,omitempty"`
+	Checks map[string]string `json:"checks"`
+}
+
+// readyz runs every check concurrently, each under its own timeout. Check
+// errors are logged, not returned: they may name hosts or SQL.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	results := make([]error, len(s.readyChecks))
+	var wg sync.WaitGroup
+	for i, c := range s.readyChecks {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadyCheckTimeout)
+			defer cancel()
+			results[i] = c.Check(ctx)
+		})
+	}
+	wg.Wait()
+
+	body := readyBody{Checks: make(map[string]string, len(s.readyChecks))}
+	var failed []string
+	for i, c := range s.readyChecks {
+		if results[i] != nil {
+			failed = append(failed, c.Name)
+			body.Checks[c.Name] = "failed"
+			s.logger.WarnContext(r.Context(), "readiness check failed",
+				"check", c.Name, "request_id", RequestIDFrom(r.Context()), "error", results[i])
+			continue
+		}
+		body.Checks[c.Name] = "ok"
+	}
+	if len(failed) == 0 {
+		body.Status = "ready"
+		writeJSON(w, http.StatusOK, body)
+		return
+	}
+	sort.Strings(failed)
+	body.Error = &errorDetail{Code: domain.EUNAVAILABLE, Message: "not ready: " + strings.Join(failed, ", ")}
+	writeJSON(w, http.StatusServiceUnavailable, body)
+}
+
+type promLogger struct{ s *Server }
+
+func (l promLogger) Println(v ...any) {
+	l.s.logger.Error("metrics exposition failed", "detail", strings.TrimSpace(fmt.Sprintln(v...)))
+}

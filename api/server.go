@@ -1,0 +1,172 @@
+// Package api is the vault's HTTP surface: one router, one error vocabulary
+// and one middleware chain that every endpoint file in this package shares.
+//
+// Endpoint files (secrets.go, users.go, ...) add a method such as
+//
+//	func (s *Server) MountSecrets(deps SecretsDeps) {
+//		s.handle(http.MethodPost, "/api/v1/secrets", s.createSecret(deps))
+//	}
+//
+// and cmd/vaultd calls it after New, so only cmd wires dependencies together.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultMaxBodyBytes        = 1 << 20
+	DefaultRateLimitMaxClients = 100_000
+	DefaultMinPositionTimeout  = 5 * time.Second
+	DefaultReadyCheckTimeout   = 2 * time.Second
+)
+
+// Config holds the HTTP layer's tunables. Zero values take the defaults above;
+// a zero RateLimitRPS disables the general rate limit.
+type Config struct {
+	// MaxBodyBytes bounds JSON request bodies; larger ones answer 413.
+	MaxBodyBytes int64
+	// TrustedProxies lists the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// RateLimitRPS and RateLimitBurst shape the per-client token bucket.
+	RateLimitRPS   float64
+	RateLimitBurst int
+	// RateLimitMaxClients bounds the limiter's memory.
+	RateLimitMaxClients int
+	// MinPositionTimeout bounds how long a query with X-Vault-Min-Position
+	// waits for its read model.
+	MinPositionTimeout time.Duration
+	// ReadyCheckTimeout bounds each readiness check.
+	ReadyCheckTimeout time.Duration
+}
+
+// ReadyCheck is one named readiness condition (database reachable,
+// migrations applied, projections caught up). A nil error means ready.
+type ReadyCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// PositionWaiter blocks until the named read models (all, when none are
+// named) have applied position. projections.Waiter satisfies it.
+type PositionWaiter interface {
+	WaitFor(ctx context.Context, position int64, timeout time.Duration, names ...string) error
+}
+
+// Deps are the collaborators the HTTP base needs. Registerer and Gatherer
+// default to a private registry, Logger to a discarding one.
+type Deps struct {
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
+	Gatherer    prometheus.Gatherer
+	ReadyChecks []ReadyCheck
+	Waiter      PositionWaiter
+}
+
+// Server owns the router and the middleware around it.
+type Server struct {
+	cfg         Config
+	logger      *slog.Logger
+	router      *mux.Router
+	handler     http.Handler
+	metrics     *httpMetrics
+	limiter     *clientLimiter
+	readyChecks []ReadyCheck
+	waiter      PositionWaiter
+}
+
+// New builds a server with the operational endpoints (/healthz, /readyz,
+// /metrics) registered. It fails only if its metrics cannot be registered.
+func New(cfg Config, deps Deps) (*Server, error) {
+	cfg = withDefaults(cfg)
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Registerer == nil || deps.Gatherer == nil {
+		reg := prometheus.NewRegistry()
+		deps.Registerer, deps.Gatherer = reg, reg
+	}
+	metrics, err := newHTTPMetrics(deps.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:         cfg,
+		logger:      deps.Logger,
+		router:      mux.NewRouter(),
+		metrics:     metrics,
+		readyChecks: deps.ReadyChecks,
+		waiter:      deps.Waiter,
+	}
+	if cfg.RateLimitRPS > 0 {
+		s.limiter = newClientLimiter(cfg.RateLimitRPS, cfg.RateLimitBurst, cfg.RateLimitMaxClients, time.Now)
+	}
+	s.router.NotFoundHandler = http.HandlerFunc(s.notFound)
+	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
+	s.registerOperational(deps.Gatherer)
+
+	// Outermost first: the request context must exist before anything logs,
+	// and panics are recovered inside the observer so they count as 500s.
+	var h http.Handler = s.router
+	h = s.rateLimit(h)
+	h = s.recoverPanics(h)
+	h = securityHeaders(h)
+	h = s.observe(h)
+	h = s.requestContext(h)
+	s.handler = h
+	return s, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.RateLimitBurst <= 0 {
+		cfg.RateLimitBurst = max(1, int(cfg.RateLimitRPS))
+	}
+	if cfg.RateLimitMaxClients <= 0 {
+		cfg.RateLimitMaxClients = DefaultRateLimitMaxClients
+	}
+	if cfg.MinPositionTimeout <= 0 {
+		cfg.MinPositionTimeout = DefaultMinPositionTimeout
+	}
+	if cfg.ReadyCheckTimeout <= 0 {
+		cfg.ReadyCheckTimeout = DefaultReadyCheckTimeout
+	}
+	return cfg
+}
+
+// Router exposes the router so routes can be added after New.
+func (s *Server) Router() *mux.Router { return s.router }
+
+// Handler is the router wrapped in the full middleware chain.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// HTTPServer returns an http.Server with timeouts that defeat slow-header
+// and idle-connection exhaustion. WriteTimeout stays zero because audit
+// exports stream for as long as they need.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// handle registers a route for one method. Endpoint files use it so every
+// route has a path template for metrics and a method for 405 answers.
+func (s *Server) handle(method, path string, h http.HandlerFunc) *mux.Route {
+	return s.router.HandleFunc(path, h).Methods(method)
+}

@@ -1,0 +1,435 @@
+// Package config reads the service's configuration from the environment.
+// Every problem names the variable it comes from, and in production a
+// missing or weak key stops start-up instead of being papered over.
+package config
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Mode is the deployment mode.
+type Mode string
+
+const (
+	ModeDev        Mode = "dev"
+	ModeProduction Mode = "production"
+)
+
+// Key sizes.
+const (
+	MinSecretKeyBytes = 32
+	EncryptionKeySize = 32
+)
+
+// Secret holds key material or a password. It formats and logs as a fixed
+// placeholder so a Config can be printed or logged without leaking it; use
+// Bytes or []byte(s) where the value is really needed.
+type Secret []byte
+
+const redacted = "[REDACTED]"
+
+func (s Secret) String() string { return redacted }
+
+// GoString keeps %#v from printing the bytes.
+func (s Secret) GoString() string { return redacted }
+
+// LogValue keeps slog from printing the bytes.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalText keeps encoders (JSON, YAML) from printing the bytes.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// Bytes returns the secret's value.
+func (s Secret) Bytes() []byte { return s }
+
+// IsSet reports whether the secret has a value.
+func (s Secret) IsSet() bool { return len(s) > 0 }
+
+// Config is the whole service configuration.
+type Config struct {
+	Mode          Mode
+	DatabaseURL   string
+	SecretKey     Secret // JWT signing
+	EncryptionKey Secret // decoded local master key, exactly 32 bytes (unset with KMS)
+	AdminPassword Secret
+	NATSURL       string // empty: embedded JetStream
+	ListenAddr    string
+	DataDir       string
+
+	JetStreamStream string
+	SubjectPrefix   string
+
+	LogLevel  slog.Level
+	LogFormat string // "text" or "json"
+
+	TrustedProxies []netip.Prefix
+	RateLimitRPS   float64
+	RateLimitBurst int
+	MaxBodyBytes   int64
+
+	ReadYourWritesTimeout time.Duration
+	MinPositionTimeout    time.Duration
+	AccessTokenTTL        time.Duration
+	RefreshTokenTTL       time.Duration
+	ShutdownTimeout       time.Duration
+
+	KMSKeyID    string
+	AWSRegion   string
+	KMSEndpoint string
+
+	TestMode bool
+
+	// DevKeysFile is set when keys were read from, or generated into, the
+	// dev key file, so the caller can say so.
+	DevKeysFile string
+	devKeyVars  []string
+}
+
+// Production reports whether the service runs in production mode.
+func (c *Config) Production() bool { return c.Mode == ModeProduction }
+
+// Load reads the configuration from the process environment.
+func Load(ctx context.Context, logger *slog.Logger) (*Config, error) {
+	return LoadFrom(ctx, os.LookupEnv, logger)
+}
+
+// LoadFrom reads the configuration through lookup (os.LookupEnv in
+// production, a map in tests). All problems are reported together, each
+// naming its variable, so an operator fixes them in one round.
+func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *slog.Logger) (*Config, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	p := &parser{lookup: lookup}
+	c := &Config{
+		Mode:            Mode(strings.ToLower(p.str(EnvMode))),
+		DatabaseURL:     p.str(EnvDatabaseURL),
+		NATSURL:         p.str(EnvNATSURL),
+		ListenAddr:      p.str(EnvListenAddr),
+		DataDir:         p.str(EnvDataDir),
+		JetStreamStream: p.str(EnvJetStreamStream),
+		SubjectPrefix:   p.str(EnvSubjectPrefix),
+		LogFormat:       strings.ToLower(p.str(EnvLogFormat)),
+		KMSKeyID:        p.str(EnvKMSKeyID),
+		AWSRegion:       p.str(EnvAWSRegion),
+		KMSEndpoint:     p.str(EnvKMSEndpoint),
+		AdminPassword:   Secret(p.str(EnvAdminPassword)),
+
+		LogLevel:       p.logLevel(EnvLogLevel),
+		TrustedProxies: p.prefixes(EnvTrustedProxies),
+		RateLimitRPS:   p.float(EnvRateLimitRPS),
+		RateLimitBurst: p.int(EnvRateLimitBurst, 1),
+		MaxBodyBytes:   int64(p.int(EnvMaxBodyBytes, 1024)),
+		TestMode:       p.bool(EnvTestMode),
+
+		ReadYourWritesTimeout: p.duration(EnvReadYourWritesTimeout),
+		MinPositionTimeout:    p.duration(EnvMinPositionTimeout),
+		AccessTokenTTL:        p.duration(EnvAccessTokenTTL),
+		RefreshTokenTTL:       p.duration(EnvRefreshTokenTTL),
+		ShutdownTimeout:       p.duration(EnvShutdownTimeout),
+	}
+
+	switch c.Mode {
+	case ModeDev, ModeProduction:
+	default:
+		p.fail(EnvMode, "must be %q or %q, got %q", ModeDev, ModeProduction, c.Mode)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		p.fail(EnvLogFormat, "must be \"text\" or \"json\", got %q", c.LogFormat)
+	}
+	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		p.fail(EnvListenAddr, "must be host:port: %v", err)
+	}
+	if c.JetStreamStream == "" || strings.ContainsAny(c.JetStreamStream, " .*>\t") {
+		p.fail(EnvJetStreamStream, "must be a non-empty JetStream stream name without spaces, dots or wildcards")
+	}
+	if !validSubjectPrefix(c.SubjectPrefix) {
+		p.fail(EnvSubjectPrefix, "must be dot-separated NATS subject tokens without wildcards, like vault.events")
+	}
+	if c.AccessTokenTTL > 0 && c.RefreshTokenTTL > 0 && c.RefreshTokenTTL <= c.AccessTokenTTL {
+		p.fail(EnvRefreshTokenTTL, "must be longer than %s", EnvAccessTokenTTL)
+	}
+	if c.KMSKeyID != "" && c.AWSRegion == "" {
+		p.fail(EnvAWSRegion, "is required when %s is set", EnvKMSKeyID)
+	}
+	dbName, err := databaseName(c.DatabaseURL)
+	if err != nil {
+		p.fail(EnvDatabaseURL, "is not a valid PostgreSQL connection string")
+	}
+	if c.Mode == ModeProduction {
+		c.checkProduction(p, dbName)
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+
+	if err := c.loadKeys(ctx, p, logger); err != nil {
+		return nil, err
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	c.warnDev(logger, dbName)
+	return c, nil
+}
+
+// checkProduction refuses settings that are tolerable on a laptop only.
+func (c *Config) checkProduction(p *parser, dbName string) {
+	if !c.AdminPassword.IsSet() {
+		p.fail(EnvAdminPassword, "is required in production")
+	}
+	if c.TestMode && !looksLikeTestDatabase(dbName) {
+		p.fail(EnvTestMode, "is true but database %q does not look like a test database (its name must contain \"test\")", dbName)
+	}
+}
+
+// loadKeys decodes the two keys. In production a missing or weak key is an
+// error; in dev mode missing keys come from (or are generated into) the dev
+// key file, and weak ones only draw a warning.
+func (c *Config) loadKeys(_ context.Context, p *parser, logger *slog.Logger) error {
+	secretKey, hasSecret := p.lookup(EnvSecretKey)
+	encKey, hasEnc := p.lookup(EnvEncryptionKey)
+	needEnc := c.KMSKeyID == ""
+
+	if c.Mode == ModeDev && (secretKey == "" || (needEnc && encKey == "")) {
+		file, err := loadDevKeys(c.DataDir, logger)
+		if err != nil {
+			return err
+		}
+		c.DevKeysFile = file.path
+		if secretKey == "" {
+			secretKey, hasSecret = file.secretKey, true
+			c.devKeyVars = append(c.devKeyVars, EnvSecretKey)
+		}
+		if needEnc && encKey == "" {
+			encKey, hasEnc = file.encryptionKey, true
+			c.devKeyVars = append(c.devKeyVars, EnvEncryptionKey)
+		}
+	}
+
+	switch {
+	case !hasSecret || secretKey == "":
+		p.fail(EnvSecretKey, "is required in production (at least %d bytes of random text)", MinSecretKeyBytes)
+	default:
+		c.SecretKey = Secret(secretKey)
+		if problem := weakness([]byte(secretKey), MinSecretKeyBytes); problem != "" {
+			p.weak(c.Mode, logger, EnvSecretKey, problem)
+		}
+	}
+
+	if !hasEnc || encKey == "" {
+		if needEnc {
+			p.fail(EnvEncryptionKey, "is required in production unless %s is set (base64 of %d random bytes)", EnvKMSKeyID, EncryptionKeySize)
+		}
+		return nil
+	}
+	key, err := decodeBase64(encKey)
+	if err != nil || len(key) != EncryptionKeySize {
+		// A key of the wrong size cannot be used in any mode.
+		p.fail(EnvEncryptionKey, "must be base64 of exactly %d bytes", EncryptionKeySize)
+		return nil
+	}
+	c.EncryptionKey = Secret(key)
+	if problem := weakness(key, EncryptionKeySize); problem != "" {
+		p.weak(c.Mode, logger, EnvEncryptionKey, problem)
+	}
+	return nil
+}
+
+func (c *Config) warnDev(logger *slog.Logger, dbName string) {
+	if c.Mode != ModeDev {
+		if c.NATSURL == "" {
+			logger.Warn("production mode without NATS_URL: running an embedded JetStream server; events on the bus are only as durable as this host's disk")
+		}
+		return
+	}
+	if c.DevKeysFile != "" {
+		logger.Warn("DEV MODE: keys not set in the environment are taken from a generated local file; never use them for real data",
+			"variables", strings.Join(c.devKeyVars, ","), "file", c.DevKeysFile)
+	}
+	if c.TestMode && !looksLikeTestDatabase(dbName) {
+		logger.Warn("VAULT_TEST_MODE is on against a database that does not look like a test database", "database", dbName)
+	}
+}
+
+// weakness explains why key is not fit to be a key, or returns "". Length
+// first; then the mistakes people make by hand: one repeated character, a
+// short repeated pattern, or too few distinct bytes to be random.
+func weakness(key []byte, minLen int) string {
+	if len(key) < minLen {
+		return fmt.Sprintf("is %d bytes; at least %d are required", len(key), minLen)
+	}
+	distinct := map[byte]struct{}{}
+	for _, b := range key {
+		distinct[b] = struct{}{}
+	}
+	if len(distinct) < 8 {
+		return fmt.Sprintf("has only %d distinct bytes; use random bytes", len(distinct))
+	}
+	for period := 1; period <= len(key)/4; period++ {
+		if periodic(key, period) {
+			return fmt.Sprintf("repeats a %d-byte pattern; use random bytes", period)
+		}
+	}
+	return ""
+}
+
+func periodic(key []byte, period int) bool {
+	for i := period; i < len(key); i++ {
+		if key[i] != key[i-period] {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("not base64")
+}
+
+func databaseName(url string) (string, error) {
+	cfg, err := pgconn.ParseConfig(url)
+	if err != nil {
+		return "", err
+	}
+	return cfg.Database, nil
+}
+
+func looksLikeTestDatabase(name string) bool {
+	return strings.Contains(strings.ToLower(name), "test")
+}
+
+func validSubjectPrefix(prefix string) bool {
+	if prefix == "" {
+		return false
+	}
+	for _, tok := range strings.Split(prefix, ".") {
+		if tok == "" || strings.ContainsAny(tok, " \t*>") {
+			return false
+		}
+	}
+	return true
+}
+
+// parser reads variables and collects errors, each naming its variable.
+type parser struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+func (p *parser) fail(name, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("%s %s", name, fmt.Sprintf(format, args...)))
+}
+
+// weak is an error in production and a loud warning in dev mode.
+func (p *parser) weak(mode Mode, logger *slog.Logger, name, problem string) {
+	if mode == ModeProduction {
+		p.fail(name, "%s", problem)
+		return
+	}
+	logger.Warn("DEV MODE: weak key accepted; production would refuse it", "variable", name, "problem", problem)
+}
+
+func (p *parser) err() error { return errors.Join(p.errs...) }
+
+// str returns the variable's value, or its documented default when unset
+// or blank.
+func (p *parser) str(name string) string {
+	if v, ok := p.lookup(name); ok && strings.TrimSpace(v) != "" {
+		return strings.TrimSpace(v)
+	}
+	return defaultOf(name)
+}
+
+func (p *parser) duration(name string) time.Duration {
+	raw := p.str(name)
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		p.fail(name, "must be a positive duration like 500ms, 5s or 15m, got %q", raw)
+		return 0
+	}
+	return d
+}
+
+func (p *parser) int(name string, minimum int) int {
+	raw := p.str(name)
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < minimum {
+		p.fail(name, "must be an integer of at least %d, got %q", minimum, raw)
+		return 0
+	}
+	return n
+}
+
+func (p *parser) float(name string) float64 {
+	raw := p.str(name)
+	f, err := strconv.ParseFloat(raw, 64)
+	if err != nil || f < 0 || f != f {
+		p.fail(name, "must be a non-negative number, got %q", raw)
+		return 0
+	}
+	return f
+}
+
+func (p *parser) bool(name string) bool {
+	raw := p.str(name)
+	b, err := strconv.ParseBool(raw)
+	if err != nil {
+		p.fail(name, "must be true or false, got %q", raw)
+		return false
+	}
+	return b
+}
+
+func (p *parser) logLevel(name string) slog.Level {
+	raw := p.str(name)
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(raw)); err != nil {
+		p.fail(name, "must be debug, info, warn or error, got %q", raw)
+	}
+	return l
+}
+
+// prefixes parses a comma-separated list of CIDRs or bare addresses.
+func (p *parser) prefixes(name string) []netip.Prefix {
+	raw := p.str(name)
+	var out []netip.Prefix
+	for _, item := range strings.Split(raw, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if pfx, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, pfx.Masked())
+			continue
+		}
+		addr, err := netip.ParseAddr(item)
+		if err != nil {
+			p.fail(name, "must be comma-separated CIDRs or IP addresses; %q is neither", item)
+			continue
+		}
+		addr = addr.Unmap()
+		out = append(out, netip.PrefixFrom(addr, addr.BitLen()))
+	}
+	return out
+}

@@ -1,0 +1,102 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Var describes one environment variable: the table the README and
+// `vaultd --help-env` print, and the defaults Load applies.
+type Var struct {
+	Name        string
+	Default     string
+	Required    string // "no", "yes", or the condition under which it is
+	Description string
+}
+
+// Variable names.
+const (
+	EnvDatabaseURL           = "DATABASE_URL"
+	EnvSecretKey             = "SECRET_KEY"
+	EnvEncryptionKey         = "ENCRYPTION_KEY"
+	EnvNATSURL               = "NATS_URL"
+	EnvMode                  = "VAULT_ENV"
+	EnvListenAddr            = "VAULT_LISTEN_ADDR"
+	EnvAdminPassword         = "VAULT_ADMIN_PASSWORD"
+	EnvDataDir               = "VAULT_DATA_DIR"
+	EnvJetStreamStream       = "VAULT_JETSTREAM_STREAM"
+	EnvSubjectPrefix         = "VAULT_SUBJECT_PREFIX"
+	EnvLogLevel              = "VAULT_LOG_LEVEL"
+	EnvLogFormat             = "VAULT_LOG_FORMAT"
+	EnvTrustedProxies        = "VAULT_TRUSTED_PROXIES"
+	EnvRateLimitRPS          = "VAULT_RATE_LIMIT_RPS"
+	EnvRateLimitBurst        = "VAULT_RATE_LIMIT_BURST"
+	EnvMaxBodyBytes          = "VAULT_MAX_BODY_BYTES"
+	EnvReadYourWritesTimeout = "VAULT_READ_YOUR_WRITES_TIMEOUT"
+	EnvMinPositionTimeout    = "VAULT_MIN_POSITION_TIMEOUT"
+	EnvAccessTokenTTL        = "VAULT_ACCESS_TOKEN_TTL"
+	EnvRefreshTokenTTL       = "VAULT_REFRESH_TOKEN_TTL"
+	EnvShutdownTimeout       = "VAULT_SHUTDOWN_TIMEOUT"
+	EnvKMSKeyID              = "KMS_KEY_ID"
+	EnvAWSRegion             = "AWS_REGION"
+	EnvKMSEndpoint           = "KMS_ENDPOINT"
+	EnvTestMode              = "VAULT_TEST_MODE"
+)
+
+// Describe lists every variable Load reads, in the order an operator meets
+// them. It is built on each call so callers cannot change Load's defaults.
+func Describe() []Var {
+	return []Var{
+		{EnvMode, "dev", "no", "`dev` or `production`. Production refuses missing or weak keys instead of generating them."},
+		{EnvDatabaseURL, "postgres://postgres@127.0.0.1:5432/vault?sslmode=disable", "no", "PostgreSQL connection URL (pgx syntax). The database is created if missing and migrated on start-up."},
+		{EnvSecretKey, "", "production", "JWT signing key, at least 32 bytes of high-entropy text. Generated once into `<VAULT_DATA_DIR>/dev-keys.env` in dev mode."},
+		{EnvEncryptionKey, "", "production, unless KMS_KEY_ID is set", "Local master key wrapping data keys: base64 of exactly 32 random bytes (`openssl rand -base64 32`). Generated once in dev mode."},
+		{EnvAdminPassword, "", "production", "Password of the `admin` user created on first start with an empty store."},
+		{EnvListenAddr, "127.0.0.1:8000", "no", "host:port the HTTP API listens on."},
+		{EnvNATSURL, "", "no", "NATS server with JetStream. Empty runs an embedded JetStream server in-process, with its data in VAULT_DATA_DIR."},
+		{EnvJetStreamStream, "VAULT_EVENTS", "no", "JetStream stream the relay publishes to."},
+		{EnvSubjectPrefix, "vault.events", "no", "Subject prefix; events go to `<prefix>.<aggregate>.<EventType>`."},
+		{EnvDataDir, "./.vault-dev", "no", "Local state: embedded JetStream data and, in dev mode, the generated key file."},
+		{EnvLogLevel, "info", "no", "`debug`, `info`, `warn` or `error`."},
+		{EnvLogFormat, "text", "no", "`text` or `json`."},
+		{EnvTrustedProxies, "", "no", "Comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For is believed."},
+		{EnvRateLimitRPS, "50", "no", "General per-client-IP request rate (requests/second); 0 disables it."},
+		{EnvRateLimitBurst, "100", "no", "Burst allowed above the per-client rate."},
+		{EnvMaxBodyBytes, "1048576", "no", "Largest JSON request body in bytes; larger bodies answer 413."},
+		{EnvReadYourWritesTimeout, "2s", "no", "How long a command waits for its read models before answering 202 with the position."},
+		{EnvMinPositionTimeout, "5s", "no", "How long a query with X-Vault-Min-Position waits before answering 503."},
+		{EnvAccessTokenTTL, "15m", "no", "Lifetime of JWT access tokens."},
+		{EnvRefreshTokenTTL, "168h", "no", "Lifetime of refresh tokens."},
+		{EnvShutdownTimeout, "30s", "no", "How long SIGTERM waits for in-flight requests, the relay and projections."},
+		{EnvKMSKeyID, "", "no", "AWS KMS key id or ARN. When set, data keys are wrapped by KMS instead of ENCRYPTION_KEY."},
+		{EnvAWSRegion, "", "with KMS_KEY_ID", "AWS region of the KMS key."},
+		{EnvKMSEndpoint, "", "no", "KMS endpoint override (a KMS-compatible server); empty uses AWS."},
+		{EnvTestMode, "false", "no", "Test shortcuts (cheaper password hashing). Refused in production unless the database name contains `test`."},
+	}
+}
+
+// WriteTable prints Describe as a Markdown table, for the README and
+// `vaultd --help-env`.
+func WriteTable(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("| Variable | Default | Required | Description |\n|---|---|---|---|\n")
+	for _, v := range Describe() {
+		def := "—"
+		if v.Default != "" {
+			def = "`" + v.Default + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", v.Name, def, v.Required, v.Description)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func defaultOf(name string) string {
+	for _, v := range Describe() {
+		if v.Name == name {
+			return v.Default
+		}
+	}
+	return ""
+}
