@@ -8,6 +8,17 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type DataKey struct {
+	OwnerID     string
+	Version     int64
+	Provider    string
+	KeyID       string
+	Wrapped     []byte
+	CreatedAt   pgtype.Timestamptz
+	RewrappedAt pgtype.Timestamptz
+	LocalKeyID  pgtype.Text
+}
+
 type Event struct {
 	Position      int64
 	StreamID      string
@@ -29,7 +40,20 @@ type EventChainHead struct {
 	RecordedAt pgtype.Timestamptz
 }
 
+type MasterKey struct {
+	ID         string
+	WrappedKey []byte
+	CreatedAt  pgtype.Timestamptz
+	Active     bool
+}
+
 type ProjectionCheckpoint struct {
+	Name      string
+	Position  int64
+	UpdatedAt pgtype.Timestamptz
+}
+
+type RelayCheckpoint struct {
 	Name      string
 	Position  int64
 	UpdatedAt pgtype.Timestamptz

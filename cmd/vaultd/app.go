@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/securevault/vault/api"
+	"github.com/securevault/vault/commands"
+	"github.com/securevault/vault/config"
+	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/eventstore"
+	"github.com/securevault/vault/keys"
+	"github.com/securevault/vault/pgnotify"
+	"github.com/securevault/vault/projections"
+	"github.com/securevault/vault/projections/streams"
+	"github.com/securevault/vault/relay"
+	vaultsql "github.com/securevault/vault/sql"
+)
+
+// readyLagBound is how far (in events) a projection may trail the head of
+// the log while the instance still reports ready.
+const readyLagBound = 1000
+
+// app is one vaultd process: every component, wired. Only this package
+// knows how the pieces fit together.
+type app struct {
+	cfg      *config.Config
+	logger   *slog.Logger
+	registry *prometheus.Registry
+
+	pool     *pgxpool.Pool
+	store    *eventstore.Store
+	listener *pgnotify.Listener
+	nats     *embeddedNATS
+	nc       *nats.Conn
+	relay    *relay.Relay
+	runner   *projections.Runner
+	waiter   *projections.Waiter
+	keyring  *keys.Keyring
+	dataKeys *keys.Store
+	service  *commands.Service
+	server   *api.Server
+}
+
+func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *app, err error) {
+	a = &app{cfg: cfg, logger: logger, registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if !cfg.Production() {
+		if err := ensureDatabase(ctx, cfg.DatabaseURL, logger); err != nil {
+			return nil, err
+		}
+	}
+	if a.pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", config.EnvDatabaseURL, err)
+	}
+	if err := a.pool.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", config.EnvDatabaseURL, err)
+	}
+	if err := vaultsql.Migrate(ctx, a.pool, logger); err != nil {
+		return nil, err
+	}
+
+	upcasters := make(map[string]eventstore.Upcaster)
+	for _, reg := range []*domain.Registry{domain.UserEvents(), domain.RoleEvents(), domain.PolicyEvents()} {
+		for typ, up := range reg.StoreUpcasters() {
+			upcasters[typ] = up
+		}
+	}
+	a.store = eventstore.New(a.pool, logger.With("component", "eventstore"), eventstore.Options{Registerer: a.registry, Upcasters: upcasters})
+	a.listener = pgnotify.NewListener(cfg.DatabaseURL, logger.With("component", "pgnotify"))
+
+	if err := a.connectNATS(); err != nil {
+		return nil, err
+	}
+	a.relay, err = relay.New(a.pool, a.store, a.nc, a.listener, logger, a.registry, relay.Config{
+		Stream: cfg.JetStreamStream, SubjectPrefix: cfg.SubjectPrefix,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	a.runner, err = projections.NewRunner(a.pool, a.store, a.listener, logger.With("component", "projections"),
+		projections.Options{Registerer: a.registry}, streams.New())
+	if err != nil {
+		return nil, err
+	}
+	a.waiter = projections.NewWaiter(a.pool, a.listener, time.Second)
+
+	if err := a.openKeys(ctx); err != nil {
+		return nil, err
+	}
+	a.service = commands.NewService(a.store, a.waiter, logger.With("component", "commands"), commands.Options{
+		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout,
+	})
+
+	a.server, err = api.New(api.Config{
+		MaxBodyBytes:       cfg.MaxBodyBytes,
+		TrustedProxies:     cfg.TrustedProxies,
+		RateLimitRPS:       cfg.RateLimitRPS,
+		RateLimitBurst:     cfg.RateLimitBurst,
+		MinPositionTimeout: cfg.MinPositionTimeout,
+	}, api.Deps{
+		Logger:      logger.With("component", "http"),
+		Registerer:  a.registry,
+		Gatherer:    a.registry,
+		ReadyChecks: a.readyChecks(),
+		Waiter:      a.waiter,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.server.MountStatus(a.status)
+	return a, nil
+}
+
+// connectNATS connects to NATS_URL, or starts the embedded server in dev
+// mode. The connection retries forever in the background: a NATS outage
+// delays publishing, it never stops the vault from serving.
+func (a *app) connectNATS() error {
+	url := a.cfg.NATSURL
+	if url == "" {
+		if a.cfg.Production() {
+			return fmt.Errorf("%s is required in production mode", config.EnvNATSURL)
+		}
+		emb, err := startEmbeddedNATS(a.cfg.DataDir, a.logger)
+		if err != nil {
+			return err
+		}
+		a.nats = emb
+		url = emb.URL()
+	}
+	nc, err := nats.Connect(url,
+		nats.Name("vaultd"),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			a.logger.Warn("NATS disconnected; events queue in PostgreSQL until it returns", "error", err)
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { a.logger.Info("NATS reconnected") }),
+	)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", config.EnvNATSURL, err)
+	}
+	a.nc = nc
+	return nil
+}
+
+// openKeys picks the key-encryption-key provider: AWS KMS when KMS_KEY_ID
+// is set, otherwise the local keyring under ENCRYPTION_KEY.
+func (a *app) openKeys(ctx context.Context) error {
+	var provider keys.Provider
+	if a.cfg.KMSKeyID != "" {
+		kms, err := keys.NewKMS(ctx, keys.KMSConfig{KeyID: a.cfg.KMSKeyID, Region: a.cfg.AWSRegion, Endpoint: a.cfg.KMSEndpoint}, a.logger)
+		if err != nil {
+			return err
+		}
+		provider = kms
+	} else {
+		kr, err := keys.NewKeyring(ctx, a.pool, a.cfg.EncryptionKey.Bytes(), a.logger, keys.KeyringOptions{})
+		if err != nil {
+			return err
+		}
+		a.keyring = kr
+		provider = kr
+	}
+	a.dataKeys = keys.NewStore(a.pool, provider, a.logger)
+	return nil
+}
+
+func (a *app) readyChecks() []api.ReadyCheck {
+	return []api.ReadyCheck{
+		{Name: "postgres", Check: func(ctx context.Context) error { return a.pool.Ping(ctx) }},
+		{Name: "migrations", Check: func(ctx context.Context) error {
+			pending, err := vaultsql.Pending(ctx, a.pool)
+			if err != nil {
+				return err
+			}
+			if pending {
+				return errors.New("migrations are pending")
+			}
+			return nil
+		}},
+		{Name: "projections", Check: func(ctx context.Context) error {
+			statuses, err := a.runner.Status(ctx)
+			if err != nil {
+				return err
+			}
+			for _, st := range statuses {
+				if st.Lag > readyLagBound {
+					return fmt.Errorf("projection %s is %d events behind", st.Name, st.Lag)
+				}
+			}
+			return nil
+		}},
+	}
+}
+
+type statusBody struct {
+	Projections []projections.Status `json:"projections"`
+	Relay       relay.Status         `json:"relay"`
+}
+
+func (a *app) status(ctx context.Context) (any, error) {
+	ps, err := a.runner.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := a.relay.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return statusBody{Projections: ps, Relay: rs}, nil
+}
+
+// serve runs the background pipelines and the HTTP server on ln until ctx
+// ends, then shuts down in order: stop accepting requests and let in-flight
+// ones finish, then stop the relay and projections at a clean checkpoint.
+func (a *app) serve(ctx context.Context, ln net.Listener) error {
+	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for name, run := range map[string]func(context.Context) error{
+		"pgnotify":    a.listener.Run,
+		"relay":       a.relay.Run,
+		"projections": a.runner.Run,
+	} {
+		wg.Go(func() {
+			if err := run(background); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		})
+	}
+
+	srv := a.server.HTTPServer(ln.Addr().String())
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	a.logger.Info("vaultd is serving", "addr", ln.Addr().String(), "mode", string(a.cfg.Mode))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		runErr = err
+	case err := <-errs:
+		runErr = err
+	}
+
+	a.logger.Info("shutting down: draining HTTP requests", "timeout", a.cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		a.logger.Warn("HTTP shutdown did not finish in time", "error", err)
+	}
+	stopBackground()
+	wg.Wait()
+	if errors.Is(runErr, http.ErrServerClosed) {
+		runErr = nil
+	}
+	return runErr
+}
+
+// close releases everything newApp acquired, in reverse order.
+func (a *app) close() {
+	if a.store != nil {
+		a.store.Close()
+	}
+	if a.keyring != nil {
+		a.keyring.Close()
+	}
+	if a.nc != nil {
+		_ = a.nc.Drain()
+	}
+	if a.nats != nil {
+		a.nats.Shutdown()
+	}
+	if a.pool != nil {
+		a.pool.Close()
+	}
+}

@@ -1,0 +1,70 @@
+// Command vaultd is the Secure Vault server. It is stateless: run as many
+// replicas as needed over one PostgreSQL and one NATS cluster.
+//
+// Configuration comes from the environment; `vaultd --help-env` lists it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/securevault/vault/config"
+)
+
+func main() {
+	helpEnv := flag.Bool("help-env", false, "print the environment variables vaultd reads, as a Markdown table, and exit")
+	flag.Parse()
+	if *helpEnv {
+		if err := config.WriteTable(os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "vaultd:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "vaultd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, logOut io.Writer) error {
+	// Configuration problems are reported before the configured logger
+	// exists, so they go through a plain one.
+	cfg, err := config.Load(ctx, slog.New(slog.NewTextHandler(logOut, nil)))
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	logger := newLogger(cfg, logOut)
+	a, err := newApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (%s): %w", cfg.ListenAddr, config.EnvListenAddr, err)
+	}
+	err = a.serve(ctx, ln)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func newLogger(cfg *config.Config, out io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(out, opts))
+	}
+	return slog.New(slog.NewTextHandler(out, opts))
+}
