@@ -16,14 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/securevault/vault/api"
+	"github.com/securevault/vault/cmd/internal/wire"
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/config"
-	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/keys"
 	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/projections"
-	"github.com/securevault/vault/projections/streams"
 	"github.com/securevault/vault/relay"
 	vaultsql "github.com/securevault/vault/sql"
 )
@@ -67,23 +66,10 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *ap
 			return nil, err
 		}
 	}
-	if a.pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", config.EnvDatabaseURL, err)
-	}
-	if err := a.pool.Ping(ctx); err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", config.EnvDatabaseURL, err)
-	}
-	if err := vaultsql.Migrate(ctx, a.pool, logger); err != nil {
+	if a.pool, err = wire.OpenDatabase(ctx, cfg, logger); err != nil {
 		return nil, err
 	}
-
-	upcasters := make(map[string]eventstore.Upcaster)
-	for _, reg := range []*domain.Registry{domain.UserEvents(), domain.RoleEvents(), domain.PolicyEvents()} {
-		for typ, up := range reg.StoreUpcasters() {
-			upcasters[typ] = up
-		}
-	}
-	a.store = eventstore.New(a.pool, logger.With("component", "eventstore"), eventstore.Options{Registerer: a.registry, Upcasters: upcasters})
+	a.store = eventstore.New(a.pool, logger.With("component", "eventstore"), eventstore.Options{Registerer: a.registry, Upcasters: wire.Upcasters()})
 	a.listener = pgnotify.NewListener(cfg.DatabaseURL, logger.With("component", "pgnotify"))
 
 	if err := a.connectNATS(); err != nil {
@@ -97,7 +83,7 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *ap
 	}
 
 	a.runner, err = projections.NewRunner(a.pool, a.store, a.listener, logger.With("component", "projections"),
-		projections.Options{Registerer: a.registry}, streams.New())
+		projections.Options{Registerer: a.registry}, wire.Projections()...)
 	if err != nil {
 		return nil, err
 	}
@@ -163,24 +149,12 @@ func (a *app) connectNATS() error {
 	return nil
 }
 
-// openKeys picks the key-encryption-key provider: AWS KMS when KMS_KEY_ID
-// is set, otherwise the local keyring under ENCRYPTION_KEY.
 func (a *app) openKeys(ctx context.Context) error {
-	var provider keys.Provider
-	if a.cfg.KMSKeyID != "" {
-		kms, err := keys.NewKMS(ctx, keys.KMSConfig{KeyID: a.cfg.KMSKeyID, Region: a.cfg.AWSRegion, Endpoint: a.cfg.KMSEndpoint}, a.logger)
-		if err != nil {
-			return err
-		}
-		provider = kms
-	} else {
-		kr, err := keys.NewKeyring(ctx, a.pool, a.cfg.EncryptionKey.Bytes(), a.logger, keys.KeyringOptions{})
-		if err != nil {
-			return err
-		}
-		a.keyring = kr
-		provider = kr
+	provider, keyring, err := wire.OpenKeys(ctx, a.cfg, a.pool, a.logger)
+	if err != nil {
+		return err
 	}
+	a.keyring = keyring
 	a.dataKeys = keys.NewStore(a.pool, provider, a.logger)
 	return nil
 }

@@ -1,0 +1,70 @@
+// Package wire holds the wiring vaultd and vaultctl share, so both see the
+// same projections and the same event upcasters.
+package wire
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/securevault/vault/config"
+	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/eventstore"
+	"github.com/securevault/vault/keys"
+	"github.com/securevault/vault/projections"
+	"github.com/securevault/vault/projections/streams"
+	vaultsql "github.com/securevault/vault/sql"
+)
+
+// Projections is every read model the vault maintains.
+func Projections() []projections.Projection {
+	return []projections.Projection{streams.New()}
+}
+
+// Upcasters gathers the event store upcasters of every aggregate.
+func Upcasters() map[string]eventstore.Upcaster {
+	out := make(map[string]eventstore.Upcaster)
+	for _, reg := range []*domain.Registry{domain.UserEvents(), domain.RoleEvents(), domain.PolicyEvents()} {
+		for typ, up := range reg.StoreUpcasters() {
+			out[typ] = up
+		}
+	}
+	return out
+}
+
+// OpenDatabase connects to DATABASE_URL and applies pending migrations.
+func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", config.EnvDatabaseURL, err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s: %w", config.EnvDatabaseURL, err)
+	}
+	if err := vaultsql.Migrate(ctx, pool, logger); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// OpenKeys picks the key-encryption-key provider: AWS KMS when KMS_KEY_ID is
+// set, otherwise the local keyring under ENCRYPTION_KEY (returned too, for
+// rotation; nil with KMS).
+func OpenKeys(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, logger *slog.Logger) (keys.Provider, *keys.Keyring, error) {
+	if cfg.KMSKeyID != "" {
+		kms, err := keys.NewKMS(ctx, keys.KMSConfig{KeyID: cfg.KMSKeyID, Region: cfg.AWSRegion, Endpoint: cfg.KMSEndpoint}, logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		return kms, nil, nil
+	}
+	kr, err := keys.NewKeyring(ctx, pool, cfg.EncryptionKey.Bytes(), logger, keys.KeyringOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return kr, kr, nil
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/securevault/vault/cmd/internal/wire"
+	"github.com/securevault/vault/eventstore"
+	"github.com/securevault/vault/keys"
+	"github.com/securevault/vault/projections"
+)
+
+func (e *env) progressBar(description, unit string) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(e.errOut),
+		progressbar.OptionSetDescription(description),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString(unit),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+func verifyCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Walk the event log's hash chain and report the first position that does not match",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			store := eventstore.New(e.pool, e.logger, eventstore.Options{})
+			defer store.Close()
+			bar := e.progressBar("verifying", "events")
+			started := time.Now()
+			report, err := store.Verify(cmd.Context(), func(checked, head int64) {
+				bar.ChangeMax64(head)
+				_ = bar.Set64(checked)
+			})
+			_ = bar.Finish()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(e.out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(report); err != nil {
+					return err
+				}
+			} else if report.OK {
+				fmt.Fprintf(e.out, "OK: %d events verified in %s; head position %d, hash %x\n",
+					report.Checked, time.Since(started).Round(time.Millisecond), report.HeadPosition, report.HeadHash)
+			} else {
+				fmt.Fprintf(e.out, "TAMPERED: first bad position %d: %s (%d events verified before it)\n",
+					report.FirstBadPosition, report.Reason, report.Checked)
+			}
+			if !report.OK {
+				return fmt.Errorf("hash chain verification failed at position %d", report.FirstBadPosition)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+func projectionsCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "projections", Short: "Inspect and rebuild read models"}
+	newRunner := func() (*projections.Runner, *eventstore.Store, error) {
+		store := eventstore.New(e.pool, e.logger, eventstore.Options{Upcasters: wire.Upcasters()})
+		r, err := projections.NewRunner(e.pool, store, nil, e.logger, projections.Options{}, wire.Projections()...)
+		if err != nil {
+			store.Close()
+			return nil, nil, err
+		}
+		return r, store, nil
+	}
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Show each projection's checkpoint and lag",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, store, err := newRunner()
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			sts, err := r.Status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tCHECKPOINT\tHEAD\tLAG\tUPDATED")
+			for _, st := range sts {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", st.Name, st.Checkpoint, st.Head, st.Lag, st.UpdatedAt.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		},
+	}
+	rebuild := &cobra.Command{
+		Use:   "rebuild NAME|all",
+		Short: "Rebuild a read model from position 0 while the service keeps running",
+		Long: "Rebuild replays the whole log into the read model inside one transaction: readers keep\n" +
+			"seeing the old rows until it commits, and the running vaultd instances pause that\n" +
+			"projection meanwhile and continue from the rebuilt checkpoint.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, store, err := newRunner()
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			names := []string{args[0]}
+			if args[0] == "all" {
+				names = nil
+				for _, p := range wire.Projections() {
+					names = append(names, p.Name())
+				}
+			}
+			for _, name := range names {
+				bar := e.progressBar("rebuilding "+name, "events")
+				started := time.Now()
+				var total int64
+				err := r.Rebuild(cmd.Context(), name, func(done, t int64) {
+					total = t
+					bar.ChangeMax64(t)
+					_ = bar.Set64(done)
+				})
+				_ = bar.Finish()
+				if err != nil {
+					return fmt.Errorf("rebuild %s: %w", name, err)
+				}
+				elapsed := time.Since(started)
+				fmt.Fprintf(e.out, "rebuilt %s: %d events in %s (%.0f events/s)\n", name, total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(status, rebuild)
+	return cmd
+}
+
+func keysCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "keys", Short: "Manage the master keys that wrap data keys"}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List master keys (ids and dates, never key material)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, keyring, err := wire.OpenKeys(cmd.Context(), e.cfg, e.pool, e.logger)
+			if err != nil {
+				return err
+			}
+			if keyring == nil {
+				return fmt.Errorf("master keys live in AWS KMS (KMS_KEY_ID is set); manage them there")
+			}
+			defer keyring.Close()
+			infos, err := keyring.MasterKeys(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tCREATED\tACTIVE")
+			for _, k := range infos {
+				fmt.Fprintf(tw, "%s\t%s\t%t\n", k.ID, k.CreatedAt.Format(time.RFC3339), k.Active)
+			}
+			return tw.Flush()
+		},
+	}
+	rotate := &cobra.Command{
+		Use:   "rotate",
+		Short: "Add a new master key and make it the one new data keys are wrapped under",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, keyring, err := wire.OpenKeys(cmd.Context(), e.cfg, e.pool, e.logger)
+			if err != nil {
+				return err
+			}
+			if keyring == nil {
+				return fmt.Errorf("KMS_KEY_ID is set: rotate the key in AWS KMS (automatic rotation keeps old versions decryptable)")
+			}
+			defer keyring.Close()
+			id, err := keyring.Rotate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.out, "new active master key %s\nrunning replicas pick it up within 30s; then run `vaultctl keys rewrap`\n", id)
+			return nil
+		},
+	}
+	rewrap := &cobra.Command{
+		Use:   "rewrap",
+		Short: "Rewrap every data key under the active master key, online",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			provider, keyring, err := wire.OpenKeys(cmd.Context(), e.cfg, e.pool, e.logger)
+			if err != nil {
+				return err
+			}
+			if keyring != nil {
+				defer keyring.Close()
+			}
+			store := keys.NewStore(e.pool, provider, e.logger)
+			bar := e.progressBar("rewrapping", "keys")
+			_ = bar.RenderBlank()
+			stats, err := store.Rewrap(cmd.Context(), func(done, total int64) {
+				bar.ChangeMax64(total)
+				_ = bar.Set64(done)
+			})
+			_ = bar.Finish()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.out, "scanned %d, rewrapped %d, vanished meanwhile %d, failed %d\n", stats.Scanned, stats.Rewrapped, stats.Vanished, stats.Failed)
+			if stats.Failed > 0 {
+				return fmt.Errorf("%d data keys could not be rewrapped; see the log", stats.Failed)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(list, rotate, rewrap)
+	return cmd
+}
