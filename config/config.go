@@ -173,10 +173,6 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 	if c.Mode == ModeProduction {
 		c.checkProduction(p, dbName)
 	}
-	if err := p.err(); err != nil {
-		return nil, err
-	}
-
 	if err := c.loadKeys(ctx, p, logger); err != nil {
 		return nil, err
 	}
