@@ -22,6 +22,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,11 +39,6 @@ const NotifyChannel = "vault_events"
 type Options struct {
 	// MaxBatch bounds how many waiting appends one transaction takes.
 	MaxBatch int
-	// Writers is how many batches may be in flight at once (default 2).
-	// They serialise on the chain-head lock, but a second writer can send its
-	// BEGIN and lock request while the first is committing, which hides one
-	// network round trip per batch.
-	Writers int
 	// Upcasters rewrite old payloads on read, keyed by event type. Stored
 	// events are never rewritten.
 	Upcasters map[string]Upcaster
@@ -64,6 +60,10 @@ type Store struct {
 	logger  *slog.Logger
 	opts    Options
 	metrics *metrics
+
+	// cache is the writer's knowledge of the log as of its own last commit;
+	// only the writer goroutine touches it.
+	cache writerCache
 
 	requests chan *appendRequest
 	stop     chan struct{}
@@ -90,9 +90,7 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Writers <= 0 {
-		opts.Writers = 1
-	}
+
 	s := &Store{
 		pool:     pool,
 		queries:  esdb.New(),
@@ -103,17 +101,12 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, opts Options) *Store {
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
-	var writers sync.WaitGroup
-	for range opts.Writers {
-		writers.Add(1)
-		go func() {
-			defer writers.Done()
-			s.writeLoop()
-		}()
-	}
+	// One writer: batches serialise on the chain-head lock anyway, and a
+	// second writer measured slower (it splits the waiting appends into
+	// smaller batches).
 	go func() {
-		writers.Wait()
-		close(s.stopped)
+		defer close(s.stopped)
+		s.writeLoop()
 	}()
 	return s
 }
@@ -308,9 +301,10 @@ type storedEvent struct {
 	version  int64
 }
 
-// writeBatch runs one transaction in two round trips: the first begins it,
-// locks the chain head and reads the current versions and already-stored ids;
-// the second inserts every row, moves the head, notifies and commits.
+// writeBatch commits a batch. When the writer's cache knows every stream in
+// the batch and nothing else has appended since its last commit, the batch
+// goes in one round trip (fastBatch); otherwise, or when that guess proves
+// wrong, it reads what it needs under the lock first (slowBatch).
 func (s *Store) writeBatch(ctx context.Context, batch []*appendRequest) ([]appendOutcome, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -318,6 +312,27 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendRequest) ([]appen
 	}
 	defer conn.Release()
 
+	streamIDs, eventIDs := batchKeys(batch)
+	if s.cache.covers(streamIDs) {
+		outcomes, done, err := s.fastBatch(ctx, conn, batch, streamIDs)
+		if done {
+			return outcomes, nil
+		}
+		s.cache.reset()
+		// A unique violation means an event id of the batch is stored
+		// already: the slow path, which looks ids up, makes it idempotent.
+		if err != nil && !isUniqueViolation(err) {
+			return nil, err
+		}
+	}
+	outcomes, err := s.slowBatch(ctx, conn, batch, streamIDs, eventIDs)
+	if err != nil {
+		s.cache.reset()
+	}
+	return outcomes, err
+}
+
+func batchKeys(batch []*appendRequest) ([]string, []uuid.UUID) {
 	var streamIDs []string
 	var eventIDs []uuid.UUID
 	seenStream := make(map[string]bool)
@@ -332,18 +347,67 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendRequest) ([]appen
 			}
 		}
 	}
+	return streamIDs, eventIDs
+}
 
+// fastBatch plans the batch from the cache and sends lock, guarded insert,
+// head update and commit in one pipeline. The insert and the head update
+// only take effect if the head is still where this writer left it, which
+// also proves the cached stream versions exact. done is false when that
+// guard failed (nothing was written) or the transaction failed.
+func (s *Store) fastBatch(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequest, streamIDs []string) ([]appendOutcome, bool, error) {
+	head := s.cache.head
+	versions := make(map[string]int64, len(streamIDs))
+	for _, id := range streamIDs {
+		versions[id] = s.cache.versions[id]
+	}
+	now := s.recordedAt(head.recordedAt)
+	outcomes, rows, last := planBatch(batch, versions, make(map[uuid.UUID]storedEvent), head, now)
+	if len(rows) == 0 {
+		// Every append was refused, judged by the cache alone: only a
+		// transaction that proves the head unmoved may report that.
+		return nil, false, nil
+	}
+	var moved int64
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue("SELECT 1 FROM event_chain_head WHERE singleton FOR UPDATE")
+	b.Queue(insertEvents+" WHERE EXISTS (SELECT 1 FROM event_chain_head WHERE singleton AND position = $12)",
+		append(columns(rows, now), head.position)...)
+	b.Queue("UPDATE event_chain_head SET position = $1, hash = $2, recorded_at = $3 WHERE singleton AND position = $4",
+		last.position, last.hash, now, head.position).Exec(func(ct pgconn.CommandTag) error {
+		moved = ct.RowsAffected()
+		return nil
+	})
+	b.Queue("SELECT pg_notify($1, $2)", NotifyChannel, strconv.FormatInt(last.position, 10))
+	b.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		rollback(conn)
+		return nil, false, fmt.Errorf("append batch: %w", err)
+	}
+	if moved != 1 {
+		// Another process appended meanwhile: the guarded statements
+		// changed nothing and the empty transaction committed.
+		return nil, false, nil
+	}
+	s.committed(versions, last, now, len(rows))
+	return outcomes, true, nil
+}
+
+// slowBatch runs one transaction in two round trips: the first begins it,
+// locks the chain head and reads the current versions and already-stored
+// ids; the second inserts every row, moves the head, notifies and commits.
+func (s *Store) slowBatch(ctx context.Context, conn *pgxpool.Conn, batch []*appendRequest, streamIDs []string, eventIDs []uuid.UUID) ([]appendOutcome, error) {
 	var (
-		headPosition int64
-		headHash     []byte
-		headTime     pgtype.Timestamptz
-		versions     = make(map[string]int64, len(streamIDs))
-		stored       = make(map[uuid.UUID]storedEvent)
+		head     chainHead
+		headTime pgtype.Timestamptz
+		versions = make(map[string]int64, len(streamIDs))
+		stored   = make(map[uuid.UUID]storedEvent)
 	)
 	first := &pgx.Batch{}
 	first.Queue("BEGIN")
 	first.Queue("SELECT position, hash, recorded_at FROM event_chain_head WHERE singleton FOR UPDATE").QueryRow(func(row pgx.Row) error {
-		return row.Scan(&headPosition, &headHash, &headTime)
+		return row.Scan(&head.position, &head.hash, &headTime)
 	})
 	first.Queue(currentVersions, streamIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -371,14 +435,60 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendRequest) ([]appen
 		rollback(conn)
 		return nil, fmt.Errorf("lock chain head: %w", err)
 	}
-
-	now := s.opts.Now().UTC().Truncate(time.Microsecond)
-	if headTime.Valid && headTime.InfinityModifier == pgtype.Finite && now.Before(headTime.Time) {
-		now = headTime.Time.UTC()
+	if headTime.Valid && headTime.InfinityModifier == pgtype.Finite {
+		head.recordedAt = headTime.Time.UTC()
 	}
+	now := s.recordedAt(head.recordedAt)
+	for _, id := range streamIDs {
+		if _, ok := versions[id]; !ok {
+			versions[id] = 0 // the stream has no events yet
+		}
+	}
+	outcomes, rows, last := planBatch(batch, versions, stored, head, now)
+	if len(rows) == 0 {
+		if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+			rollback(conn)
+			return nil, fmt.Errorf("commit: %w", err)
+		}
+		s.cache.set(head, versions)
+		return outcomes, nil
+	}
+
+	second := &pgx.Batch{}
+	second.Queue(insertEvents, columns(rows, now)...)
+	second.Queue("UPDATE event_chain_head SET position = $1, hash = $2, recorded_at = $3 WHERE singleton", last.position, last.hash, now)
+	second.Queue("SELECT pg_notify($1, $2)", NotifyChannel, strconv.FormatInt(last.position, 10))
+	second.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, second).Close(); err != nil {
+		rollback(conn)
+		return nil, fmt.Errorf("insert events: %w", err)
+	}
+	s.committed(versions, last, now, len(rows))
+	return outcomes, nil
+}
+
+// recordedAt is the time stamped on a batch: now, but never before the
+// previous batch, so recorded-at grows with position across replicas.
+func (s *Store) recordedAt(previous time.Time) time.Time {
+	now := s.opts.Now().UTC().Truncate(time.Microsecond)
+	if now.Before(previous) {
+		return previous
+	}
+	return now
+}
+
+func (s *Store) committed(versions map[string]int64, last pendingRow, at time.Time, events int) {
+	s.cache.set(chainHead{position: last.position, hash: last.hash, recordedAt: at}, versions)
+	s.metrics.eventsAppended.Add(float64(events))
+}
+
+// planBatch decides every request of the batch in order against the state
+// the batch has reached, and returns their outcomes, the rows to insert and
+// the last of them.
+func planBatch(batch []*appendRequest, versions map[string]int64, stored map[uuid.UUID]storedEvent, head chainHead, now time.Time) ([]appendOutcome, []pendingRow, pendingRow) {
 	outcomes := make([]appendOutcome, len(batch))
 	var rows []pendingRow
-	position, prevHash := headPosition, headHash
+	position, prevHash := head.position, head.hash
 	for i, r := range batch {
 		out, newRows := planAppend(r.appends, versions, stored, position, prevHash, now)
 		outcomes[i] = out
@@ -388,25 +498,11 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendRequest) ([]appen
 			position, prevHash = last.position, last.hash
 		}
 	}
-	if len(rows) == 0 {
-		if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
-			rollback(conn)
-			return nil, fmt.Errorf("commit: %w", err)
-		}
-		return outcomes, nil
+	var last pendingRow
+	if len(rows) > 0 {
+		last = rows[len(rows)-1]
 	}
-
-	second := &pgx.Batch{}
-	second.Queue(insertEvents, columns(rows, now)...)
-	second.Queue("UPDATE event_chain_head SET position = $1, hash = $2, recorded_at = $3 WHERE singleton", position, prevHash, now)
-	second.Queue("SELECT pg_notify($1, $2)", NotifyChannel, strconv.FormatInt(position, 10))
-	second.Queue("COMMIT")
-	if err := conn.SendBatch(ctx, second).Close(); err != nil {
-		rollback(conn)
-		return nil, fmt.Errorf("insert events: %w", err)
-	}
-	s.metrics.eventsAppended.Add(float64(len(rows)))
-	return outcomes, nil
+	return outcomes, rows, last
 }
 
 // currentVersions reads each stream's last version with one backward index

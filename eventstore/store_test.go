@@ -413,3 +413,61 @@ func TestCloseFailsQueuedAppendsCleanly(t *testing.T) {
 	_, err := s.Append(ctx, "x-"+uuid.NewString(), domain.ExpectAny, event("A", 1))
 	require.Equal(t, domain.EUNAVAILABLE, domain.ErrorCode(err))
 }
+
+// TestTwoWritersOnOneDatabase runs two stores, as two vaultd processes
+// would, against one log. Each store's writer caches what it knew after its
+// own last commit; the other store's appends must invalidate that guess
+// without ever producing a gap, a fork of the hash chain or a wrong
+// conflict decision.
+func TestTwoWritersOnOneDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, db := newStore(t, eventstore.Options{})
+	b := eventstore.New(db.Pool, slog.New(slog.NewTextHandler(io.Discard, nil)), eventstore.Options{})
+	t.Cleanup(b.Close)
+	stream := "shared-" + uuid.NewString()
+
+	// Strict alternation: every append follows one by the other store.
+	for i := range 40 {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		res, err := s.Append(ctx, stream, domain.ExpectVersion(int64(i)), event("Tick", i))
+		require.NoError(t, err, "append %d", i)
+		require.Equal(t, int64(i+1), res.Versions[stream])
+		// A stale expectation is refused by either store, whoever wrote last.
+		_, err = s.Append(ctx, stream, domain.ExpectVersion(int64(i)), event("Tick", i))
+		require.Equal(t, domain.ECONFLICT, domain.ErrorCode(err))
+	}
+
+	// And concurrently, to distinct and shared streams.
+	var wg sync.WaitGroup
+	for _, s := range []*eventstore.Store{a, b} {
+		wg.Go(func() {
+			own := "own-" + uuid.NewString()
+			for i := range 50 {
+				if _, err := s.Append(ctx, own, domain.ExpectVersion(int64(i)), event("Own", i)); err != nil {
+					t.Errorf("append own: %v", err)
+					return
+				}
+				if _, err := s.Append(ctx, stream, domain.ExpectAny, event("Shared", i)); err != nil {
+					t.Errorf("append shared: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	report, err := a.Verify(ctx, nil)
+	require.NoError(t, err)
+	require.True(t, report.OK, "%+v", report)
+	require.Equal(t, int64(40+2*100), report.Checked)
+	events, err := a.ReadStream(ctx, stream, 0, 0)
+	require.NoError(t, err)
+	require.Len(t, events, 40+2*50)
+	for i, ev := range events {
+		require.Equal(t, int64(i+1), ev.Version)
+	}
+}

@@ -59,6 +59,32 @@ type RelayCheckpoint struct {
 	UpdatedAt pgtype.Timestamptz
 }
 
+type Secret struct {
+	ID             pgtype.UUID
+	Name           string
+	Description    string
+	Tags           []string
+	CurrentVersion int64
+	VersionCount   int64
+	State          string
+	CreatedAt      pgtype.Timestamptz
+	CreatedBy      string
+	UpdatedAt      pgtype.Timestamptz
+	UpdatedBy      string
+}
+
+type SecretVersion struct {
+	SecretID      pgtype.UUID
+	Version       int64
+	State         string
+	Generated     bool
+	CreatedAt     pgtype.Timestamptz
+	CreatedBy     string
+	DestroyedAt   pgtype.Timestamptz
+	DestroyedBy   pgtype.Text
+	DestroyReason pgtype.Text
+}
+
 type Snapshot struct {
 	StreamID      string
 	Version       int64
