@@ -3,6 +3,8 @@
 // meaningful as a ratio to what plain PostgreSQL does at that moment.
 //
 //	vaultbench append   append throughput at 1, 8 and 32 appenders vs raw INSERTs
+//	vaultbench latency  append-to-read-model latency at a steady rate vs raw INSERTs
+//	vaultbench rebuild  projection rebuild speed vs one INSERT ... SELECT
 package main
 
 import (
@@ -28,13 +30,19 @@ func main() {
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	adminURL := fs.String("admin-url", envOr("VAULT_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"),
 		"PostgreSQL URL of a role that may CREATE DATABASE; each run uses a fresh database")
-	duration := fs.Duration("duration", 5*time.Second, "how long each scenario runs")
+	duration := fs.Duration("duration", 5*time.Second, "how long each scenario runs (latency: 20s)")
+	rate := fs.Float64("rate", 1000, "latency: events per second")
+	events := fs.Int64("events", 1_000_000, "rebuild: events in the log")
 	_ = fs.Parse(os.Args[2:])
 
 	var err error
 	switch os.Args[1] {
 	case "append":
 		err = benchAppend(ctx, logger, *adminURL, *duration)
+	case "latency":
+		err = benchLatency(ctx, logger, *adminURL, *rate, durationOr(fs, *duration, 20*time.Second))
+	case "rebuild":
+		err = benchRebuild(ctx, logger, *adminURL, *events)
 	default:
 		usage()
 		os.Exit(2)
@@ -47,6 +55,8 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: vaultbench append [-duration 5s] [-admin-url URL]")
+	fmt.Fprintln(os.Stderr, "       vaultbench latency [-rate 1000] [-duration 20s] [-admin-url URL]")
+	fmt.Fprintln(os.Stderr, "       vaultbench rebuild [-events 1000000] [-admin-url URL]")
 }
 
 func envOr(name, fallback string) string {
