@@ -1,0 +1,204 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/envelope"
+)
+
+// SecretsReadModel is the projection secret commands wait for and secret
+// queries read; it matches projections/secrets.Name.
+const SecretsReadModel = "secrets"
+
+// conflictRetries bounds how often a command without If-Match reloads and
+// retries after losing an optimistic-concurrency race.
+const conflictRetries = 5
+
+// DataKeys stores one data key per (secret id, version); *keys.Store
+// satisfies it. Deleting a key destroys every value sealed under it.
+type DataKeys interface {
+	NewDataKey(ctx context.Context, ownerID string, version int64) ([]byte, error)
+	DataKey(ctx context.Context, ownerID string, version int64) ([]byte, error)
+	Delete(ctx context.Context, ownerID string, version int64) (bool, error)
+}
+
+// SecretReadModel is the read side of the secrets projection;
+// *projections/secrets.Query satisfies it.
+type SecretReadModel interface {
+	Get(ctx context.Context, id string) (domain.SecretSummary, error)
+	List(ctx context.Context, f domain.SecretFilter) ([]domain.SecretSummary, error)
+	Versions(ctx context.Context, id string) ([]domain.SecretVersionInfo, error)
+}
+
+// SecretDeps are what secret commands need besides the shared Service.
+type SecretDeps struct {
+	DataKeys  DataKeys
+	ReadModel SecretReadModel
+	// KeyProvider names the key-encryption-key provider recorded with each
+	// version ("local" or "aws-kms"), so an operator can tell which provider
+	// must be available to read it.
+	KeyProvider string
+	// KeepVersions is how many live versions a secret keeps; rotating past
+	// it destroys the oldest. Zero means domain.DefaultKeepVersions.
+	KeepVersions int
+}
+
+// Secrets is the secret command and query handler set. It is a separate
+// type around the shared Service so secret wiring stays additive.
+type Secrets struct {
+	svc  *Service
+	deps SecretDeps
+}
+
+// NewSecrets returns the secret handlers.
+func NewSecrets(svc *Service, deps SecretDeps) (*Secrets, error) {
+	if svc == nil || deps.DataKeys == nil || deps.ReadModel == nil {
+		return nil, domain.Errorf(domain.EINTERNAL, "secrets need a service, a data key store and a read model")
+	}
+	if deps.KeyProvider == "" {
+		return nil, domain.Errorf(domain.EINTERNAL, "secrets need the key provider name")
+	}
+	if deps.KeepVersions == 0 {
+		deps.KeepVersions = domain.DefaultKeepVersions
+	}
+	if deps.KeepVersions < 1 {
+		return nil, domain.Errorf(domain.EINVALID, "versions to keep must be at least 1, not %d", deps.KeepVersions)
+	}
+	return &Secrets{svc: svc, deps: deps}, nil
+}
+
+// SecretResult is what a secret write returns: the secret's metadata (from
+// the read model once it caught up, otherwise from the aggregate, without
+// timestamps) and where the write landed.
+type SecretResult struct {
+	Secret  domain.SecretSummary
+	Written Written
+}
+
+// loadedSecret is an aggregate plus the position of its last event, which a
+// command that appends nothing reports as its position.
+type loadedSecret struct {
+	*domain.Secret
+	position int64
+}
+
+func (s *Secrets) load(ctx context.Context, id string) (loadedSecret, error) {
+	if !domain.IsID(id) {
+		return loadedSecret{}, domain.Errorf(domain.ENOTFOUND, "secret not found")
+	}
+	events, err := s.svc.readStream(ctx, domain.StreamID(domain.SecretAggregate, id), 0)
+	if err != nil {
+		return loadedSecret{}, err
+	}
+	sec, err := domain.LoadSecret(events)
+	if err != nil {
+		return loadedSecret{}, err
+	}
+	return loadedSecret{Secret: sec, position: events[len(events)-1].Position}, nil
+}
+
+// versionKey returns the data key for a new version, stored before the
+// event that will reference it. When a key for the version exists already,
+// no stored event uses it yet (the aggregate's next version is still this
+// one): either a concurrent rotation is sealing under it or an earlier
+// attempt died between storing the key and appending. Adopting it is safe in
+// both cases, since at most one append of this version can win and a key
+// bound to (id, version) never seals another version; refusing would leave
+// the secret unrotatable after a crash.
+func (s *Secrets) versionKey(ctx context.Context, id string, version int64) ([]byte, error) {
+	dk, err := s.deps.DataKeys.NewDataKey(ctx, id, version)
+	if err == nil {
+		return dk, nil
+	}
+	if domain.ErrorCode(err) != domain.ECONFLICT {
+		return nil, err
+	}
+	dk, err2 := s.deps.DataKeys.DataKey(ctx, id, version)
+	if err2 != nil {
+		return nil, domain.WrapError(domain.ECONFLICT, "a concurrent change to this secret won; retry", errors.Join(err, err2))
+	}
+	return dk, nil
+}
+
+// seal encrypts value as version of secret id under a fresh data key.
+func (s *Secrets) seal(ctx context.Context, id string, version int64, value []byte) ([]byte, error) {
+	dk, err := s.versionKey(ctx, id, version)
+	if err != nil {
+		return nil, err
+	}
+	defer envelope.Zero(dk)
+	return envelope.Seal(dk, value, envelope.AAD(id, version))
+}
+
+// write appends the aggregate's changes and waits for the read model; with
+// no changes it reports the aggregate's last position.
+func (s *Secrets) write(ctx context.Context, caller Caller, sec loadedSecret, extra ...domain.StreamAppend) (Written, error) {
+	if len(sec.Changes()) == 0 && len(extra) == 0 {
+		return Written{Position: sec.position}, nil
+	}
+	appends := append([]domain.StreamAppend{sec.StreamAppend(caller.Metadata())}, extra...)
+	w, err := s.svc.appendAndWait(ctx, []string{SecretsReadModel}, appends...)
+	if err != nil {
+		return Written{}, err
+	}
+	sec.Committed()
+	return w, nil
+}
+
+// result builds a SecretResult, preferring the read model's row.
+func (s *Secrets) result(ctx context.Context, sec *domain.Secret, w Written) (SecretResult, error) {
+	if !w.Pending {
+		row, err := s.deps.ReadModel.Get(ctx, sec.ID())
+		if err == nil {
+			return SecretResult{Secret: row, Written: w}, nil
+		}
+		if domain.ErrorCode(err) != domain.ENOTFOUND {
+			return SecretResult{}, err
+		}
+	}
+	state := domain.SecretStateActive
+	if sec.Deleted() {
+		state = domain.SecretStateDeleted
+	}
+	return SecretResult{Written: w, Secret: domain.SecretSummary{
+		ID: sec.ID(), Name: sec.Name(), Description: sec.Description(), Tags: sec.Tags(),
+		CurrentVersion: sec.CurrentVersion(), VersionCount: int64(len(sec.LiveVersions())), State: state,
+	}}, nil
+}
+
+// retryConflicts runs attempt again after a lost optimistic-concurrency race,
+// reloading state each time, so commands that did not ask for
+// check-and-set are not failed by an unrelated concurrent change.
+func retryConflicts[T any](ctx context.Context, attempt func() (T, error)) (T, error) {
+	var (
+		out T
+		err error
+	)
+	for range conflictRetries {
+		out, err = attempt()
+		if domain.ErrorCode(err) != domain.ECONFLICT {
+			return out, err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return out, err
+}
+
+// shred deletes data keys of versions whose destruction is already
+// recorded. A failure leaves the key row behind but never makes the version
+// readable again: reveal checks the aggregate first, and destroying the
+// version again retries the delete.
+func (s *Secrets) shred(ctx context.Context, id string, versions []int64) error {
+	var errs []error
+	for _, v := range versions {
+		if _, err := s.deps.DataKeys.Delete(ctx, id, v); err != nil {
+			errs = append(errs, fmt.Errorf("delete data key of version %d: %w", v, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,62 @@
+-- name: InsertSecret :exec
+-- ON CONFLICT: the runner applies each event once, but a rebuild after a
+-- partial manual cleanup must not wedge the projection.
+INSERT INTO secrets (id, name, description, tags, state, created_at, created_by, updated_at, updated_by)
+VALUES (@id, @name, @description, @tags::text[], 'active', @at, @actor, @at, @actor)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: AddSecretVersion :exec
+INSERT INTO secret_versions (secret_id, version, state, generated, created_at, created_by)
+VALUES (@secret_id, @version, 'active', @generated, @at, @actor)
+ON CONFLICT (secret_id, version) DO NOTHING;
+
+-- name: DestroySecretVersion :exec
+UPDATE secret_versions
+SET state = 'destroyed', destroyed_at = @at, destroyed_by = @actor, destroy_reason = @reason
+WHERE secret_id = @secret_id AND version = @version AND state = 'active';
+
+-- name: RefreshSecretVersions :exec
+-- Recomputed from the versions table so replays cannot double count.
+UPDATE secrets
+SET current_version = COALESCE((SELECT max(v.version) FROM secret_versions v WHERE v.secret_id = secrets.id), 0),
+    version_count = (SELECT count(*) FROM secret_versions v WHERE v.secret_id = secrets.id AND v.state = 'active'),
+    updated_at = @at, updated_by = @actor
+WHERE id = @id;
+
+-- name: UpdateSecretMetadata :exec
+UPDATE secrets SET description = @description, tags = @tags::text[], updated_at = @at, updated_by = @actor
+WHERE id = @id;
+
+-- name: SetSecretState :exec
+UPDATE secrets SET state = @state, updated_at = @at, updated_by = @actor WHERE id = @id;
+
+-- name: DeleteSecretVersions :exec
+DELETE FROM secret_versions;
+
+-- name: DeleteSecrets :exec
+DELETE FROM secrets;
+
+-- name: GetSecret :one
+SELECT * FROM secrets WHERE id = $1;
+
+-- name: ListSecrets :many
+SELECT * FROM secrets
+WHERE starts_with(name, @prefix::text)
+  AND name > @after_name::text
+  AND (@include_deleted::boolean OR state = 'active')
+ORDER BY name
+LIMIT @max_rows;
+
+-- name: ListSecretsByTag :many
+-- A separate statement rather than an optional condition, so the planner
+-- can use the GIN index on tags.
+SELECT * FROM secrets
+WHERE tags @> ARRAY[@tag::text]
+  AND starts_with(name, @prefix::text)
+  AND name > @after_name::text
+  AND (@include_deleted::boolean OR state = 'active')
+ORDER BY name
+LIMIT @max_rows;
+
+-- name: ListSecretVersions :many
+SELECT * FROM secret_versions WHERE secret_id = $1 ORDER BY version;
