@@ -47,8 +47,11 @@ func decodeJSONLimit(w http.ResponseWriter, r *http.Request, dst any, limit int6
 	// A second value (or garbage) after the first is rejected, because a
 	// proxy and this server could otherwise disagree on what was sent.
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		if tooLarge := decodeError(err); domain.ErrorCode(tooLarge) == domain.ETOOLARGE {
-			return tooLarge
+		// err is nil when the second value decodes cleanly ("{}{}").
+		if err != nil {
+			if tooLarge := decodeError(err); domain.ErrorCode(tooLarge) == domain.ETOOLARGE {
+				return tooLarge
+			}
 		}
 		return domain.Errorf(domain.EINVALID, "request body must contain a single JSON value")
 	}

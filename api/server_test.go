@@ -179,6 +179,7 @@ func TestDecodeJSON(t *testing.T) {
 		{"not an object", "application/json", `[1,2]`, 400, domain.EINVALID, "must be a JSON object"},
 		{"trailing object", "application/json", `{"name":"a"}{"name":"b"}`, 400, domain.EINVALID, "single JSON value"},
 		{"trailing garbage", "application/json", `{"name":"a"} x`, 400, domain.EINVALID, "single JSON value"},
+		{"trailing empty object", "application/json", `{"name":"a"}{}`, 400, domain.EINVALID, "single JSON value"},
 		{"syntax error", "application/json", `{"name":}`, 400, domain.EINVALID, "malformed JSON at byte"},
 		{"truncated", "application/json", `{"name":"a"`, 400, domain.EINVALID, "truncated"},
 		{"empty body", "application/json", ``, 400, domain.EINVALID, "empty"},
