@@ -59,14 +59,17 @@ func (s Secret) IsSet() bool { return len(s) > 0 }
 
 // Config is the whole service configuration.
 type Config struct {
-	Mode          Mode
-	DatabaseURL   string
-	SecretKey     Secret // JWT signing
-	EncryptionKey Secret // decoded local master key, exactly 32 bytes (unset with KMS)
-	AdminPassword Secret
-	NATSURL       string // empty: embedded JetStream
-	ListenAddr    string
-	DataDir       string
+	Mode        Mode
+	DatabaseURL string
+	SecretKey   Secret // JWT signing
+	// SecretKeysPrevious are former signing keys, still accepted for
+	// verification during a rotation.
+	SecretKeysPrevious []Secret
+	EncryptionKey      Secret // decoded local master key, exactly 32 bytes (unset with KMS)
+	AdminPassword      Secret
+	NATSURL            string // empty: embedded JetStream
+	ListenAddr         string
+	DataDir            string
 
 	JetStreamStream string
 	SubjectPrefix   string
@@ -90,6 +93,19 @@ type Config struct {
 	KMSEndpoint string
 
 	TestMode bool
+
+	Argon2MemoryKiB    int
+	Argon2Iterations   int
+	Argon2Parallelism  int
+	PasswordMinLength  int
+	LoginIPRate        float64
+	LoginIPBurst       int
+	LoginAccountRate   float64
+	LoginAccountBurst  int
+	LockoutThreshold   int
+	LockoutBase        time.Duration
+	LockoutMax         time.Duration
+	SecretKeepVersions int
 
 	// DevKeysFile is set when keys were read from, or generated into, the
 	// dev key file, so the caller can say so.
@@ -134,6 +150,19 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 		MaxBodyBytes:   int64(p.int(EnvMaxBodyBytes, 1024)),
 		TestMode:       p.bool(EnvTestMode),
 
+		Argon2MemoryKiB:    p.int(EnvArgon2MemoryKiB, 1024),
+		Argon2Iterations:   p.int(EnvArgon2Iterations, 1),
+		Argon2Parallelism:  p.int(EnvArgon2Parallelism, 1),
+		PasswordMinLength:  p.int(EnvPasswordMinLength, 8),
+		LoginIPRate:        p.float(EnvLoginIPRate),
+		LoginIPBurst:       p.int(EnvLoginIPBurst, 1),
+		LoginAccountRate:   p.float(EnvLoginAccountRate),
+		LoginAccountBurst:  p.int(EnvLoginAccountBurst, 1),
+		LockoutThreshold:   p.int(EnvLockoutThreshold, 1),
+		LockoutBase:        p.duration(EnvLockoutBase),
+		LockoutMax:         p.duration(EnvLockoutMax),
+		SecretKeepVersions: p.int(EnvSecretKeepVersions, 1),
+
 		ReadYourWritesTimeout: p.duration(EnvReadYourWritesTimeout),
 		MinPositionTimeout:    p.duration(EnvMinPositionTimeout),
 		AccessTokenTTL:        p.duration(EnvAccessTokenTTL),
@@ -162,6 +191,17 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 	}
 	if c.AccessTokenTTL > 0 && c.RefreshTokenTTL > 0 && c.RefreshTokenTTL <= c.AccessTokenTTL {
 		p.fail(EnvRefreshTokenTTL, "must be longer than %s", EnvAccessTokenTTL)
+	}
+	if raw, ok := p.lookup(EnvSecretKeyPrevious); ok && strings.TrimSpace(raw) != "" {
+		for _, k := range strings.Split(raw, ",") {
+			c.SecretKeysPrevious = append(c.SecretKeysPrevious, Secret(strings.TrimSpace(k)))
+		}
+	}
+	if c.Argon2Parallelism > 255 {
+		p.fail(EnvArgon2Parallelism, "must be at most 255")
+	}
+	if c.LockoutBase > 0 && c.LockoutMax > 0 && c.LockoutMax < c.LockoutBase {
+		p.fail(EnvLockoutMax, "must be at least %s", EnvLockoutBase)
 	}
 	if c.KMSKeyID != "" && c.AWSRegion == "" {
 		p.fail(EnvAWSRegion, "is required when %s is set", EnvKMSKeyID)

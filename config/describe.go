@@ -42,6 +42,19 @@ const (
 	EnvAWSRegion             = "AWS_REGION"
 	EnvKMSEndpoint           = "KMS_ENDPOINT"
 	EnvTestMode              = "VAULT_TEST_MODE"
+	EnvArgon2MemoryKiB       = "VAULT_ARGON2_MEMORY_KIB"
+	EnvArgon2Iterations      = "VAULT_ARGON2_ITERATIONS"
+	EnvArgon2Parallelism     = "VAULT_ARGON2_PARALLELISM"
+	EnvPasswordMinLength     = "VAULT_PASSWORD_MIN_LENGTH"
+	EnvLoginIPRate           = "VAULT_LOGIN_IP_RATE"
+	EnvLoginIPBurst          = "VAULT_LOGIN_IP_BURST"
+	EnvLoginAccountRate      = "VAULT_LOGIN_ACCOUNT_RATE"
+	EnvLoginAccountBurst     = "VAULT_LOGIN_ACCOUNT_BURST"
+	EnvLockoutThreshold      = "VAULT_LOCKOUT_THRESHOLD"
+	EnvLockoutBase           = "VAULT_LOCKOUT_BASE"
+	EnvLockoutMax            = "VAULT_LOCKOUT_MAX"
+	EnvSecretKeepVersions    = "VAULT_SECRET_KEEP_VERSIONS"
+	EnvSecretKeyPrevious     = "SECRET_KEY_PREVIOUS"
 )
 
 // Describe lists every variable Load reads, in the order an operator meets
@@ -52,6 +65,7 @@ func Describe() []Var {
 		{EnvDatabaseURL, "postgres://postgres@127.0.0.1:5432/vault?sslmode=disable", "no", "PostgreSQL connection URL (pgx syntax). The database is created if missing and migrated on start-up."},
 		{EnvSecretKey, "", "production", "JWT signing key, at least 32 bytes of high-entropy text. Generated once into `<VAULT_DATA_DIR>/dev-keys.env` in dev mode."},
 		{EnvEncryptionKey, "", "production, unless KMS_KEY_ID is set", "Local master key wrapping data keys: base64 of exactly 32 random bytes (`openssl rand -base64 32`). Generated once in dev mode."},
+		{EnvSecretKeyPrevious, "", "no", "Comma-separated former SECRET_KEY values: tokens they signed stay valid until they expire, so the signing key rotates without logging everyone out."},
 		{EnvAdminPassword, "", "production", "Password of the `admin` user created on first start with an empty store."},
 		{EnvListenAddr, "127.0.0.1:8000", "no", "host:port the HTTP API listens on."},
 		{EnvNATSURL, "", "no", "NATS server with JetStream. Empty runs an embedded JetStream server in-process, with its data in VAULT_DATA_DIR."},
@@ -73,6 +87,18 @@ func Describe() []Var {
 		{EnvAWSRegion, "", "with KMS_KEY_ID", "AWS region of the KMS key."},
 		{EnvKMSEndpoint, "", "no", "KMS endpoint override (a KMS-compatible server); empty uses AWS."},
 		{EnvTestMode, "false", "no", "Test shortcuts (cheaper password hashing). Refused in production unless the database name contains `test`."},
+		{EnvArgon2MemoryKiB, "65536", "no", "Argon2id memory per password hash, in KiB. With the iterations it must reach the OWASP minimum (for example 19456 KiB at 2 iterations)."},
+		{EnvArgon2Iterations, "3", "no", "Argon2id iterations (time cost)."},
+		{EnvArgon2Parallelism, "2", "no", "Argon2id lanes. Hashes run at most cores/lanes at a time, so logins never starve other requests."},
+		{EnvPasswordMinLength, "12", "no", "Shortest accepted password; passwords may not contain the username."},
+		{EnvLoginIPRate, "1", "no", "Login attempts per second allowed per client IP (token bucket; 429 with Retry-After beyond it)."},
+		{EnvLoginIPBurst, "20", "no", "Login attempts a client IP may make in a burst."},
+		{EnvLoginAccountRate, "0.1", "no", "Login attempts per second allowed per username, existing or not."},
+		{EnvLoginAccountBurst, "10", "no", "Login attempts per username in a burst."},
+		{EnvLockoutThreshold, "5", "no", "Consecutive failed logins that lock an account."},
+		{EnvLockoutBase, "1m", "no", "First lockout; it doubles with every further failure."},
+		{EnvLockoutMax, "1h", "no", "Longest lockout."},
+		{EnvSecretKeepVersions, "10", "no", "Versions a secret keeps; rotating past it destroys (crypto-shreds) the oldest."},
 	}
 }
 

@@ -5,6 +5,7 @@
 //	vaultbench append   append throughput at 1, 8 and 32 appenders vs raw INSERTs
 //	vaultbench latency  append-to-read-model latency at a steady rate vs raw INSERTs
 //	vaultbench rebuild  projection rebuild speed vs one INSERT ... SELECT
+//	vaultbench http     secrets API throughput and latency vs GET /healthz, against a real vaultd
 package main
 
 import (
@@ -41,6 +42,8 @@ func main() {
 		err = benchAppend(ctx, logger, *adminURL, *duration)
 	case "latency":
 		err = benchLatency(ctx, logger, *adminURL, *rate, durationOr(fs, *duration, 20*time.Second))
+	case "http":
+		err = benchHTTP(ctx, logger, *adminURL, *duration)
 	case "rebuild":
 		err = benchRebuild(ctx, logger, *adminURL, *events)
 	default:
@@ -57,6 +60,7 @@ func usage() {
 	fmt.Fprintln(os.Stderr, "usage: vaultbench append [-duration 5s] [-admin-url URL]")
 	fmt.Fprintln(os.Stderr, "       vaultbench latency [-rate 1000] [-duration 20s] [-admin-url URL]")
 	fmt.Fprintln(os.Stderr, "       vaultbench rebuild [-events 1000000] [-admin-url URL]")
+	fmt.Fprintln(os.Stderr, "       vaultbench http [-duration 5s] [-admin-url URL]   (run from the repository root)")
 }
 
 func envOr(name, fallback string) string {

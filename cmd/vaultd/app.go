@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,6 +25,8 @@ import (
 	"github.com/securevault/vault/keys"
 	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/projections"
+	"github.com/securevault/vault/projections/identity"
+	"github.com/securevault/vault/projections/secrets"
 	"github.com/securevault/vault/relay"
 	vaultsql "github.com/securevault/vault/sql"
 )
@@ -36,6 +40,7 @@ const readyLagBound = 1000
 type app struct {
 	cfg      *config.Config
 	logger   *slog.Logger
+	terminal io.Writer // where the dev-mode admin password is shown
 	registry *prometheus.Registry
 
 	pool     *pgxpool.Pool
@@ -48,12 +53,17 @@ type app struct {
 	waiter   *projections.Waiter
 	keyring  *keys.Keyring
 	dataKeys *keys.Store
-	service  *commands.Service
-	server   *api.Server
+	// keyProvider names the key-encryption-key provider in each secret
+	// version's event.
+	keyProvider string
+	service     *commands.Service
+	identity    *commands.Identity
+	secrets     *commands.Secrets
+	server      *api.Server
 }
 
-func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *app, err error) {
-	a = &app{cfg: cfg, logger: logger, registry: prometheus.NewRegistry()}
+func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, terminal io.Writer) (a *app, err error) {
+	a = &app{cfg: cfg, logger: logger, terminal: terminal, registry: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -95,6 +105,20 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *ap
 	a.service = commands.NewService(a.store, a.waiter, logger.With("component", "commands"), commands.Options{
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout,
 	})
+	if a.identity, err = wire.NewIdentity(a.service, cfg); err != nil {
+		return nil, err
+	}
+	if a.secrets, err = commands.NewSecrets(a.service, commands.SecretDeps{
+		DataKeys:     a.dataKeys,
+		ReadModel:    secrets.NewQuery(a.pool),
+		KeyProvider:  a.keyProvider,
+		KeepVersions: cfg.SecretKeepVersions,
+	}); err != nil {
+		return nil, err
+	}
+	if err := a.bootstrap(ctx); err != nil {
+		return nil, err
+	}
 
 	a.server, err = api.New(api.Config{
 		MaxBodyBytes:       cfg.MaxBodyBytes,
@@ -113,6 +137,8 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (a *ap
 		return nil, err
 	}
 	a.server.MountStatus(a.status)
+	a.server.MountIdentity(api.IdentityDeps{Identity: a.identity, Reader: identity.NewReader(a.pool)})
+	a.server.MountSecrets(api.SecretsDeps{Secrets: a.secrets, Authenticate: api.BearerAuth(a.identity)})
 	return a, nil
 }
 
@@ -155,7 +181,33 @@ func (a *app) openKeys(ctx context.Context) error {
 		return err
 	}
 	a.keyring = keyring
+	a.keyProvider = keys.ProviderLocal
+	if keyring == nil {
+		a.keyProvider = keys.ProviderAWSKMS
+	}
 	a.dataKeys = keys.NewStore(a.pool, provider, a.logger)
+	return nil
+}
+
+// bootstrap creates the admin user on an empty store. In dev mode without
+// VAULT_ADMIN_PASSWORD it generates the password and prints it once, on
+// the terminal rather than in the log, since logs are kept and shipped.
+func (a *app) bootstrap(ctx context.Context) error {
+	password := string(a.cfg.AdminPassword.Bytes())
+	generated := false
+	if password == "" {
+		if a.cfg.Production() {
+			return fmt.Errorf("%s is required in production mode", config.EnvAdminPassword)
+		}
+		password, generated = rand.Text(), true
+	}
+	created, err := a.identity.Bootstrap(ctx, password)
+	if err != nil {
+		return fmt.Errorf("bootstrap the admin user (%s): %w", config.EnvAdminPassword, err)
+	}
+	if created && generated {
+		fmt.Fprintf(a.terminal, "\n  DEV MODE: created user \"admin\" with the generated password %s\n  It is shown only this once; set %s to choose it yourself.\n\n", password, config.EnvAdminPassword)
+	}
 	return nil
 }
 

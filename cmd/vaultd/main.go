@@ -45,7 +45,7 @@ func run(ctx context.Context, logOut io.Writer) error {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	logger := newLogger(cfg, logOut)
-	a, err := newApp(ctx, cfg, logger)
+	a, err := newApp(ctx, cfg, logger, os.Stdout)
 	if err != nil {
 		return err
 	}

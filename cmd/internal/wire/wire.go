@@ -9,24 +9,29 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/securevault/vault/authtoken"
+	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/config"
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/keys"
+	"github.com/securevault/vault/password"
 	"github.com/securevault/vault/projections"
+	"github.com/securevault/vault/projections/identity"
+	"github.com/securevault/vault/projections/secrets"
 	"github.com/securevault/vault/projections/streams"
 	vaultsql "github.com/securevault/vault/sql"
 )
 
 // Projections is every read model the vault maintains.
 func Projections() []projections.Projection {
-	return []projections.Projection{streams.New()}
+	return []projections.Projection{streams.New(), identity.New(), secrets.New()}
 }
 
 // Upcasters gathers the event store upcasters of every aggregate.
 func Upcasters() map[string]eventstore.Upcaster {
 	out := make(map[string]eventstore.Upcaster)
-	for _, reg := range []*domain.Registry{domain.UserEvents(), domain.RoleEvents(), domain.PolicyEvents()} {
+	for _, reg := range []*domain.Registry{domain.UserEvents(), domain.RoleEvents(), domain.PolicyEvents(), domain.SecretEvents()} {
 		for typ, up := range reg.StoreUpcasters() {
 			out[typ] = up
 		}
@@ -67,4 +72,44 @@ func OpenKeys(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, logge
 		return nil, nil, err
 	}
 	return kr, kr, nil
+}
+
+// NewIdentity builds the identity handlers (password hashing, tokens, login
+// limits) from the configuration.
+func NewIdentity(svc *commands.Service, cfg *config.Config) (*commands.Identity, error) {
+	params := password.Params{
+		Memory:      uint32(cfg.Argon2MemoryKiB),
+		Iterations:  uint32(cfg.Argon2Iterations),
+		Parallelism: uint8(cfg.Argon2Parallelism),
+		SaltLength:  16,
+		KeyLength:   32,
+	}
+	if cfg.TestMode {
+		// The cheapest profile OWASP accepts: 7 MiB at t=5.
+		params.Memory, params.Iterations, params.Parallelism = 7168, 5, 1
+	}
+	hasher, err := password.New(password.Config{Params: params})
+	if err != nil {
+		return nil, fmt.Errorf("%s, %s, %s: %w", config.EnvArgon2MemoryKiB, config.EnvArgon2Iterations, config.EnvArgon2Parallelism, err)
+	}
+	previous := make([]string, 0, len(cfg.SecretKeysPrevious))
+	for _, k := range cfg.SecretKeysPrevious {
+		previous = append(previous, string(k.Bytes()))
+	}
+	keyring, err := authtoken.NewKeyring(string(cfg.SecretKey.Bytes()), previous...)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := authtoken.New(keyring, authtoken.Config{AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL})
+	if err != nil {
+		return nil, err
+	}
+	return commands.NewIdentity(svc, hasher, tokens, commands.IdentityOptions{
+		PasswordPolicy:    domain.PasswordPolicy{MinLength: cfg.PasswordMinLength, MaxLength: domain.DefaultPasswordPolicy().MaxLength},
+		Lockout:           domain.LockoutPolicy{Threshold: cfg.LockoutThreshold, Base: cfg.LockoutBase, Max: cfg.LockoutMax},
+		LoginIPRate:       cfg.LoginIPRate,
+		LoginIPBurst:      cfg.LoginIPBurst,
+		LoginAccountRate:  cfg.LoginAccountRate,
+		LoginAccountBurst: cfg.LoginAccountBurst,
+	})
 }

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+)
+
+// benchHTTP measures the secrets API end to end against a real vaultd
+// process (built from this checkout, on a scratch database, with embedded
+// JetStream): create, rotate, masked get and reveal at 8 and 32 clients.
+// The baseline, measured in the same run against the same process, is
+// GET /healthz: the cost of the HTTP stack alone.
+func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time.Duration) error {
+	db, err := newScratchDB(ctx, logger, adminURL, 4)
+	if err != nil {
+		return err
+	}
+	defer db.drop(ctx)
+
+	dir, err := os.MkdirTemp("", "vaultbench-http-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "vaultd")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/vaultd")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build vaultd: %w", err)
+	}
+
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	password := randomHex(16)
+	vaultd := exec.CommandContext(ctx, bin)
+	vaultd.Env = append(os.Environ(),
+		"VAULT_ENV=dev",
+		"DATABASE_URL="+db.url,
+		"NATS_URL=",
+		"VAULT_DATA_DIR="+filepath.Join(dir, "data"),
+		"VAULT_LISTEN_ADDR="+addr,
+		"VAULT_ADMIN_PASSWORD="+password,
+		"SECRET_KEY="+randomHex(32),
+		"ENCRYPTION_KEY="+randomBase64(32),
+		"VAULT_RATE_LIMIT_RPS=0",
+		"VAULT_LOG_LEVEL=warn",
+	)
+	vaultd.Stdout, vaultd.Stderr = io.Discard, os.Stderr
+	if err := vaultd.Start(); err != nil {
+		return fmt.Errorf("start vaultd: %w", err)
+	}
+	defer func() {
+		_ = vaultd.Process.Signal(os.Interrupt)
+		_ = vaultd.Wait()
+	}()
+
+	c := &apiClient{base: "http://" + addr, http: &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64},
+	}}
+	if err := c.waitReady(ctx, 60*time.Second); err != nil {
+		return err
+	}
+	if err := c.login(ctx, "admin", password); err != nil {
+		return err
+	}
+
+	// Each client works on its own secrets so rotations do not contend.
+	const secretsPerClient = 4
+	ids := make(map[int][]string)
+	setup := func(clients int) error {
+		for cl := range clients {
+			for len(ids[cl]) < secretsPerClient {
+				var out struct {
+					ID string `json:"id"`
+				}
+				name := fmt.Sprintf("bench/c%d/s%d-%s", cl, len(ids[cl]), randomHex(4))
+				if err := c.do(ctx, http.MethodPost, "/api/v1/secrets", map[string]any{"name": name, "value": randomHex(16)}, http.StatusCreated, &out); err != nil {
+					return err
+				}
+				ids[cl] = append(ids[cl], out.ID)
+			}
+		}
+		return nil
+	}
+
+	type scenario struct {
+		name string
+		op   func(ctx context.Context, client, i int) error
+	}
+	scenarios := []scenario{
+		{"GET /healthz (baseline)", func(ctx context.Context, _, _ int) error {
+			return c.do(ctx, http.MethodGet, "/healthz", nil, http.StatusOK, nil)
+		}},
+		{"create", func(ctx context.Context, cl, i int) error {
+			name := fmt.Sprintf("bench/create/c%d/%d-%s", cl, i, randomHex(4))
+			return c.do(ctx, http.MethodPost, "/api/v1/secrets", map[string]any{"name": name, "value": randomHex(16)}, http.StatusCreated, nil)
+		}},
+		{"rotate", func(ctx context.Context, cl, i int) error {
+			id := ids[cl][i%secretsPerClient]
+			return c.do(ctx, http.MethodPut, "/api/v1/secrets/"+id+"/rotate", map[string]any{"value": randomHex(16)}, http.StatusOK, nil)
+		}},
+		{"get (masked)", func(ctx context.Context, cl, i int) error {
+			return c.do(ctx, http.MethodGet, "/api/v1/secrets/"+ids[cl][i%secretsPerClient], nil, http.StatusOK, nil)
+		}},
+		{"reveal", func(ctx context.Context, cl, i int) error {
+			return c.do(ctx, http.MethodGet, "/api/v1/secrets/"+ids[cl][i%secretsPerClient]+"/reveal", nil, http.StatusOK, nil)
+		}},
+	}
+
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "clients\tscenario\treq/s\tvs baseline\tp50\tp99\t")
+	for _, clients := range []int{8, 32} {
+		if err := setup(clients); err != nil {
+			return err
+		}
+		var baseline float64
+		for _, sc := range scenarios {
+			res, err := run(ctx, clients, d, sc.op)
+			if err != nil {
+				return fmt.Errorf("%s at %d clients: %w", sc.name, clients, err)
+			}
+			if baseline == 0 {
+				baseline = res.rate()
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.3fx\t%s\t%s\t\n", clients, sc.name, res.rate(), res.rate()/baseline,
+				res.percentile(0.5).Round(10*time.Microsecond), res.percentile(0.99).Round(10*time.Microsecond))
+			_ = tw.Flush()
+		}
+	}
+	return tw.Flush()
+}
+
+type apiClient struct {
+	base  string
+	http  *http.Client
+	token string
+}
+
+func (c *apiClient) waitReady(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if err := c.do(ctx, http.MethodGet, "/readyz", nil, http.StatusOK, nil); err == nil {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("vaultd was not ready within %s", limit)
+}
+
+func (c *apiClient) login(ctx context.Context, username, password string) error {
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/api/v1/auth/login", map[string]string{"username": username, "password": password}, http.StatusOK, &out); err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	c.token = out.AccessToken
+	return nil
+}
+
+func (c *apiClient) do(ctx context.Context, method, path string, body any, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, bytes.TrimSpace(data))
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func randomBase64(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
