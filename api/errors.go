@@ -63,7 +63,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 	var derr *domain.Error
 	switch {
-	case !errors.As(err, &derr) && errors.Is(err, context.Canceled):
+	case ctx.Err() != nil || (!errors.As(err, &derr) && errors.Is(err, context.Canceled)):
 		// The client went away; nobody reads the answer and it is no fault.
 		status, code, message = http.StatusServiceUnavailable, domain.EUNAVAILABLE, "request canceled"
 		s.logger.DebugContext(ctx, "request canceled", "request_id", reqID)
