@@ -62,8 +62,8 @@ type app struct {
 	server      *api.Server
 }
 
-func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, terminal io.Writer) (a *app, err error) {
-	a = &app{cfg: cfg, logger: logger, terminal: terminal, registry: prometheus.NewRegistry()}
+func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, terminal io.Writer) (_ *app, err error) {
+	a := &app{cfg: cfg, logger: logger, terminal: terminal, registry: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
 			a.close()

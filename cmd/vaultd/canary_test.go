@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/securevault/vault/config"
+	"github.com/securevault/vault/internal/natstest"
+)
+
+// client is a minimal API client for end-to-end tests.
+type client struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func (c *client) do(method, path string, body any, headers ...string) (int, []byte) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(c.t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	require.NoError(c.t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(c.t, err)
+	return resp.StatusCode, data
+}
+
+func (c *client) login(username, password string) {
+	c.t.Helper()
+	status, body := c.do(http.MethodPost, "/api/v1/auth/login", map[string]string{"username": username, "password": password})
+	require.Equal(c.t, http.StatusOK, status, string(body))
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	require.NoError(c.t, json.Unmarshal(body, &out))
+	c.token = out.AccessToken
+}
+
+// TestCanaryNeverLeaves plants secret values and then searches every place
+// the service writes — every table (events included), the log output, the
+// metrics and every JetStream message — for the values and their common
+// encodings. A reveal proves the value is really stored (encrypted).
+func TestCanaryNeverLeaves(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := newDeployment(t)
+	adminPassword := "canary-test-" + randomText(t, 16)
+	d.env[config.EnvAdminPassword] = adminPassword
+	d.env[config.EnvTestMode] = "true"
+	inst := d.start(t)
+	c := &client{t: t, base: inst.baseURL}
+	c.login("admin", adminPassword)
+
+	canary := "CANARY-" + randomText(t, 24)
+	rotated := "CANARY-ROTATED-" + randomText(t, 24)
+	status, body := c.do(http.MethodPost, "/api/v1/secrets", map[string]any{
+		"name": "prod/canary", "value": canary, "description": "planted by the canary test", "tags": []string{"canary"},
+	})
+	require.Equal(t, http.StatusCreated, status, string(body))
+	require.NotContains(t, string(body), canary)
+	var created struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(body, &created))
+
+	status, body = c.do(http.MethodGet, "/api/v1/secrets/"+created.ID+"/reveal", nil)
+	require.Equal(t, http.StatusOK, status, string(body))
+	require.Contains(t, string(body), canary, "the value round-trips through encryption")
+
+	status, body = c.do(http.MethodPut, "/api/v1/secrets/"+created.ID+"/rotate", map[string]any{"value": rotated}, "If-Match", "1")
+	require.Equal(t, http.StatusOK, status, string(body))
+	status, body = c.do(http.MethodGet, "/api/v1/secrets/"+created.ID+"/reveal?version=2", nil)
+	require.Equal(t, http.StatusOK, status, string(body))
+	require.Contains(t, string(body), rotated)
+	status, body = c.do(http.MethodGet, "/api/v1/secrets?prefix=prod/", nil)
+	require.Equal(t, http.StatusOK, status, string(body))
+	status, _ = c.do(http.MethodGet, "/metrics", nil)
+	require.Equal(t, http.StatusOK, status)
+
+	var needles []string
+	for _, v := range []string{canary, rotated} {
+		needles = append(needles, v,
+			base64.StdEncoding.EncodeToString([]byte(v)), base64.RawStdEncoding.EncodeToString([]byte(v)),
+			base64.URLEncoding.EncodeToString([]byte(v)), hex.EncodeToString([]byte(v)))
+	}
+	assertAbsent := func(where, haystack string) {
+		t.Helper()
+		for _, n := range needles {
+			require.NotContains(t, haystack, n, "a planted secret value reached %s", where)
+		}
+	}
+
+	// Wait until everything downstream has seen the events.
+	head, err := inst.app.store.HeadPosition(ctx)
+	require.NoError(t, err)
+	require.NoError(t, inst.app.waiter.WaitFor(ctx, head, 20*time.Second))
+
+	// Every table of the database, as text.
+	rows, err := d.db.Pool.Query(ctx, `SELECT quote_ident(table_schema) || '.' || quote_ident(table_name)
+		FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'`)
+	require.NoError(t, err)
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Contains(t, tables, "public.events")
+	for _, table := range tables {
+		var dump string
+		require.NoError(t, d.db.Pool.QueryRow(ctx, fmt.Sprintf("SELECT COALESCE(string_agg(t::text, E'\\n'), '') FROM %s t", table)).Scan(&dump))
+		assertAbsent("table "+table, dump)
+	}
+
+	// The metrics endpoint.
+	_, metrics := c.do(http.MethodGet, "/metrics", nil)
+	assertAbsent("the metrics", string(metrics))
+
+	// Every JetStream message, headers and payload.
+	js, err := jetstream.New(natstest.Connect(t, d.nats.URL()))
+	require.NoError(t, err)
+	var stream jetstream.Stream
+	require.Eventually(t, func() bool {
+		stream, err = js.Stream(ctx, d.env[config.EnvJetStreamStream])
+		if err != nil {
+			return false
+		}
+		info, err := stream.Info(ctx)
+		return err == nil && info.State.LastSeq >= uint64(head)
+	}, 20*time.Second, 50*time.Millisecond)
+	info, err := stream.Info(ctx)
+	require.NoError(t, err)
+	var sawVersionEvent bool
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		msg, err := stream.GetMsg(ctx, seq)
+		require.NoError(t, err)
+		var headers strings.Builder
+		for k, vs := range msg.Header {
+			fmt.Fprintf(&headers, "%s: %s\n", k, strings.Join(vs, ","))
+		}
+		assertAbsent("JetStream message "+msg.Subject, headers.String()+string(msg.Data))
+		require.NotContains(t, string(msg.Data), `"sealed_`, "ciphertext fields are stripped from the bus")
+		if strings.HasSuffix(msg.Subject, ".SecretVersionAdded") {
+			sawVersionEvent = true
+		}
+	}
+	require.True(t, sawVersionEvent, "the secret's events were published")
+
+	// And the service's own log output, last, so it includes everything.
+	inst.stop(t)
+	assertAbsent("the log output", d.logSink.String())
+}
