@@ -5,6 +5,7 @@
 //	vaultbench append   append throughput at 1, 8 and 32 appenders vs raw INSERTs
 //	vaultbench latency  append-to-read-model latency at a steady rate vs raw INSERTs
 //	vaultbench rebuild  projection rebuild speed vs one INSERT ... SELECT
+//	vaultbench audit    filtered audit queries on a large audit log vs primary-key lookups
 //	vaultbench http     secrets API throughput and latency vs GET /healthz, against a real vaultd
 package main
 
@@ -34,6 +35,8 @@ func main() {
 	duration := fs.Duration("duration", 5*time.Second, "how long each scenario runs (latency: 20s)")
 	rate := fs.Float64("rate", 1000, "latency: events per second")
 	events := fs.Int64("events", 1_000_000, "rebuild: events in the log")
+	auditRows := fs.Int64("rows", 10_000_000, "audit: rows in the audit log")
+	auditQueries := fs.Int("queries", 2000, "audit: timed queries per scenario")
 	_ = fs.Parse(os.Args[2:])
 
 	var err error
@@ -46,6 +49,8 @@ func main() {
 		err = benchHTTP(ctx, logger, *adminURL, *duration)
 	case "rebuild":
 		err = benchRebuild(ctx, logger, *adminURL, *events)
+	case "audit":
+		err = benchAudit(ctx, logger, *adminURL, *auditRows, *auditQueries)
 	default:
 		usage()
 		os.Exit(2)
@@ -60,6 +65,7 @@ func usage() {
 	fmt.Fprintln(os.Stderr, "usage: vaultbench append [-duration 5s] [-admin-url URL]")
 	fmt.Fprintln(os.Stderr, "       vaultbench latency [-rate 1000] [-duration 20s] [-admin-url URL]")
 	fmt.Fprintln(os.Stderr, "       vaultbench rebuild [-events 1000000] [-admin-url URL]")
+	fmt.Fprintln(os.Stderr, "       vaultbench audit [-rows 10000000] [-queries 2000] [-admin-url URL]")
 	fmt.Fprintln(os.Stderr, "       vaultbench http [-duration 5s] [-admin-url URL]   (run from the repository root)")
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/securevault/vault/keys"
 	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/projections"
+	"github.com/securevault/vault/projections/audit"
 	"github.com/securevault/vault/projections/identity"
 	"github.com/securevault/vault/projections/secrets"
 	"github.com/securevault/vault/relay"
@@ -139,6 +140,11 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	a.server.MountStatus(a.status)
 	a.server.MountIdentity(api.IdentityDeps{Identity: a.identity, Reader: identity.NewReader(a.pool)})
 	a.server.MountSecrets(api.SecretsDeps{Secrets: a.secrets, Authenticate: api.BearerAuth(a.identity)})
+	auditLog, err := commands.NewAudit(a.service, audit.NewReader(a.pool))
+	if err != nil {
+		return nil, err
+	}
+	a.server.MountAudit(api.AuditDeps{Audit: auditLog, Authenticate: api.BearerAuth(a.identity)})
 	return a, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/securevault/vault/keys"
 	"github.com/securevault/vault/password"
 	"github.com/securevault/vault/projections"
+	"github.com/securevault/vault/projections/audit"
 	"github.com/securevault/vault/projections/identity"
 	"github.com/securevault/vault/projections/secrets"
 	"github.com/securevault/vault/projections/streams"
@@ -25,7 +26,7 @@ import (
 
 // Projections is every read model the vault maintains.
 func Projections() []projections.Projection {
-	return []projections.Projection{streams.New(), identity.New(), secrets.New()}
+	return []projections.Projection{streams.New(), identity.New(), secrets.New(), audit.New()}
 }
 
 // Upcasters gathers the event store upcasters of every aggregate.
