@@ -122,7 +122,6 @@ func benchAppend(ctx context.Context, logger *slog.Logger, adminURL string, d ti
 		}
 		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2fx\t%s\t%s\t\n", clients, raw.rate(), app.rate(), app.rate()/raw.rate(),
 			app.percentile(0.5).Round(10*time.Microsecond), app.percentile(0.99).Round(10*time.Microsecond))
-		_ = tw.Flush()
 	}
 	return tw.Flush()
 }

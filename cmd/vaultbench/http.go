@@ -141,7 +141,6 @@ func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.3fx\t%s\t%s\t\n", clients, sc.name, res.rate(), res.rate()/baseline,
 				res.percentile(0.5).Round(10*time.Microsecond), res.percentile(0.99).Round(10*time.Microsecond))
-			_ = tw.Flush()
 		}
 	}
 	return tw.Flush()
