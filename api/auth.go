@@ -30,6 +30,9 @@ type IdentityReader interface {
 type IdentityDeps struct {
 	Identity *commands.Identity
 	Reader   IdentityReader
+	// TimeTravel answers reads given as_of or at_position and access
+	// checks as of a past instant; without it those answer 503.
+	TimeTravel *commands.TimeTravel
 }
 
 // MountIdentity registers /api/v1/auth, /users, /roles, /policies and

@@ -62,6 +62,10 @@ func (h identityHandlers) createPolicy(w http.ResponseWriter, r *http.Request, c
 }
 
 func (h identityHandlers) listPolicies(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
+	if wantsTimeTravel(r) {
+		h.listPoliciesAt(w, r, caller)
+		return
+	}
 	p, err := listPage(r)
 	if err != nil {
 		h.s.writeError(w, r, err)
@@ -89,6 +93,10 @@ func (h identityHandlers) listPolicies(w http.ResponseWriter, r *http.Request, c
 }
 
 func (h identityHandlers) getPolicy(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
+	if wantsTimeTravel(r) {
+		h.getPolicyAt(w, r, caller)
+		return
+	}
 	id, err := pathID(r, "policy id")
 	if err != nil {
 		h.s.writeError(w, r, err)

@@ -52,6 +52,10 @@ func (h identityHandlers) createRole(w http.ResponseWriter, r *http.Request, cal
 }
 
 func (h identityHandlers) listRoles(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
+	if wantsTimeTravel(r) {
+		h.listRolesAt(w, r, caller)
+		return
+	}
 	p, err := listPage(r)
 	if err != nil {
 		h.s.writeError(w, r, err)
@@ -79,6 +83,10 @@ func (h identityHandlers) listRoles(w http.ResponseWriter, r *http.Request, call
 }
 
 func (h identityHandlers) getRole(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
+	if wantsTimeTravel(r) {
+		h.getRoleAt(w, r, caller)
+		return
+	}
 	id, err := pathID(r, "role id")
 	if err != nil {
 		h.s.writeError(w, r, err)

@@ -22,6 +22,9 @@ const maskedValue = "********"
 type SecretsDeps struct {
 	Secrets      *commands.Secrets
 	Authenticate func(r *http.Request) (commands.Principal, error)
+	// TimeTravel answers reads given as_of or at_position, and a secret's
+	// history and diff; without it those answer 503.
+	TimeTravel *commands.TimeTravel
 }
 
 // MountSecrets registers the /api/v1/secrets endpoints.
@@ -36,6 +39,7 @@ func (s *Server) MountSecrets(deps SecretsDeps) {
 	s.handle(http.MethodPost, "/api/v1/secrets/{id}/restore", h.restore)
 	s.handle(http.MethodGet, "/api/v1/secrets/{id}/versions", h.versions)
 	s.handle(http.MethodPost, "/api/v1/secrets/{id}/versions/{version}/destroy", h.destroy)
+	h.mountTimeTravel()
 }
 
 type secretHandlers struct {
@@ -159,6 +163,10 @@ func (h secretHandlers) create(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h secretHandlers) list(w http.ResponseWriter, r *http.Request) {
+	if wantsTimeTravel(r) {
+		h.listAt(w, r)
+		return
+	}
 	caller, err := h.caller(r)
 	if err != nil {
 		h.s.writeError(w, r, err)
@@ -199,6 +207,10 @@ func (h secretHandlers) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h secretHandlers) get(w http.ResponseWriter, r *http.Request) {
+	if wantsTimeTravel(r) {
+		h.getAt(w, r)
+		return
+	}
 	caller, err := h.caller(r)
 	if err != nil {
 		h.s.writeError(w, r, err)
@@ -218,6 +230,10 @@ func (h secretHandlers) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h secretHandlers) versions(w http.ResponseWriter, r *http.Request) {
+	if wantsTimeTravel(r) {
+		h.versionsAt(w, r)
+		return
+	}
 	caller, err := h.caller(r)
 	if err != nil {
 		h.s.writeError(w, r, err)

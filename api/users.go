@@ -75,6 +75,10 @@ func (h identityHandlers) mayReadUser(caller commands.Caller, u identity.User) b
 // filter runs after the page is read, so a page may hold fewer items than
 // the limit while next_cursor still leads on.
 func (h identityHandlers) listUsers(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
+	if wantsTimeTravel(r) {
+		h.listUsersAt(w, r, caller)
+		return
+	}
 	p, err := listPage(r)
 	if err != nil {
 		h.s.writeError(w, r, err)
@@ -102,6 +106,10 @@ func (h identityHandlers) listUsers(w http.ResponseWriter, r *http.Request, call
 }
 
 func (h identityHandlers) getUser(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
+	if wantsTimeTravel(r) {
+		h.getUserAt(w, r, caller)
+		return
+	}
 	id, err := pathID(r, "user id")
 	if err != nil {
 		h.s.writeError(w, r, err)

@@ -107,6 +107,11 @@ type Config struct {
 	LockoutMax         time.Duration
 	SecretKeepVersions int
 
+	// CheckpointKey is the Ed25519 seed (base64) signing chain checkpoints;
+	// the checkpoint package parses it (and generates one in dev mode).
+	CheckpointKey   Secret
+	CheckpointEvery int
+
 	// DevKeysFile is set when keys were read from, or generated into, the
 	// dev key file, so the caller can say so.
 	DevKeysFile string
@@ -162,6 +167,7 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 		LockoutBase:        p.duration(EnvLockoutBase),
 		LockoutMax:         p.duration(EnvLockoutMax),
 		SecretKeepVersions: p.int(EnvSecretKeepVersions, 1),
+		CheckpointEvery:    p.int(EnvCheckpointEvery, 1),
 
 		ReadYourWritesTimeout: p.duration(EnvReadYourWritesTimeout),
 		MinPositionTimeout:    p.duration(EnvMinPositionTimeout),
@@ -191,6 +197,11 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 	}
 	if c.AccessTokenTTL > 0 && c.RefreshTokenTTL > 0 && c.RefreshTokenTTL <= c.AccessTokenTTL {
 		p.fail(EnvRefreshTokenTTL, "must be longer than %s", EnvAccessTokenTTL)
+	}
+	if raw, ok := p.lookup(EnvCheckpointKey); ok && strings.TrimSpace(raw) != "" {
+		c.CheckpointKey = Secret(strings.TrimSpace(raw))
+	} else if c.Mode == ModeProduction {
+		p.fail(EnvCheckpointKey, "is required in production (base64 of a 32-byte Ed25519 seed)")
 	}
 	if raw, ok := p.lookup(EnvSecretKeyPrevious); ok && strings.TrimSpace(raw) != "" {
 		for _, k := range strings.Split(raw, ",") {

@@ -55,6 +55,8 @@ const (
 	EnvLockoutMax            = "VAULT_LOCKOUT_MAX"
 	EnvSecretKeepVersions    = "VAULT_SECRET_KEEP_VERSIONS"
 	EnvSecretKeyPrevious     = "SECRET_KEY_PREVIOUS"
+	EnvCheckpointKey         = "VAULT_CHECKPOINT_KEY"
+	EnvCheckpointEvery       = "VAULT_CHECKPOINT_EVERY"
 )
 
 // Describe lists every variable Load reads, in the order an operator meets
@@ -98,6 +100,8 @@ func Describe() []Var {
 		{EnvLockoutThreshold, "5", "no", "Consecutive failed logins that lock an account."},
 		{EnvLockoutBase, "1m", "no", "First lockout; it doubles with every further failure."},
 		{EnvLockoutMax, "1h", "no", "Longest lockout."},
+		{EnvCheckpointKey, "", "production", "Ed25519 key (base64 of a 32-byte seed) that signs the periodic chain-head checkpoints. Generated once into `<VAULT_DATA_DIR>/checkpoint-key` in dev mode."},
+		{EnvCheckpointEvery, "1000", "no", "Sign and publish a checkpoint of the hash chain every N events."},
 		{EnvSecretKeepVersions, "10", "no", "Versions a secret keeps; rotating past it destroys (crypto-shreds) the oldest."},
 	}
 }

@@ -78,6 +78,11 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 		verifyCmd(e),
 		projectionsCmd(e),
 		keysCmd(e),
+		seedCmd(e),
+		siemCmd(e),
+		checkpointCmd(e),
+		auditCmd(e),
+		replayCmd(e),
 	)
 	return root
 }

@@ -29,6 +29,7 @@ func (e *env) progressBar(description, unit string) *progressbar.ProgressBar {
 
 func verifyCmd(e *env) *cobra.Command {
 	var asJSON bool
+	var checkpointFile, publicKey string
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Walk the event log's hash chain and report the first position that does not match",
@@ -36,6 +37,9 @@ func verifyCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			store := eventstore.New(e.pool, e.logger, eventstore.Options{})
 			defer store.Close()
+			if checkpointFile != "" {
+				return verifyCheckpoint(e, cmd, store, checkpointFile, publicKey, asJSON)
+			}
 			bar := e.progressBar("verifying", "events")
 			started := time.Now()
 			report, err := store.Verify(cmd.Context(), func(checked, head int64) {
@@ -66,6 +70,8 @@ func verifyCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&checkpointFile, "checkpoint", "", "check the log against a kept signed checkpoint file")
+	cmd.Flags().StringVar(&publicKey, "public-key", "", "with --checkpoint: the signing public key (hex or base64) the checkpoint must carry")
 	return cmd
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/securevault/vault/api"
+	"github.com/securevault/vault/checkpoint"
 	"github.com/securevault/vault/cmd/internal/wire"
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/config"
@@ -28,6 +29,7 @@ import (
 	"github.com/securevault/vault/projections/audit"
 	"github.com/securevault/vault/projections/identity"
 	"github.com/securevault/vault/projections/secrets"
+	"github.com/securevault/vault/projections/streams"
 	"github.com/securevault/vault/relay"
 	vaultsql "github.com/securevault/vault/sql"
 )
@@ -50,6 +52,7 @@ type app struct {
 	nats     *embeddedNATS
 	nc       *nats.Conn
 	relay    *relay.Relay
+	signer   *checkpoint.Signer
 	runner   *projections.Runner
 	waiter   *projections.Waiter
 	keyring  *keys.Keyring
@@ -89,6 +92,20 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	a.relay, err = relay.New(a.pool, a.store, a.nc, a.listener, logger, a.registry, relay.Config{
 		Stream: cfg.JetStreamStream, SubjectPrefix: cfg.SubjectPrefix,
 	})
+	if err != nil {
+		return nil, err
+	}
+
+	key, err := checkpoint.LoadKey(string(cfg.CheckpointKey.Bytes()), cfg.Production(), cfg.DataDir, logger)
+	if err != nil {
+		return nil, err
+	}
+	publisher, err := checkpoint.NewJetStreamPublisher(a.nc, cfg.JetStreamStream, cfg.SubjectPrefix)
+	if err != nil {
+		return nil, err
+	}
+	a.signer, err = checkpoint.NewSigner(a.pool, key, publisher, a.listener, logger.With("component", "checkpoint"),
+		checkpoint.Config{Deployment: cfg.JetStreamStream, Every: int64(cfg.CheckpointEvery)})
 	if err != nil {
 		return nil, err
 	}
@@ -138,8 +155,12 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 		return nil, err
 	}
 	a.server.MountStatus(a.status)
-	a.server.MountIdentity(api.IdentityDeps{Identity: a.identity, Reader: identity.NewReader(a.pool)})
-	a.server.MountSecrets(api.SecretsDeps{Secrets: a.secrets, Authenticate: api.BearerAuth(a.identity)})
+	timeTravel, err := commands.NewTimeTravel(a.secrets, a.identity, streams.NewCatalog(a.pool))
+	if err != nil {
+		return nil, err
+	}
+	a.server.MountIdentity(api.IdentityDeps{Identity: a.identity, Reader: identity.NewReader(a.pool), TimeTravel: timeTravel})
+	a.server.MountSecrets(api.SecretsDeps{Secrets: a.secrets, Authenticate: api.BearerAuth(a.identity), TimeTravel: timeTravel})
 	auditLog, err := commands.NewAudit(a.service, audit.NewReader(a.pool))
 	if err != nil {
 		return nil, err
@@ -269,11 +290,12 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	for name, run := range map[string]func(context.Context) error{
 		"pgnotify":    a.listener.Run,
 		"relay":       a.relay.Run,
 		"projections": a.runner.Run,
+		"checkpoints": a.signer.Run,
 	} {
 		wg.Go(func() {
 			if err := run(background); err != nil {

@@ -213,7 +213,7 @@ func TestProductionModeRefusesMissingKeys(t *testing.T) {
 	}
 	_, err := config.LoadFrom(context.Background(), lookup, slog.New(slog.DiscardHandler))
 	require.Error(t, err)
-	for _, name := range []string{config.EnvSecretKey, config.EnvEncryptionKey, config.EnvAdminPassword} {
+	for _, name := range []string{config.EnvSecretKey, config.EnvEncryptionKey, config.EnvAdminPassword, config.EnvCheckpointKey} {
 		require.ErrorContains(t, err, name)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -123,4 +124,31 @@ func fromRow(r projdb.StreamCatalog) Stream {
 		StreamID: r.StreamID, Aggregate: r.Aggregate, Version: r.Version, LastPosition: r.LastPosition,
 		FirstRecordedAt: r.FirstRecordedAt.Time, LastRecordedAt: r.LastRecordedAt.Time,
 	}
+}
+
+// Catalog lists stream ids of one aggregate; time travel enumerates the
+// streams that may have existed at a past position with it and folds each
+// from the log.
+type Catalog struct {
+	db DB
+}
+
+// NewCatalog returns the catalog's reader.
+func NewCatalog(db DB) *Catalog { return &Catalog{db: db} }
+
+// StreamIDs returns up to limit stream ids of aggregate after afterStreamID,
+// in stream id order.
+func (c *Catalog) StreamIDs(ctx context.Context, aggregate, afterStreamID string, limit int) ([]string, error) {
+	if limit < 1 || limit > math.MaxInt32 {
+		return nil, domain.Errorf(domain.EINVALID, "limit must be positive")
+	}
+	rows, err := List(ctx, c.db, aggregate, afterStreamID, int32(limit))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.StreamID)
+	}
+	return out, nil
 }

@@ -5,8 +5,38 @@
 package keysdb
 
 import (
+	"net/netip"
+
 	"github.com/jackc/pgx/v5/pgtype"
 )
+
+type AuditLog struct {
+	Position     int64
+	EventID      pgtype.UUID
+	Timestamp    pgtype.Timestamptz
+	UserID       string
+	Username     string
+	Action       string
+	ResourceType string
+	ResourceID   string
+	Outcome      string
+	Ip           *netip.Addr
+	UserAgent    string
+	RequestID    string
+	EventType    string
+}
+
+type ChainCheckpoint struct {
+	Position    int64
+	Hash        []byte
+	RecordedAt  pgtype.Timestamptz
+	Deployment  string
+	KeyID       string
+	PublicKey   []byte
+	Signature   []byte
+	CreatedAt   pgtype.Timestamptz
+	PublishedAt pgtype.Timestamptz
+}
 
 type DataKey struct {
 	OwnerID     string
@@ -47,6 +77,17 @@ type MasterKey struct {
 	Active     bool
 }
 
+type Policy struct {
+	ID          pgtype.UUID
+	Name        string
+	Description string
+	Statements  []byte
+	CreatedAt   pgtype.Timestamptz
+	CreatedBy   string
+	UpdatedAt   pgtype.Timestamptz
+	UpdatedBy   string
+}
+
 type ProjectionCheckpoint struct {
 	Name      string
 	Position  int64
@@ -57,6 +98,43 @@ type RelayCheckpoint struct {
 	Name      string
 	Position  int64
 	UpdatedAt pgtype.Timestamptz
+}
+
+type Role struct {
+	ID          pgtype.UUID
+	Name        string
+	Description string
+	Policies    []pgtype.UUID
+	CreatedAt   pgtype.Timestamptz
+	CreatedBy   string
+	UpdatedAt   pgtype.Timestamptz
+	UpdatedBy   string
+}
+
+type Secret struct {
+	ID             pgtype.UUID
+	Name           string
+	Description    string
+	Tags           []string
+	CurrentVersion int64
+	VersionCount   int64
+	State          string
+	CreatedAt      pgtype.Timestamptz
+	CreatedBy      string
+	UpdatedAt      pgtype.Timestamptz
+	UpdatedBy      string
+}
+
+type SecretVersion struct {
+	SecretID      pgtype.UUID
+	Version       int64
+	State         string
+	Generated     bool
+	CreatedAt     pgtype.Timestamptz
+	CreatedBy     string
+	DestroyedAt   pgtype.Timestamptz
+	DestroyedBy   pgtype.Text
+	DestroyReason pgtype.Text
 }
 
 type Snapshot struct {
@@ -74,4 +152,16 @@ type StreamCatalog struct {
 	LastPosition    int64
 	FirstRecordedAt pgtype.Timestamptz
 	LastRecordedAt  pgtype.Timestamptz
+}
+
+type User struct {
+	ID        pgtype.UUID
+	Username  string
+	Email     string
+	Roles     []pgtype.UUID
+	Disabled  bool
+	CreatedAt pgtype.Timestamptz
+	CreatedBy string
+	UpdatedAt pgtype.Timestamptz
+	UpdatedBy string
 }

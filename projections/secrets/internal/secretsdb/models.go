@@ -5,8 +5,26 @@
 package secretsdb
 
 import (
+	"net/netip"
+
 	"github.com/jackc/pgx/v5/pgtype"
 )
+
+type AuditLog struct {
+	Position     int64
+	EventID      pgtype.UUID
+	Timestamp    pgtype.Timestamptz
+	UserID       string
+	Username     string
+	Action       string
+	ResourceType string
+	ResourceID   string
+	Outcome      string
+	Ip           *netip.Addr
+	UserAgent    string
+	RequestID    string
+	EventType    string
+}
 
 type ChainCheckpoint struct {
 	Position    int64

@@ -1,0 +1,83 @@
+package checkpoint
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// JetStreamPublisher publishes checkpoints to <prefix>-checkpoints.<position>
+// on a small stream of their own, <events stream>_CHECKPOINTS.
+//
+// Not on <prefix>.checkpoint: the events stream captures <prefix>.>, and
+// the relay requires every message of that stream to be an event with a
+// log position, chained by message id to the one before it. A stream of
+// its own keeps every checkpoint (they are tiny) for auditors who subscribe
+// late, which core NATS would not, and its message ids
+// (checkpoint-<deployment>-<position>) make a repeated publish harmless.
+type JetStreamPublisher struct {
+	js      jetstream.JetStream
+	stream  string
+	subject string
+	timeout time.Duration
+	ready   bool
+}
+
+// NewJetStreamPublisher prepares a publisher for the events stream named
+// eventsStream whose subjects start with subjectPrefix.
+func NewJetStreamPublisher(nc *nats.Conn, eventsStream, subjectPrefix string) (*JetStreamPublisher, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: jetstream context: %w", err)
+	}
+	return &JetStreamPublisher{
+		js:      js,
+		stream:  eventsStream + "_CHECKPOINTS",
+		subject: subjectPrefix + "-checkpoints",
+		timeout: 5 * time.Second,
+	}, nil
+}
+
+// Stream is the checkpoint stream's name; Subject its subject filter.
+func (p *JetStreamPublisher) Stream() string  { return p.stream }
+func (p *JetStreamPublisher) Subject() string { return p.subject + ".>" }
+
+// Publish sends one checkpoint and waits for the stream's acknowledgement.
+func (p *JetStreamPublisher) Publish(ctx context.Context, c Checkpoint) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	if !p.ready {
+		_, err := p.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        p.stream,
+			Description: "Secure Vault signed chain checkpoints",
+			Subjects:    []string{p.Subject()},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			Duplicates:  time.Hour,
+		})
+		if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return fmt.Errorf("create stream %s: %w", p.stream, err)
+		}
+		p.ready = true
+	}
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	msg := nats.NewMsg(p.subject + "." + strconv.FormatInt(c.Position, 10))
+	msg.Data = payload
+	msg.Header.Set("Vault-Position", strconv.FormatInt(c.Position, 10))
+	msg.Header.Set("Vault-Key-Id", c.KeyID)
+	id := "checkpoint-" + strings.ReplaceAll(c.Deployment, " ", "_") + "-" + strconv.FormatInt(c.Position, 10)
+	if _, err := p.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id)); err != nil {
+		return fmt.Errorf("publish checkpoint %d: %w", c.Position, err)
+	}
+	return nil
+}

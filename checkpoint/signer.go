@@ -1,0 +1,227 @@
+package checkpoint
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/securevault/vault/checkpoint/internal/checkpointdb"
+	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/pgnotify"
+)
+
+// Defaults for Config.
+const (
+	DefaultEvery        = 1000
+	DefaultPollInterval = 5 * time.Second
+)
+
+// Publisher sends a signed checkpoint to whoever keeps them.
+type Publisher interface {
+	Publish(ctx context.Context, c Checkpoint) error
+}
+
+// Notifications wakes subscribers on a PostgreSQL channel;
+// *pgnotify.Listener satisfies it.
+type Notifications interface {
+	Subscribe(channel string) (wake <-chan struct{}, cancel func())
+}
+
+// Config tunes a Signer.
+type Config struct {
+	// Deployment names the log in every signature, so a checkpoint of one
+	// deployment can never pass for another's (required).
+	Deployment string
+	// Every is the distance between checkpoints: positions Every, 2*Every...
+	Every int64
+	// PollInterval is how often the log is checked without a notification.
+	PollInterval time.Duration
+}
+
+// Signer signs the chain at every multiple of Every, records the
+// checkpoint in chain_checkpoints and publishes it. Run it on every
+// replica: a transaction-scoped advisory lock lets one of them work at a
+// time, and the table's primary key makes a second signature of a position
+// impossible even without it.
+type Signer struct {
+	pool    *pgxpool.Pool
+	key     ed25519.PrivateKey
+	pub     Publisher
+	notify  Notifications
+	logger  *slog.Logger
+	cfg     Config
+	queries *checkpointdb.Queries
+}
+
+// NewSigner prepares a signer; pub and notify may be nil (table only;
+// polling only).
+func NewSigner(pool *pgxpool.Pool, key ed25519.PrivateKey, pub Publisher, notify Notifications, logger *slog.Logger, cfg Config) (*Signer, error) {
+	if err := ValidDeployment(cfg.Deployment); err != nil {
+		return nil, err
+	}
+	if len(key) != ed25519.PrivateKeySize {
+		return nil, domain.Errorf(domain.EINVALID, "the checkpoint signing key is not an Ed25519 private key")
+	}
+	if cfg.Every <= 0 {
+		cfg.Every = DefaultEvery
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	return &Signer{
+		pool: pool, key: key, pub: pub, notify: notify, cfg: cfg,
+		logger:  logger.With("component", "checkpoint", "key_id", KeyID(key.Public().(ed25519.PublicKey))),
+		queries: checkpointdb.New(),
+	}, nil
+}
+
+// Run signs and publishes until ctx ends, then returns nil. Failures are
+// logged and retried on the next tick.
+func (s *Signer) Run(ctx context.Context) error {
+	var wake <-chan struct{}
+	if s.notify != nil {
+		w, cancel := s.notify.Subscribe(pgnotify.ChannelEvents)
+		defer cancel()
+		wake = w
+	}
+	for {
+		if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Warn("checkpoint signing failed; retrying", "error", err)
+		}
+		t := time.NewTimer(s.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// Tick signs the newest due checkpoint, if any, then publishes whatever is
+// unpublished. It returns the position signed by this call (0 if none).
+func (s *Signer) Tick(ctx context.Context) (int64, error) {
+	signed, err := s.sign(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if s.pub != nil {
+		if err := s.publish(ctx); err != nil {
+			return signed, err
+		}
+	}
+	return signed, nil
+}
+
+// sign signs the highest multiple of Every at or below the head. Skipped
+// multiples need no signature of their own: a later checkpoint commits to
+// every earlier position through the chain.
+func (s *Signer) sign(ctx context.Context) (int64, error) {
+	var signed int64
+	err := s.locked(ctx, func(tx pgx.Tx) error {
+		last, err := s.queries.LastCheckpointPosition(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("read last checkpoint: %w", err)
+		}
+		head, err := s.queries.ChainHeadPosition(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("read chain head: %w", err)
+		}
+		due := head / s.cfg.Every * s.cfg.Every
+		if due <= last || due == 0 {
+			return nil
+		}
+		ev, err := s.queries.EventHashAt(ctx, tx, due)
+		if err != nil {
+			return fmt.Errorf("read event at position %d: %w", due, err)
+		}
+		c, err := Sign(s.key, s.cfg.Deployment, due, ev.Hash, ev.RecordedAt.Time)
+		if err != nil {
+			return err
+		}
+		n, err := s.queries.InsertCheckpoint(ctx, tx, checkpointdb.InsertCheckpointParams{
+			Position: c.Position, Hash: c.Hash, RecordedAt: pgtype.Timestamptz{Time: c.RecordedAt, Valid: true},
+			Deployment: c.Deployment, KeyID: c.KeyID, PublicKey: c.PublicKey, Signature: c.Signature,
+		})
+		if err != nil {
+			return fmt.Errorf("record checkpoint: %w", err)
+		}
+		if n == 1 {
+			signed = due
+			s.logger.Info("signed a chain checkpoint", "position", due)
+		}
+		return nil
+	})
+	return signed, err
+}
+
+// publish sends unpublished checkpoints in position order and marks each
+// once the publisher confirmed it.
+func (s *Signer) publish(ctx context.Context) error {
+	return s.locked(ctx, func(tx pgx.Tx) error {
+		rows, err := s.queries.UnpublishedCheckpoints(ctx, tx, 100)
+		if err != nil {
+			return fmt.Errorf("read unpublished checkpoints: %w", err)
+		}
+		for _, r := range rows {
+			c := Checkpoint{Deployment: r.Deployment, Position: r.Position, Hash: r.Hash, RecordedAt: r.RecordedAt.Time.UTC(),
+				KeyID: r.KeyID, PublicKey: r.PublicKey, Signature: r.Signature}
+			if err := s.pub.Publish(ctx, c); err != nil {
+				return fmt.Errorf("publish checkpoint %d: %w", r.Position, err)
+			}
+			if err := s.queries.MarkPublished(ctx, tx, r.Position); err != nil {
+				return fmt.Errorf("mark checkpoint %d published: %w", r.Position, err)
+			}
+		}
+		return nil
+	})
+}
+
+// locked runs fn in a transaction holding the signer lock, or does nothing
+// when another replica holds it (that replica is doing the same work).
+// A failed publish still commits the marks of those published before it.
+func (s *Signer) locked(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return domain.WrapError(domain.EUNAVAILABLE, "the database is unavailable", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	ok, err := s.queries.TryLockSigner(ctx, tx, s.cfg.Deployment)
+	if err != nil {
+		return domain.WrapError(domain.EUNAVAILABLE, "the checkpoint lock cannot be taken", err)
+	}
+	if !ok {
+		return nil
+	}
+	fnErr := fn(tx)
+	err = tx.Commit(ctx)
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return domain.WrapError(domain.EUNAVAILABLE, "the checkpoint cannot be recorded", err)
+	}
+	return nil
+}
+
+// Latest returns the newest recorded checkpoint (ENOTFOUND if none).
+func Latest(ctx context.Context, pool *pgxpool.Pool) (Checkpoint, error) {
+	r, err := checkpointdb.New().LatestCheckpoint(ctx, pool)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Checkpoint{}, domain.Errorf(domain.ENOTFOUND, "no checkpoint has been signed yet")
+	}
+	if err != nil {
+		return Checkpoint{}, domain.WrapError(domain.EUNAVAILABLE, "the checkpoints cannot be read", err)
+	}
+	return Checkpoint{Deployment: r.Deployment, Position: r.Position, Hash: r.Hash, RecordedAt: r.RecordedAt.Time.UTC(),
+		KeyID: r.KeyID, PublicKey: r.PublicKey, Signature: r.Signature}, nil
+}
