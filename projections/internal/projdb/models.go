@@ -5,144 +5,13 @@
 package projdb
 
 import (
-	"net/netip"
-
 	"github.com/jackc/pgx/v5/pgtype"
 )
-
-type AuditLog struct {
-	Position     int64
-	EventID      pgtype.UUID
-	Timestamp    pgtype.Timestamptz
-	UserID       string
-	Username     string
-	Action       string
-	ResourceType string
-	ResourceID   string
-	Outcome      string
-	Ip           *netip.Addr
-	UserAgent    string
-	RequestID    string
-	EventType    string
-}
-
-type ChainCheckpoint struct {
-	Position    int64
-	Hash        []byte
-	RecordedAt  pgtype.Timestamptz
-	Deployment  string
-	KeyID       string
-	PublicKey   []byte
-	Signature   []byte
-	CreatedAt   pgtype.Timestamptz
-	PublishedAt pgtype.Timestamptz
-}
-
-type DataKey struct {
-	OwnerID     string
-	Version     int64
-	Provider    string
-	KeyID       string
-	Wrapped     []byte
-	CreatedAt   pgtype.Timestamptz
-	RewrappedAt pgtype.Timestamptz
-	LocalKeyID  pgtype.Text
-}
-
-type Event struct {
-	Position      int64
-	StreamID      string
-	Version       int64
-	EventID       pgtype.UUID
-	Type          string
-	SchemaVersion int32
-	Data          []byte
-	Metadata      []byte
-	RecordedAt    pgtype.Timestamptz
-	PrevHash      []byte
-	Hash          []byte
-}
-
-type EventChainHead struct {
-	Singleton  bool
-	Position   int64
-	Hash       []byte
-	RecordedAt pgtype.Timestamptz
-}
-
-type MasterKey struct {
-	ID         string
-	WrappedKey []byte
-	CreatedAt  pgtype.Timestamptz
-	Active     bool
-}
-
-type Policy struct {
-	ID          pgtype.UUID
-	Name        string
-	Description string
-	Statements  []byte
-	CreatedAt   pgtype.Timestamptz
-	CreatedBy   string
-	UpdatedAt   pgtype.Timestamptz
-	UpdatedBy   string
-}
 
 type ProjectionCheckpoint struct {
 	Name      string
 	Position  int64
 	UpdatedAt pgtype.Timestamptz
-}
-
-type RelayCheckpoint struct {
-	Name      string
-	Position  int64
-	UpdatedAt pgtype.Timestamptz
-}
-
-type Role struct {
-	ID          pgtype.UUID
-	Name        string
-	Description string
-	Policies    []pgtype.UUID
-	CreatedAt   pgtype.Timestamptz
-	CreatedBy   string
-	UpdatedAt   pgtype.Timestamptz
-	UpdatedBy   string
-}
-
-type Secret struct {
-	ID             pgtype.UUID
-	Name           string
-	Description    string
-	Tags           []string
-	CurrentVersion int64
-	VersionCount   int64
-	State          string
-	CreatedAt      pgtype.Timestamptz
-	CreatedBy      string
-	UpdatedAt      pgtype.Timestamptz
-	UpdatedBy      string
-}
-
-type SecretVersion struct {
-	SecretID      pgtype.UUID
-	Version       int64
-	State         string
-	Generated     bool
-	CreatedAt     pgtype.Timestamptz
-	CreatedBy     string
-	DestroyedAt   pgtype.Timestamptz
-	DestroyedBy   pgtype.Text
-	DestroyReason pgtype.Text
-}
-
-type Snapshot struct {
-	StreamID      string
-	Version       int64
-	SchemaVersion int32
-	State         []byte
-	CreatedAt     pgtype.Timestamptz
 }
 
 type StreamCatalog struct {
@@ -152,16 +21,4 @@ type StreamCatalog struct {
 	LastPosition    int64
 	FirstRecordedAt pgtype.Timestamptz
 	LastRecordedAt  pgtype.Timestamptz
-}
-
-type User struct {
-	ID        pgtype.UUID
-	Username  string
-	Email     string
-	Roles     []pgtype.UUID
-	Disabled  bool
-	CreatedAt pgtype.Timestamptz
-	CreatedBy string
-	UpdatedAt pgtype.Timestamptz
-	UpdatedBy string
 }
