@@ -163,7 +163,7 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		ok, retryAfter := s.limiter.allow(info.ClientIP)
+		ok, retryAfter := s.limiter.Allow(limiterKey(info.ClientIP))
 		if !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(retryAfter)))
 			s.writeError(w, r, domain.Errorf(domain.ERATELIMIT, "too many requests; retry later"))

@@ -19,6 +19,8 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/securevault/vault/ratelimit"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -78,7 +80,7 @@ type Server struct {
 	router      *mux.Router
 	handler     http.Handler
 	metrics     *httpMetrics
-	limiter     *clientLimiter
+	limiter     *ratelimit.Keyed[netip.Addr]
 	readyChecks []ReadyCheck
 	waiter      PositionWaiter
 }
@@ -107,7 +109,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		waiter:      deps.Waiter,
 	}
 	if cfg.RateLimitRPS > 0 {
-		s.limiter = newClientLimiter(cfg.RateLimitRPS, cfg.RateLimitBurst, cfg.RateLimitMaxClients, time.Now)
+		s.limiter = ratelimit.NewKeyed[netip.Addr](cfg.RateLimitRPS, cfg.RateLimitBurst, cfg.RateLimitMaxClients, time.Now)
 	}
 	s.router.NotFoundHandler = http.HandlerFunc(s.notFound)
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)

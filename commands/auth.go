@@ -6,6 +6,7 @@ import (
 
 	"github.com/securevault/vault/authtoken"
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/ratelimit"
 )
 
 // IdentityReadModel is the projection identity commands wait for and
@@ -94,8 +95,8 @@ type Identity struct {
 	hasher         PasswordHasher
 	tokens         TokenIssuer
 	opts           IdentityOptions
-	ipLimiter      *loginLimiter
-	accountLimiter *loginLimiter
+	ipLimiter      *ratelimit.Keyed[string]
+	accountLimiter *ratelimit.Keyed[string]
 }
 
 // NewIdentity returns the identity handlers.

@@ -53,10 +53,10 @@ func loginAttemptStream(username string) string {
 // growing interval; the failures are events, so the lockout holds on every
 // replica.
 func (id *Identity) Login(ctx context.Context, caller Caller, username, password string) (Tokens, error) {
-	if ok, wait := id.ipLimiter.allow(caller.ClientIP); !ok {
+	if ok, wait := id.ipLimiter.Allow(caller.ClientIP); !ok {
 		return Tokens{}, newRateLimitError("too many login attempts from this address; retry later", wait)
 	}
-	if ok, wait := id.accountLimiter.allow(loginAttemptStream(username)); !ok {
+	if ok, wait := id.accountLimiter.Allow(loginAttemptStream(username)); !ok {
 		return Tokens{}, newRateLimitError("too many login attempts for this account; retry later", wait)
 	}
 	name, err := domain.NormalizeUsername(username)
