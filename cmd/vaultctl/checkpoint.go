@@ -73,12 +73,9 @@ func verifyCheckpoint(e *env, cmd *cobra.Command, store *eventstore.Store, file,
 			return err
 		}
 	}
-	bar := e.progressBar("verifying", "events")
-	report, err := checkpoint.Check(cmd.Context(), store, c, trusted, func(checked, head int64) {
-		bar.ChangeMax64(head)
-		_ = bar.Set64(checked)
-	})
-	_ = bar.Finish()
+	progress, finish := e.progress("verifying", "events")
+	report, err := checkpoint.Check(cmd.Context(), store, c, trusted, progress)
+	finish()
 	if err != nil {
 		return err
 	}

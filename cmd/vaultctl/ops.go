@@ -15,8 +15,10 @@ import (
 	"github.com/securevault/vault/projections"
 )
 
-func (e *env) progressBar(description, unit string) *progressbar.ProgressBar {
-	return progressbar.NewOptions64(-1,
+// progress shows a progress bar on stderr; report feeds it (done of
+// total), finish clears it.
+func (e *env) progress(description, unit string) (report func(done, total int64), finish func()) {
+	bar := progressbar.NewOptions64(-1,
 		progressbar.OptionSetWriter(e.errOut),
 		progressbar.OptionSetDescription(description),
 		progressbar.OptionShowCount(),
@@ -25,6 +27,13 @@ func (e *env) progressBar(description, unit string) *progressbar.ProgressBar {
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)
+	_ = bar.RenderBlank()
+	return func(done, total int64) {
+			bar.ChangeMax64(total)
+			_ = bar.Set64(done)
+		}, func() {
+			_ = bar.Finish()
+		}
 }
 
 func verifyCmd(e *env) *cobra.Command {
@@ -40,13 +49,10 @@ func verifyCmd(e *env) *cobra.Command {
 			if checkpointFile != "" {
 				return verifyCheckpoint(e, cmd, store, checkpointFile, publicKey, asJSON)
 			}
-			bar := e.progressBar("verifying", "events")
+			progress, finish := e.progress("verifying", "events")
 			started := time.Now()
-			report, err := store.Verify(cmd.Context(), func(checked, head int64) {
-				bar.ChangeMax64(head)
-				_ = bar.Set64(checked)
-			})
-			_ = bar.Finish()
+			report, err := store.Verify(cmd.Context(), progress)
+			finish()
 			if err != nil {
 				return err
 			}
@@ -113,38 +119,10 @@ func projectionsCmd(e *env) *cobra.Command {
 		Short: "Rebuild a read model from position 0 while the service keeps running",
 		Long: "Rebuild replays the whole log into the read model inside one transaction: readers keep\n" +
 			"seeing the old rows until it commits, and the running vaultd instances pause that\n" +
-			"projection meanwhile and continue from the rebuilt checkpoint.",
+			"projection meanwhile and continue from the rebuilt checkpoint. Same as `vaultctl replay`.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, store, err := newRunner()
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			names := []string{args[0]}
-			if args[0] == "all" {
-				names = nil
-				for _, p := range wire.Projections() {
-					names = append(names, p.Name())
-				}
-			}
-			for _, name := range names {
-				bar := e.progressBar("rebuilding "+name, "events")
-				started := time.Now()
-				var total int64
-				err := r.Rebuild(cmd.Context(), name, func(done, t int64) {
-					total = t
-					bar.ChangeMax64(t)
-					_ = bar.Set64(done)
-				})
-				_ = bar.Finish()
-				if err != nil {
-					return fmt.Errorf("rebuild %s: %w", name, err)
-				}
-				elapsed := time.Since(started)
-				fmt.Fprintf(e.out, "rebuilt %s: %d events in %s (%.0f events/s)\n", name, total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
-			}
-			return nil
+			return e.rebuild(cmd.Context(), args[0])
 		},
 	}
 	cmd.AddCommand(status, rebuild)
@@ -212,13 +190,9 @@ func keysCmd(e *env) *cobra.Command {
 				defer keyring.Close()
 			}
 			store := keys.NewStore(e.pool, provider, e.logger)
-			bar := e.progressBar("rewrapping", "keys")
-			_ = bar.RenderBlank()
-			stats, err := store.Rewrap(cmd.Context(), func(done, total int64) {
-				bar.ChangeMax64(total)
-				_ = bar.Set64(done)
-			})
-			_ = bar.Finish()
+			progress, finish := e.progress("rewrapping", "keys")
+			stats, err := store.Rewrap(cmd.Context(), progress)
+			finish()
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -47,44 +48,49 @@ func replayCmd(e *env) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			all := wire.Projections()
-			names := make([]string, 0, len(all))
-			for _, p := range all {
-				names = append(names, p.Name())
-			}
-			if name != "all" {
-				if !slices.Contains(names, name) {
-					return fmt.Errorf("no projection named %q; known: all, %s", name, strings.Join(names, ", "))
-				}
-				names = []string{name}
-			}
-			store := eventstore.New(e.pool, e.logger, eventstore.Options{Upcasters: wire.Upcasters()})
-			defer store.Close()
-			r, err := projections.NewRunner(e.pool, store, nil, e.logger, projections.Options{}, all...)
-			if err != nil {
-				return err
-			}
-			for _, n := range names {
-				bar := e.progressBar("replaying "+n, "events")
-				started := time.Now()
-				var total int64
-				err := r.Rebuild(cmd.Context(), n, func(done, head int64) {
-					total = head
-					bar.ChangeMax64(head)
-					_ = bar.Set64(done)
-				})
-				_ = bar.Finish()
-				if err != nil {
-					return fmt.Errorf("replay %s: %w", n, err)
-				}
-				elapsed := time.Since(started)
-				fmt.Fprintf(e.out, "replayed %s: positions 1..%d in %s (%.0f events/s)\n",
-					n, total, elapsed.Round(time.Millisecond), float64(total)/max(elapsed.Seconds(), 1e-9))
-			}
-			return nil
+			return e.rebuild(cmd.Context(), name)
 		},
 	}
 	cmd.Flags().StringVar(&name, "projection", "all", "projection to rebuild, or all")
 	cmd.Flags().Int64Var(&from, "from", 0, "log position to replay from; only 0 is supported (see the help)")
 	return cmd
+}
+
+// rebuild replays the log into one projection, or all of them, printing
+// the events/s of each.
+func (e *env) rebuild(ctx context.Context, name string) error {
+	all := wire.Projections()
+	names := make([]string, 0, len(all))
+	for _, p := range all {
+		names = append(names, p.Name())
+	}
+	if name != "all" {
+		if !slices.Contains(names, name) {
+			return fmt.Errorf("no projection named %q; known: all, %s", name, strings.Join(names, ", "))
+		}
+		names = []string{name}
+	}
+	store := eventstore.New(e.pool, e.logger, eventstore.Options{Upcasters: wire.Upcasters()})
+	defer store.Close()
+	r, err := projections.NewRunner(e.pool, store, nil, e.logger, projections.Options{}, all...)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		progress, finish := e.progress("replaying "+n, "events")
+		started := time.Now()
+		var total int64
+		err := r.Rebuild(ctx, n, func(done, head int64) {
+			total = head
+			progress(done, head)
+		})
+		finish()
+		if err != nil {
+			return fmt.Errorf("replay %s: %w", n, err)
+		}
+		elapsed := time.Since(started)
+		fmt.Fprintf(e.out, "replayed %s: positions 1..%d in %s (%.0f events/s)\n",
+			n, total, elapsed.Round(time.Millisecond), float64(total)/max(elapsed.Seconds(), 1e-9))
+	}
+	return nil
 }
