@@ -193,11 +193,7 @@ func (id *Identity) loadUser(ctx context.Context, userID string) (*domain.User, 
 	if !domain.IsID(userID) {
 		return nil, domain.Errorf(domain.ENOTFOUND, "user not found")
 	}
-	events, err := id.svc.readStream(ctx, domain.StreamID(domain.UserAggregate, userID), 0)
-	if err != nil {
-		return nil, err
-	}
-	u, err := domain.LoadUser(events)
+	u, err := loadLatest(ctx, id.svc, domain.StreamID(domain.UserAggregate, userID), domain.LoadUser, domain.RestoreUser)
 	if err != nil {
 		return nil, err
 	}
@@ -211,11 +207,7 @@ func (id *Identity) loadSession(ctx context.Context, sessionID string) (*domain.
 	if !domain.IsID(sessionID) {
 		return nil, domain.Errorf(domain.ENOTFOUND, "session not found")
 	}
-	events, err := id.svc.readStream(ctx, domain.StreamID(domain.SessionAggregate, sessionID), 0)
-	if err != nil {
-		return nil, err
-	}
-	return domain.LoadSession(events)
+	return loadLatest(ctx, id.svc, domain.StreamID(domain.SessionAggregate, sessionID), domain.LoadSession, domain.RestoreSession)
 }
 
 // loadRole folds a live role. maxPosition > 0 folds it as it was then.

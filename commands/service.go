@@ -76,8 +76,18 @@ type Written struct {
 	Pending  bool
 }
 
+// SnapshotStore caches folded aggregate state beside the log. It is only a
+// cache: any error or unusable snapshot falls back to folding the stream.
+type SnapshotStore interface {
+	LoadSnapshot(ctx context.Context, streamID string) (state []byte, version int64, ok bool, err error)
+	SaveSnapshot(ctx context.Context, streamID string, state []byte, version int64) error
+}
+
 // Options tune the Service.
 type Options struct {
+	// Snapshots, when set, lets long streams load from a snapshot plus the
+	// events after it.
+	Snapshots SnapshotStore
 	// ReadYourWritesTimeout bounds how long a command waits for its read
 	// models before answering "accepted, pending".
 	ReadYourWritesTimeout time.Duration
@@ -125,9 +135,14 @@ func (s *Service) appendAndWait(ctx context.Context, readModels []string, append
 
 // readStream reads a whole stream, page by page.
 func (s *Service) readStream(ctx context.Context, streamID string, maxPosition int64) ([]domain.RecordedEvent, error) {
+	return s.readStreamAfter(ctx, streamID, 0, maxPosition)
+}
+
+// readStreamAfter reads the events of a stream with version > after (and
+// position <= maxPosition when maxPosition > 0), page by page.
+func (s *Service) readStreamAfter(ctx context.Context, streamID string, after, maxPosition int64) ([]domain.RecordedEvent, error) {
 	const page = 1000
 	var all []domain.RecordedEvent
-	var after int64
 	for {
 		var (
 			events []domain.RecordedEvent

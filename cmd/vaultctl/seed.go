@@ -30,7 +30,7 @@ func seedCmd(e *env) *cobra.Command {
 			defer store.Close()
 			// No read-model waiter: vaultctl does not run projections, the
 			// vaultd instances pick the events up.
-			svc := commands.NewService(store, nil, e.logger, commands.Options{})
+			svc := commands.NewService(store, nil, e.logger, commands.Options{Snapshots: wire.Snapshots(store)})
 			ident, err := wire.NewIdentity(svc, e.cfg)
 			if err != nil {
 				return err

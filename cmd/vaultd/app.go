@@ -122,6 +122,7 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	}
 	a.service = commands.NewService(a.store, a.waiter, logger.With("component", "commands"), commands.Options{
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout,
+		Snapshots:             wire.Snapshots(a.store),
 	})
 	if a.identity, err = wire.NewIdentity(a.service, cfg); err != nil {
 		return nil, err
