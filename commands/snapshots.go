@@ -17,14 +17,24 @@ type snapshotter interface {
 	Snapshot() ([]byte, int64, error)
 }
 
-// loadLatest folds the current state of a stream, from its snapshot when
-// there is a usable one, and refreshes the snapshot when the fold went
-// snapshotEvery events past it. Only the current state is cached: time
-// travel folds from the start.
+// loadLatest folds the current state of a stream. A short stream is read
+// in one round trip and folded; a stream of at least snapshotEvery events
+// loads from its snapshot plus the events after it when there is a usable
+// one, and refreshes the snapshot when the fold went snapshotEvery events
+// past it. Only the current state is cached: time travel folds from the
+// start.
 func loadLatest[A snapshotter](ctx context.Context, s *Service, streamID string,
 	load func([]domain.RecordedEvent) (A, error),
 	restore func(state []byte, version int64, rest []domain.RecordedEvent) (A, error),
 ) (A, error) {
+	var zero A
+	head, err := s.log.ReadStream(ctx, streamID, 0, snapshotEvery)
+	if err != nil {
+		return zero, err
+	}
+	if len(head) < snapshotEvery {
+		return load(head)
+	}
 	if s.opts.Snapshots != nil {
 		state, version, ok, err := s.opts.Snapshots.LoadSnapshot(ctx, streamID)
 		switch {
@@ -33,7 +43,6 @@ func loadLatest[A snapshotter](ctx context.Context, s *Service, streamID string,
 		case ok:
 			rest, err := s.readStreamAfter(ctx, streamID, version, 0)
 			if err != nil {
-				var zero A
 				return zero, err
 			}
 			agg, err := restore(state, version, rest)
@@ -45,11 +54,11 @@ func loadLatest[A snapshotter](ctx context.Context, s *Service, streamID string,
 			s.logger.InfoContext(ctx, "snapshot unusable; folding the stream", "stream_id", streamID, "error", err)
 		}
 	}
-	events, err := s.readStream(ctx, streamID, 0)
+	rest, err := s.readStreamAfter(ctx, streamID, head[len(head)-1].Version, 0)
 	if err != nil {
-		var zero A
 		return zero, err
 	}
+	events := append(head, rest...)
 	agg, err := load(events)
 	if err != nil {
 		return agg, err
