@@ -553,4 +553,3 @@ func TestMinPositionHeader(t *testing.T) {
 		require.Equal(t, "42", rec.Header().Get(HeaderPosition))
 	})
 }
-
