@@ -94,6 +94,27 @@ func TestUserEndpoints(t *testing.T) {
 		require.Equal(t, http.StatusUnprocessableEntity, res.code)
 	})
 
+	t.Run("a password change ends every other session", func(t *testing.T) {
+		phone := e.login("carol", "a brand new secret")
+		laptop := e.login("carol", "a brand new secret")
+		// An administrator resets it: all of carol's sessions end.
+		res := e.do(http.MethodPut, "/api/v1/users/"+id, admin, map[string]any{"password": "reset by the admin 1"})
+		require.Equal(t, http.StatusOK, res.code, string(res.raw))
+		for _, s := range []tokenPair{carol, phone, laptop} {
+			require.Equal(t, http.StatusUnauthorized, e.do(http.MethodGet, "/api/v1/users/"+id, s.Access, nil).code)
+		}
+		require.Contains(t, e.streamTypes(domain.StreamID(domain.SessionAggregate, sessionOf(t, e, phone))), domain.EventSessionRevoked)
+
+		// Changing one's own password keeps the session that did it.
+		rootID := e.do(http.MethodGet, "/api/v1/users?name=admin", admin, nil).json(t)["items"].([]any)[0].(map[string]any)["id"].(string)
+		other := e.login(domain.AdminUsername, testAdminPassword)
+		res = e.do(http.MethodPut, "/api/v1/users/"+rootID, admin, map[string]any{"password": "the root's next secret"})
+		require.Equal(t, http.StatusOK, res.code, string(res.raw))
+		require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/api/v1/users/"+rootID, admin, nil).code, "the caller's session lives on")
+		require.Equal(t, http.StatusUnauthorized, e.do(http.MethodGet, "/api/v1/users/"+rootID, other.Access, nil).code)
+		carol = e.login("carol", "reset by the admin 1")
+	})
+
 	t.Run("delete revokes sessions, frees the name, and the user is gone", func(t *testing.T) {
 		res := e.do(http.MethodDelete, "/api/v1/users/"+id, admin, nil)
 		require.Equal(t, http.StatusNoContent, res.code, string(res.raw))

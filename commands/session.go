@@ -95,6 +95,12 @@ func (id *Identity) Logout(ctx context.Context, caller Caller) (Written, error) 
 // refresh racing a disable or delete makes the whole change conflict rather
 // than survive it.
 func (id *Identity) revokeUserSessions(ctx context.Context, userID, reason string) ([]domain.StreamAppend, error) {
+	return id.revokeUserSessionsExcept(ctx, userID, reason, "")
+}
+
+// revokeUserSessionsExcept is revokeUserSessions sparing one session, the
+// caller's own when users change their own password.
+func (id *Identity) revokeUserSessionsExcept(ctx context.Context, userID, reason, keep string) ([]domain.StreamAppend, error) {
 	events, err := id.svc.readStream(ctx, domain.StreamID(domain.UserAggregate, userID), 0)
 	if err != nil {
 		return nil, err
@@ -110,7 +116,7 @@ func (id *Identity) revokeUserSessions(ctx context.Context, userID, reason strin
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
 			return nil, domain.WrapError(domain.EINTERNAL, "cannot read a login event", err)
 		}
-		if seen[e.SessionID] {
+		if seen[e.SessionID] || e.SessionID == keep {
 			continue
 		}
 		seen[e.SessionID] = true

@@ -151,6 +151,15 @@ func (id *Identity) UpdateUser(ctx context.Context, caller Caller, userID string
 		if err := u.ChangePassword(hash); err != nil {
 			return UserView{}, Written{}, err
 		}
+		if revocations == nil { // disabling revoked every session already
+			keep := ""
+			if caller.Principal.UserID == u.ID() {
+				keep = caller.Principal.SessionID
+			}
+			if revocations, err = id.revokeUserSessionsExcept(ctx, u.ID(), domain.RevokePasswordChanged, keep); err != nil {
+				return UserView{}, Written{}, err
+			}
+		}
 	}
 	if len(u.Changes()) == 0 {
 		return userView(u), Written{}, nil

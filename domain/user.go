@@ -620,6 +620,9 @@ const (
 	RevokeDisabled    = "user_disabled"
 	RevokeReuse       = "refresh_reuse"
 	RevokeAdmin       = "admin"
+	// RevokePasswordChanged ends the other sessions of a user whose
+	// password changed: whoever knew the old one is logged out.
+	RevokePasswordChanged = "password_changed"
 )
 
 type sessionState struct {
@@ -744,7 +747,7 @@ func (s *Session) Revoke(reason string) error {
 		return Errorf(ENOTFOUND, "session not found")
 	}
 	switch reason {
-	case RevokeLogout, RevokeUserDeleted, RevokeDisabled, RevokeAdmin:
+	case RevokeLogout, RevokeUserDeleted, RevokeDisabled, RevokeAdmin, RevokePasswordChanged:
 	default:
 		return Errorf(EINVALID, "unknown revocation reason")
 	}
