@@ -41,11 +41,6 @@ func (req policyRequest) input() commands.PolicyInput {
 	return in
 }
 
-type policyListResponse struct {
-	Items      []identity.Policy `json:"items"`
-	NextCursor string            `json:"next_cursor,omitempty"`
-}
-
 func (h identityHandlers) createPolicy(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
 	var req policyRequest
 	if err := h.s.decodeJSON(w, r, &req); err != nil {
@@ -66,30 +61,11 @@ func (h identityHandlers) listPolicies(w http.ResponseWriter, r *http.Request, c
 		h.listPoliciesAt(w, r, caller)
 		return
 	}
-	p, err := listPage(r)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	if err := h.s.awaitMinPosition(r, commands.IdentityReadModel); err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	rows, err := h.deps.Reader.ListPolicies(r.Context(), p)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	out := policyListResponse{Items: []identity.Policy{}}
-	for _, pol := range rows {
-		if h.deps.Identity.Allowed(caller, domain.ActionAdmin, commands.PolicyResource(pol.Name)) {
-			out.Items = append(out.Items, pol)
-		}
-	}
-	if len(rows) > 0 {
-		out.NextCursor = nextCursor(p, len(rows), rows[len(rows)-1].Name)
-	}
-	writeJSON(w, http.StatusOK, out)
+	serveIdentityList(h, w, r, h.deps.Reader.ListPolicies,
+		func(pol identity.Policy) bool {
+			return h.deps.Identity.Allowed(caller, domain.ActionAdmin, commands.PolicyResource(pol.Name))
+		},
+		func(pol identity.Policy) string { return pol.Name })
 }
 
 func (h identityHandlers) getPolicy(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
@@ -97,25 +73,9 @@ func (h identityHandlers) getPolicy(w http.ResponseWriter, r *http.Request, call
 		h.getPolicyAt(w, r, caller)
 		return
 	}
-	id, err := pathID(r, "policy id")
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	if err := h.s.awaitMinPosition(r, commands.IdentityReadModel); err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	pol, err := h.deps.Reader.GetPolicy(r.Context(), id)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	if err := h.deps.Identity.Authorize(r.Context(), caller, domain.ActionAdmin, commands.PolicyResource(pol.Name)); err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pol)
+	serveIdentityGet(h, w, r, "policy id", h.deps.Reader.GetPolicy, func(pol identity.Policy) error {
+		return h.deps.Identity.Authorize(r.Context(), caller, domain.ActionAdmin, commands.PolicyResource(pol.Name))
+	})
 }
 
 func (h identityHandlers) updatePolicy(w http.ResponseWriter, r *http.Request, caller commands.Caller) {

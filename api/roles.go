@@ -24,11 +24,6 @@ type roleRequest struct {
 	Policies    *[]string `json:"policies"`
 }
 
-type roleListResponse struct {
-	Items      []identity.Role `json:"items"`
-	NextCursor string          `json:"next_cursor,omitempty"`
-}
-
 func roleJSON(v commands.RoleView) commands.RoleView {
 	if v.Policies == nil {
 		v.Policies = []string{}
@@ -56,30 +51,11 @@ func (h identityHandlers) listRoles(w http.ResponseWriter, r *http.Request, call
 		h.listRolesAt(w, r, caller)
 		return
 	}
-	p, err := listPage(r)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	if err := h.s.awaitMinPosition(r, commands.IdentityReadModel); err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	rows, err := h.deps.Reader.ListRoles(r.Context(), p)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	out := roleListResponse{Items: []identity.Role{}}
-	for _, role := range rows {
-		if h.deps.Identity.Allowed(caller, domain.ActionAdmin, commands.RoleResource(role.Name)) {
-			out.Items = append(out.Items, role)
-		}
-	}
-	if len(rows) > 0 {
-		out.NextCursor = nextCursor(p, len(rows), rows[len(rows)-1].Name)
-	}
-	writeJSON(w, http.StatusOK, out)
+	serveIdentityList(h, w, r, h.deps.Reader.ListRoles,
+		func(role identity.Role) bool {
+			return h.deps.Identity.Allowed(caller, domain.ActionAdmin, commands.RoleResource(role.Name))
+		},
+		func(role identity.Role) string { return role.Name })
 }
 
 func (h identityHandlers) getRole(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
@@ -87,25 +63,9 @@ func (h identityHandlers) getRole(w http.ResponseWriter, r *http.Request, caller
 		h.getRoleAt(w, r, caller)
 		return
 	}
-	id, err := pathID(r, "role id")
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	if err := h.s.awaitMinPosition(r, commands.IdentityReadModel); err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	role, err := h.deps.Reader.GetRole(r.Context(), id)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	if err := h.deps.Identity.Authorize(r.Context(), caller, domain.ActionAdmin, commands.RoleResource(role.Name)); err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, role)
+	serveIdentityGet(h, w, r, "role id", h.deps.Reader.GetRole, func(role identity.Role) error {
+		return h.deps.Identity.Authorize(r.Context(), caller, domain.ActionAdmin, commands.RoleResource(role.Name))
+	})
 }
 
 func (h identityHandlers) updateRole(w http.ResponseWriter, r *http.Request, caller commands.Caller) {

@@ -34,11 +34,6 @@ type updateUserRequest struct {
 	Disabled *bool     `json:"disabled"`
 }
 
-type userListResponse struct {
-	Items      []identity.User `json:"items"`
-	NextCursor string          `json:"next_cursor,omitempty"`
-}
-
 func userJSON(v commands.UserView) commands.UserView {
 	if v.Roles == nil {
 		v.Roles = []string{}
@@ -79,30 +74,9 @@ func (h identityHandlers) listUsers(w http.ResponseWriter, r *http.Request, call
 		h.listUsersAt(w, r, caller)
 		return
 	}
-	p, err := listPage(r)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	if err := h.s.awaitMinPosition(r, commands.IdentityReadModel); err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	rows, err := h.deps.Reader.ListUsers(r.Context(), p)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	out := userListResponse{Items: []identity.User{}}
-	for _, u := range rows {
-		if h.mayReadUser(caller, u) {
-			out.Items = append(out.Items, u)
-		}
-	}
-	if len(rows) > 0 {
-		out.NextCursor = nextCursor(p, len(rows), rows[len(rows)-1].Username)
-	}
-	writeJSON(w, http.StatusOK, out)
+	serveIdentityList(h, w, r, h.deps.Reader.ListUsers,
+		func(u identity.User) bool { return h.mayReadUser(caller, u) },
+		func(u identity.User) string { return u.Username })
 }
 
 func (h identityHandlers) getUser(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
@@ -110,27 +84,12 @@ func (h identityHandlers) getUser(w http.ResponseWriter, r *http.Request, caller
 		h.getUserAt(w, r, caller)
 		return
 	}
-	id, err := pathID(r, "user id")
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	if err := h.s.awaitMinPosition(r, commands.IdentityReadModel); err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	u, err := h.deps.Reader.GetUser(r.Context(), id)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	if caller.Principal.UserID != u.ID {
-		if err := h.deps.Identity.Authorize(r.Context(), caller, domain.ActionAdmin, commands.UserResource(u.Username)); err != nil {
-			h.s.writeError(w, r, err)
-			return
+	serveIdentityGet(h, w, r, "user id", h.deps.Reader.GetUser, func(u identity.User) error {
+		if caller.Principal.UserID == u.ID {
+			return nil // users may read themselves
 		}
-	}
-	writeJSON(w, http.StatusOK, u)
+		return h.deps.Identity.Authorize(r.Context(), caller, domain.ActionAdmin, commands.UserResource(u.Username))
+	})
 }
 
 func (h identityHandlers) updateUser(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
