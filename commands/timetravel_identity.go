@@ -3,48 +3,18 @@ package commands
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/securevault/vault/domain"
 )
 
-// UserAt is a user as the identity read model shows it, rebuilt from the
-// log: never the password hash.
-type UserAt struct {
-	ID        string    `json:"id"`
-	Username  string    `json:"username"`
-	Email     string    `json:"email"`
-	Roles     []string  `json:"roles"`
-	Disabled  bool      `json:"disabled"`
-	CreatedAt time.Time `json:"created_at"`
-	CreatedBy string    `json:"created_by"`
-	UpdatedAt time.Time `json:"updated_at"`
-	UpdatedBy string    `json:"updated_by"`
-}
+// UserAt is a user as it was at an instant, in the read model's shape.
+type UserAt = domain.UserSummary
 
-// RoleAt is a role as the identity read model shows it.
-type RoleAt struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Policies    []string  `json:"policies"`
-	CreatedAt   time.Time `json:"created_at"`
-	CreatedBy   string    `json:"created_by"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	UpdatedBy   string    `json:"updated_by"`
-}
+// RoleAt is a role as it was at an instant.
+type RoleAt = domain.RoleSummary
 
-// PolicyAt is a policy as the identity read model shows it.
-type PolicyAt struct {
-	ID          string             `json:"id"`
-	Name        string             `json:"name"`
-	Description string             `json:"description"`
-	Statements  []domain.Statement `json:"statements"`
-	CreatedAt   time.Time          `json:"created_at"`
-	CreatedBy   string             `json:"created_by"`
-	UpdatedAt   time.Time          `json:"updated_at"`
-	UpdatedBy   string             `json:"updated_by"`
-}
+// PolicyAt is a policy as it was at an instant.
+type PolicyAt = domain.PolicySummary
 
 // IdentityListInput filters a time-travel listing of users, roles or
 // policies: Prefix on the name as it was then, Cursor opaque.

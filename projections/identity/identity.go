@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -208,42 +207,14 @@ type DB interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }
 
-// User is a user as the admin endpoints show it: never a password or hash.
-type User struct {
-	ID        string    `json:"id"`
-	Username  string    `json:"username"`
-	Email     string    `json:"email"`
-	Roles     []string  `json:"roles"`
-	Disabled  bool      `json:"disabled"`
-	CreatedAt time.Time `json:"created_at"`
-	CreatedBy string    `json:"created_by"`
-	UpdatedAt time.Time `json:"updated_at"`
-	UpdatedBy string    `json:"updated_by"`
-}
+// User is a user row as the admin endpoints show it: never a password or hash.
+type User = domain.UserSummary
 
 // Role is a role row.
-type Role struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Policies    []string  `json:"policies"`
-	CreatedAt   time.Time `json:"created_at"`
-	CreatedBy   string    `json:"created_by"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	UpdatedBy   string    `json:"updated_by"`
-}
+type Role = domain.RoleSummary
 
 // Policy is a policy row.
-type Policy struct {
-	ID          string             `json:"id"`
-	Name        string             `json:"name"`
-	Description string             `json:"description"`
-	Statements  []domain.Statement `json:"statements"`
-	CreatedAt   time.Time          `json:"created_at"`
-	CreatedBy   string             `json:"created_by"`
-	UpdatedAt   time.Time          `json:"updated_at"`
-	UpdatedBy   string             `json:"updated_by"`
-}
+type Policy = domain.PolicySummary
 
 // MaxLimit bounds one page of a list.
 const MaxLimit = 200
