@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -52,10 +53,13 @@ func TestBootstrapIsIdempotentAndSafeUnderConcurrency(t *testing.T) {
 	require.False(t, created)
 
 	admin := e.admin().Access
-	users := e.do(http.MethodGet, "/api/v1/users", admin, nil).json(t)["items"].([]any)
+	// Bootstrap runs before the projections in vaultd, so it does not wait
+	// for the read model; the reads below ask to see its events.
+	seen := withHeader(HeaderMinPosition, strconv.FormatInt(e.head(), 10))
+	users := e.do(http.MethodGet, "/api/v1/users", admin, nil, seen).json(t)["items"].([]any)
 	require.Len(t, users, 1)
 	require.Equal(t, []any{domain.AdminRoleID}, users[0].(map[string]any)["roles"])
-	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/api/v1/policies/"+domain.AdminPolicyID, admin, nil).code)
+	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/api/v1/policies/"+domain.AdminPolicyID, admin, nil, seen).code)
 	require.Equal(t, http.StatusUnauthorized, e.do(http.MethodPost, "/api/v1/auth/login", "",
 		map[string]string{"username": "admin", "password": "some other password!"}).code)
 }
