@@ -73,8 +73,25 @@ type Store struct {
 
 type appendRequest struct {
 	ctx     context.Context
-	appends []domain.StreamAppend
+	appends []preparedAppend
 	result  chan appendOutcome
+}
+
+// preparedAppend is a validated StreamAppend with everything that does not
+// depend on the log's state already computed, in the caller's goroutine,
+// so the single writer only does what must be serialised.
+type preparedAppend struct {
+	streamID string
+	expected domain.ExpectedVersion
+	events   []preparedEvent
+}
+
+type preparedEvent struct {
+	id            uuid.UUID
+	eventType     string
+	schemaVersion int32
+	data          []byte
+	metadata      []byte
 }
 
 type appendOutcome struct {
@@ -130,7 +147,8 @@ func (s *Store) Append(ctx context.Context, streamID string, expected domain.Exp
 // Re-appending events whose ids are all stored already succeeds without
 // writing, so a client may retry an append whose outcome it did not learn.
 func (s *Store) AppendStreams(ctx context.Context, appends ...domain.StreamAppend) (domain.AppendResult, error) {
-	if err := validateAppends(appends); err != nil {
+	prepared, err := prepare(appends)
+	if err != nil {
 		return domain.AppendResult{}, err
 	}
 	started := time.Now()
@@ -140,7 +158,7 @@ func (s *Store) AppendStreams(ctx context.Context, appends ...domain.StreamAppen
 		return domain.AppendResult{}, shuttingDown
 	default:
 	}
-	req := &appendRequest{ctx: ctx, appends: appends, result: make(chan appendOutcome, 1)}
+	req := &appendRequest{ctx: ctx, appends: prepared, result: make(chan appendOutcome, 1)}
 	select {
 	case s.requests <- req:
 	case <-s.stop:
@@ -166,46 +184,59 @@ func (s *Store) AppendStreams(ctx context.Context, appends ...domain.StreamAppen
 	}
 }
 
-func validateAppends(appends []domain.StreamAppend) error {
+// prepare validates appends and computes their rows' state-independent
+// parts.
+func prepare(appends []domain.StreamAppend) ([]preparedAppend, error) {
 	if len(appends) == 0 {
-		return domain.Errorf(domain.EINVALID, "an append needs at least one stream")
+		return nil, domain.Errorf(domain.EINVALID, "an append needs at least one stream")
 	}
+	out := make([]preparedAppend, 0, len(appends))
 	seenStreams := make(map[string]bool, len(appends))
-	seenIDs := make(map[string]bool)
+	seenIDs := make(map[uuid.UUID]bool)
 	for _, a := range appends {
 		if a.StreamID == "" {
-			return domain.Errorf(domain.EINVALID, "stream id is empty")
+			return nil, domain.Errorf(domain.EINVALID, "stream id is empty")
 		}
 		if seenStreams[a.StreamID] {
-			return domain.Errorf(domain.EINVALID, "stream %q appears twice in one append", a.StreamID)
+			return nil, domain.Errorf(domain.EINVALID, "stream %q appears twice in one append", a.StreamID)
 		}
 		seenStreams[a.StreamID] = true
 		if a.Expected < domain.ExpectAny {
-			return domain.Errorf(domain.EINVALID, "invalid expected version %d", a.Expected)
+			return nil, domain.Errorf(domain.EINVALID, "invalid expected version %d", a.Expected)
 		}
 		if len(a.Events) == 0 {
-			return domain.Errorf(domain.EINVALID, "append to %q has no events", a.StreamID)
+			return nil, domain.Errorf(domain.EINVALID, "append to %q has no events", a.StreamID)
 		}
+		pa := preparedAppend{streamID: a.StreamID, expected: a.Expected, events: make([]preparedEvent, 0, len(a.Events))}
 		for _, e := range a.Events {
-			if _, err := uuid.Parse(e.ID); err != nil {
-				return domain.Errorf(domain.EINVALID, "event id %q is not a UUID", e.ID)
+			id, err := uuid.Parse(e.ID)
+			if err != nil {
+				return nil, domain.Errorf(domain.EINVALID, "event id %q is not a UUID", e.ID)
 			}
-			if seenIDs[e.ID] {
-				return domain.Errorf(domain.EINVALID, "event id %s appears twice in one append", e.ID)
+			if seenIDs[id] {
+				return nil, domain.Errorf(domain.EINVALID, "event id %s appears twice in one append", e.ID)
 			}
-			seenIDs[e.ID] = true
+			seenIDs[id] = true
 			if e.Type == "" {
-				return domain.Errorf(domain.EINVALID, "event type is empty")
+				return nil, domain.Errorf(domain.EINVALID, "event type is empty")
 			}
 			if e.SchemaVersion < 1 {
-				return domain.Errorf(domain.EINVALID, "event %s has schema version %d; versions start at 1", e.Type, e.SchemaVersion)
+				return nil, domain.Errorf(domain.EINVALID, "event %s has schema version %d; versions start at 1", e.Type, e.SchemaVersion)
 			}
 			if !json.Valid(e.Data) {
-				return domain.Errorf(domain.EINVALID, "event %s data is not valid JSON", e.Type)
+				return nil, domain.Errorf(domain.EINVALID, "event %s data is not valid JSON", e.Type)
 			}
+			metadata, err := json.Marshal(e.Metadata)
+			if err != nil {
+				return nil, domain.WrapError(domain.EINVALID, "event metadata cannot be encoded", err)
+			}
+			pa.events = append(pa.events, preparedEvent{
+				id: id, eventType: e.Type, schemaVersion: int32(e.SchemaVersion), data: e.Data, metadata: metadata,
+			})
 		}
+		out = append(out, pa)
 	}
-	return nil
+	return out, nil
 }
 
 func (s *Store) writeLoop() {
@@ -338,12 +369,12 @@ func batchKeys(batch []*appendRequest) ([]string, []uuid.UUID) {
 	seenStream := make(map[string]bool)
 	for _, r := range batch {
 		for _, a := range r.appends {
-			if !seenStream[a.StreamID] {
-				seenStream[a.StreamID] = true
-				streamIDs = append(streamIDs, a.StreamID)
+			if !seenStream[a.streamID] {
+				seenStream[a.streamID] = true
+				streamIDs = append(streamIDs, a.streamID)
 			}
-			for _, e := range a.Events {
-				eventIDs = append(eventIDs, uuid.MustParse(e.ID))
+			for _, e := range a.events {
+				eventIDs = append(eventIDs, e.id)
 			}
 		}
 	}
@@ -537,14 +568,14 @@ func columns(rows []pendingRow, recordedAt time.Time) []any {
 // planAppend decides one request against the state the batch has reached and
 // returns its outcome and the rows to insert. It updates versions and stored
 // so later requests in the same batch see this one's effect.
-func planAppend(appends []domain.StreamAppend, versions map[string]int64, stored map[uuid.UUID]storedEvent,
+func planAppend(appends []preparedAppend, versions map[string]int64, stored map[uuid.UUID]storedEvent,
 	position int64, prevHash []byte, now time.Time) (appendOutcome, []pendingRow) {
 	total, already := 0, 0
 	var lastStored storedEvent
 	for _, a := range appends {
-		for _, e := range a.Events {
+		for _, e := range a.events {
 			total++
-			if ev, ok := stored[uuid.MustParse(e.ID)]; ok {
+			if ev, ok := stored[e.id]; ok {
 				already++
 				if ev.position > lastStored.position {
 					lastStored = ev
@@ -555,7 +586,7 @@ func planAppend(appends []domain.StreamAppend, versions map[string]int64, stored
 	if already == total {
 		result := domain.AppendResult{LastPosition: lastStored.position, Versions: make(map[string]int64)}
 		for _, a := range appends {
-			result.Versions[a.StreamID] = versions[a.StreamID]
+			result.Versions[a.streamID] = versions[a.streamID]
 		}
 		return appendOutcome{result: result}, nil
 	}
@@ -563,37 +594,35 @@ func planAppend(appends []domain.StreamAppend, versions map[string]int64, stored
 		return appendOutcome{err: domain.Errorf(domain.ECONFLICT, "%d of the %d events in this append are already stored; an append is stored whole or not at all", already, total)}, nil
 	}
 	for _, a := range appends {
-		current := versions[a.StreamID]
-		if a.Expected != domain.ExpectAny && int64(a.Expected) != current {
-			if a.Expected == domain.ExpectNoStream {
-				return appendOutcome{err: domain.Errorf(domain.ECONFLICT, "stream %s already exists", a.StreamID)}, nil
+		current := versions[a.streamID]
+		if a.expected != domain.ExpectAny && int64(a.expected) != current {
+			if a.expected == domain.ExpectNoStream {
+				return appendOutcome{err: domain.Errorf(domain.ECONFLICT, "stream %s already exists", a.streamID)}, nil
 			}
-			return appendOutcome{err: domain.Errorf(domain.ECONFLICT, "stream %s is at version %d, not the expected %d", a.StreamID, current, a.Expected)}, nil
+			return appendOutcome{err: domain.Errorf(domain.ECONFLICT, "stream %s is at version %d, not the expected %d", a.streamID, current, a.expected)}, nil
 		}
 	}
 
 	var rows []pendingRow
 	result := domain.AppendResult{Versions: make(map[string]int64, len(appends))}
 	for _, a := range appends {
-		version := versions[a.StreamID]
-		for _, e := range a.Events {
+		version := versions[a.streamID]
+		for _, e := range a.events {
 			position++
 			version++
-			id := uuid.MustParse(e.ID)
-			metadata, _ := json.Marshal(e.Metadata) // a struct of strings always marshals
 			row := pendingRow{
-				position: position, streamID: a.StreamID, version: version, eventID: id,
-				eventType: e.Type, schemaVersion: int32(e.SchemaVersion),
-				data: string(e.Data), metadata: string(metadata), prevHash: prevHash,
+				position: position, streamID: a.streamID, version: version, eventID: e.id,
+				eventType: e.eventType, schemaVersion: e.schemaVersion,
+				data: string(e.data), metadata: string(e.metadata), prevHash: prevHash,
 			}
-			row.hash = chainHash(prevHash, row.position, row.streamID, row.version, id, row.eventType,
-				row.schemaVersion, []byte(row.data), metadata, now)
+			row.hash = chainHash(prevHash, row.position, row.streamID, row.version, e.id, row.eventType,
+				row.schemaVersion, e.data, e.metadata, now)
 			prevHash = row.hash
 			rows = append(rows, row)
-			stored[id] = storedEvent{position: position, streamID: a.StreamID, version: version}
+			stored[e.id] = storedEvent{position: position, streamID: a.streamID, version: version}
 		}
-		versions[a.StreamID] = version
-		result.Versions[a.StreamID] = version
+		versions[a.streamID] = version
+		result.Versions[a.streamID] = version
 	}
 	result.LastPosition = position
 	return appendOutcome{result: result}, rows
