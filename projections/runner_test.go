@@ -306,6 +306,17 @@ func gauge(t *testing.T, reg *prometheus.Registry, name, projection string) floa
 
 func TestWaiter(t *testing.T) {
 	t.Parallel()
+	// Alone, each WaitFor reads the checkpoints itself; shared, the waiter's
+	// Run keeps one view for every WaitFor. Both must behave the same.
+	for _, shared := range []bool{false, true} {
+		t.Run(map[bool]string{false: "alone", true: "shared"}[shared], func(t *testing.T) {
+			t.Parallel()
+			testWaiter(t, shared)
+		})
+	}
+}
+
+func testWaiter(t *testing.T, shared bool) {
 	e := newEnv(t)
 	head := e.appendEvents(t, 30, 3)
 	a := e.newProcess(t) // runs the projections
@@ -313,6 +324,15 @@ func TestWaiter(t *testing.T) {
 	r, err := projections.NewRunner(a.pool, e.store, a.listener, discard(), fastOptions(), &counting{name: "counting"})
 	require.NoError(t, err)
 	waiter := projections.NewWaiter(b.pool, b.listener, time.Hour) // only a notification can wake it
+	if shared {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- waiter.Run(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			require.NoError(t, <-done)
+		})
+	}
 
 	// Before any runner has run, nothing is caught up.
 	err = waiter.WaitFor(context.Background(), head, 20*time.Millisecond, "counting")
@@ -345,6 +365,18 @@ func TestWaiter(t *testing.T) {
 		go func() { done <- waiter.WaitFor(context.Background(), head+5, waitTimeout, "counting") }()
 		e.appendEvents(t, 5, 1)
 		require.NoError(t, <-done)
+	})
+
+	t.Run("many concurrent waiters all wake", func(t *testing.T) {
+		const waiters = 40
+		done := make(chan error, waiters)
+		for range waiters {
+			go func() { done <- waiter.WaitFor(context.Background(), head+8, waitTimeout, "counting") }()
+		}
+		e.appendEvents(t, 3, 1)
+		for range waiters {
+			require.NoError(t, <-done)
+		}
 	})
 
 	t.Run("context ends first", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,11 +17,22 @@ import (
 // Waiter gives read-your-writes: it waits until read models have applied a
 // position a command reported. It reads the checkpoints table, so it sees
 // progress made by any vaultd process.
+//
+// While Run is running, all waiters share one view of the checkpoints that
+// Run refreshes once per checkpoint notification; otherwise every waiter
+// queries on its own. The shared view matters under load: each commit of
+// each projection notifies, and N concurrent waiters would otherwise cost N
+// queries per notification.
 type Waiter struct {
 	pool    *pgxpool.Pool
 	notify  Notifications
 	queries *projdb.Queries
 	poll    time.Duration
+
+	mu      sync.Mutex
+	shared  bool             // Run is keeping known fresh
+	known   map[string]int64 // checkpoints as of the last refresh
+	changed chan struct{}    // closed after each refresh, then replaced
 }
 
 // NewWaiter returns a waiter. notify may be nil; poll is the fallback check
@@ -30,7 +42,48 @@ func NewWaiter(pool *pgxpool.Pool, notify Notifications, poll time.Duration) *Wa
 	if poll <= 0 {
 		poll = 100 * time.Millisecond
 	}
-	return &Waiter{pool: pool, notify: notify, queries: projdb.New(), poll: poll}
+	return &Waiter{pool: pool, notify: notify, queries: projdb.New(), poll: poll, changed: make(chan struct{})}
+}
+
+// Run refreshes the shared view of the checkpoints on every checkpoint
+// notification (and every poll interval) until ctx ends.
+func (w *Waiter) Run(ctx context.Context) error {
+	var wake <-chan struct{}
+	if w.notify != nil {
+		ch, cancel := w.notify.Subscribe(pgnotify.ChannelCheckpoints)
+		defer cancel()
+		wake = ch
+	}
+	defer func() {
+		w.mu.Lock()
+		w.shared = false
+		close(w.changed) // waiters re-check and fall back to their own queries
+		w.changed = make(chan struct{})
+		w.mu.Unlock()
+	}()
+	poll := time.NewTicker(w.poll)
+	defer poll.Stop()
+	for {
+		rows, err := w.queries.AllCheckpoints(ctx, w.pool)
+		if err == nil {
+			known := make(map[string]int64, len(rows))
+			for _, row := range rows {
+				known[row.Name] = row.Position
+			}
+			w.mu.Lock()
+			w.shared, w.known = true, known
+			close(w.changed)
+			w.changed = make(chan struct{})
+			w.mu.Unlock()
+		}
+		// On an error the waiters keep the last view and their deadline.
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-poll.C:
+		}
+	}
 }
 
 // WaitFor returns nil once every named projection's checkpoint is at or past
@@ -54,9 +107,17 @@ func (w *Waiter) WaitFor(ctx context.Context, position int64, timeout time.Durat
 	poll := time.NewTicker(w.poll)
 	defer poll.Stop()
 	for {
-		lagging, err := w.lagging(ctx, position, names)
-		if err != nil {
-			return err
+		w.mu.Lock()
+		shared, known, changed := w.shared, w.known, w.changed
+		w.mu.Unlock()
+		var lagging []string
+		if shared {
+			lagging = laggingIn(known, position, names)
+		} else {
+			var err error
+			if lagging, err = w.lagging(ctx, position, names); err != nil {
+				return err
+			}
 		}
 		if len(lagging) == 0 {
 			return nil
@@ -68,13 +129,14 @@ func (w *Waiter) WaitFor(ctx context.Context, position int64, timeout time.Durat
 			return domain.Errorf(domain.EUNAVAILABLE,
 				"the read model has not caught up with position %d within %s (behind: %s); retry later",
 				position, timeout, strings.Join(lagging, ", "))
+		case <-changed:
 		case <-wake:
 		case <-poll.C:
 		}
 	}
 }
 
-// lagging describes each projection still below position.
+// lagging describes each projection still below position, from the table.
 func (w *Waiter) lagging(ctx context.Context, position int64, names []string) ([]string, error) {
 	var rows []projdb.ProjectionCheckpoint
 	var err error
@@ -86,18 +148,33 @@ func (w *Waiter) lagging(ctx context.Context, position int64, names []string) ([
 	if err != nil {
 		return nil, translate(fmt.Errorf("read checkpoints: %w", err))
 	}
-	found := make(map[string]int64, len(rows))
-	var lagging []string
+	known := make(map[string]int64, len(rows))
 	for _, row := range rows {
-		found[row.Name] = row.Position
-		if row.Position < position {
-			lagging = append(lagging, fmt.Sprintf("%s at %d", row.Name, row.Position))
+		known[row.Name] = row.Position
+	}
+	return laggingIn(known, position, names), nil
+}
+
+// laggingIn describes each projection (the named ones, or all known) whose
+// checkpoint is below position.
+func laggingIn(known map[string]int64, position int64, names []string) []string {
+	var lagging []string
+	if len(names) == 0 {
+		for name, at := range known {
+			if at < position {
+				lagging = append(lagging, fmt.Sprintf("%s at %d", name, at))
+			}
 		}
+		return lagging
 	}
 	for _, n := range names {
-		if _, ok := found[n]; !ok {
+		at, ok := known[n]
+		switch {
+		case !ok:
 			lagging = append(lagging, n+" not started")
+		case at < position:
+			lagging = append(lagging, fmt.Sprintf("%s at %d", n, at))
 		}
 	}
-	return lagging, nil
+	return lagging
 }

@@ -291,12 +291,13 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 5)
 	for name, run := range map[string]func(context.Context) error{
 		"pgnotify":    a.listener.Run,
 		"relay":       a.relay.Run,
 		"projections": a.runner.Run,
 		"checkpoints": a.signer.Run,
+		"waiter":      a.waiter.Run,
 	} {
 		wg.Go(func() {
 			if err := run(background); err != nil {
