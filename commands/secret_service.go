@@ -89,15 +89,19 @@ func (s *Secrets) load(ctx context.Context, id string) (loadedSecret, error) {
 	if !domain.IsID(id) {
 		return loadedSecret{}, domain.Errorf(domain.ENOTFOUND, "secret not found")
 	}
-	events, err := s.svc.readStream(ctx, domain.StreamID(domain.SecretAggregate, id), 0)
+	sec, position, err := loadLatestAt(ctx, s.svc, domain.StreamID(domain.SecretAggregate, id), domain.LoadSecret, domain.RestoreSecret)
 	if err != nil {
 		return loadedSecret{}, err
 	}
-	sec, err := domain.LoadSecret(events)
-	if err != nil {
-		return loadedSecret{}, err
+	if position == 0 {
+		// Loaded from a snapshot with nothing after it: the head of the log
+		// is at or past the secret's last event, which is all a caller
+		// waiting on the position needs.
+		if position, err = s.svc.log.HeadPosition(ctx); err != nil {
+			return loadedSecret{}, err
+		}
 	}
-	return loadedSecret{Secret: sec, position: events[len(events)-1].Position}, nil
+	return loadedSecret{Secret: sec, position: position}, nil
 }
 
 // versionKey returns the data key for a new version, stored before the

@@ -7,9 +7,9 @@ import (
 )
 
 // snapshotEvery is how many events a load may fold beyond its snapshot
-// before it stores a fresh one. Users grow by an event per login and
-// sessions by one per refresh, so without snapshots every authenticated
-// request would fold a user's whole login history.
+// before it stores a fresh one. Users grow by an event per login, sessions
+// by one per refresh and secrets by one per rotation, so without snapshots
+// every request would fold a whole history.
 const snapshotEvery = 50
 
 // snapshotter is an aggregate that can be cached.
@@ -27,13 +27,25 @@ func loadLatest[A snapshotter](ctx context.Context, s *Service, streamID string,
 	load func([]domain.RecordedEvent) (A, error),
 	restore func(state []byte, version int64, rest []domain.RecordedEvent) (A, error),
 ) (A, error) {
+	agg, _, err := loadLatestAt(ctx, s, streamID, load, restore)
+	return agg, err
+}
+
+// loadLatestAt is loadLatest that also reports the position of the
+// stream's last event, or 0 when the state came from a snapshot with no
+// event after it.
+func loadLatestAt[A snapshotter](ctx context.Context, s *Service, streamID string,
+	load func([]domain.RecordedEvent) (A, error),
+	restore func(state []byte, version int64, rest []domain.RecordedEvent) (A, error),
+) (A, int64, error) {
 	var zero A
 	head, err := s.log.ReadStream(ctx, streamID, 0, snapshotEvery)
 	if err != nil {
-		return zero, err
+		return zero, 0, err
 	}
 	if len(head) < snapshotEvery {
-		return load(head)
+		agg, err := load(head)
+		return agg, lastPosition(head), err
 	}
 	if s.opts.Snapshots != nil {
 		state, version, ok, err := s.opts.Snapshots.LoadSnapshot(ctx, streamID)
@@ -43,12 +55,12 @@ func loadLatest[A snapshotter](ctx context.Context, s *Service, streamID string,
 		case ok:
 			rest, err := s.readStreamAfter(ctx, streamID, version, 0)
 			if err != nil {
-				return zero, err
+				return zero, 0, err
 			}
 			agg, err := restore(state, version, rest)
 			if err == nil {
 				s.maybeSnapshot(ctx, streamID, agg, len(rest))
-				return agg, nil
+				return agg, lastPosition(rest), nil
 			}
 			// A snapshot of an older state layout, for example.
 			s.logger.InfoContext(ctx, "snapshot unusable; folding the stream", "stream_id", streamID, "error", err)
@@ -56,15 +68,22 @@ func loadLatest[A snapshotter](ctx context.Context, s *Service, streamID string,
 	}
 	rest, err := s.readStreamAfter(ctx, streamID, head[len(head)-1].Version, 0)
 	if err != nil {
-		return zero, err
+		return zero, 0, err
 	}
 	events := append(head, rest...)
 	agg, err := load(events)
 	if err != nil {
-		return agg, err
+		return agg, 0, err
 	}
 	s.maybeSnapshot(ctx, streamID, agg, len(events))
-	return agg, nil
+	return agg, lastPosition(events), nil
+}
+
+func lastPosition(events []domain.RecordedEvent) int64 {
+	if len(events) == 0 {
+		return 0
+	}
+	return events[len(events)-1].Position
 }
 
 func (s *Service) maybeSnapshot(ctx context.Context, streamID string, agg snapshotter, folded int) {

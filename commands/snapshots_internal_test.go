@@ -90,3 +90,60 @@ func TestLongStreamsLoadFromSnapshots(t *testing.T) {
 	require.NoError(t, err)
 	sameState(load(), foldAll())
 }
+
+func TestSecretsLoadFromSnapshotsAndKeepTheirPosition(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store := eventstore.New(db.Pool, logger, eventstore.Options{})
+	t.Cleanup(store.Close)
+	svc := NewService(store, nil, logger, Options{Snapshots: storeSnapshots{store}})
+
+	sec, err := domain.NewSecret(domain.NewID(), "prod/rotating", "", nil)
+	require.NoError(t, err)
+	var last int64
+	rotate := func(n int) {
+		for range n {
+			_, err := sec.AddVersion(sec.NextVersion(), []byte("sealed-bytes"), "local", false, 10)
+			require.NoError(t, err)
+		}
+		res, err := store.AppendStreams(ctx, sec.StreamAppend(domain.Metadata{Actor: domain.SystemActor}))
+		require.NoError(t, err)
+		sec.Committed()
+		last = res.LastPosition
+	}
+	check := func(wantPosition int64) {
+		t.Helper()
+		got, position, err := loadLatestAt(ctx, svc, sec.StreamID(), domain.LoadSecret, domain.RestoreSecret)
+		require.NoError(t, err)
+		require.Equal(t, wantPosition, position)
+		events, err := svc.readStream(ctx, sec.StreamID(), 0)
+		require.NoError(t, err)
+		want, err := domain.LoadSecret(events)
+		require.NoError(t, err)
+		require.Equal(t, want.CurrentVersion(), got.CurrentVersion())
+		require.Equal(t, want.LiveVersions(), got.LiveVersions())
+	}
+
+	rotate(3 * snapshotEvery) // folds everything once, then stores a snapshot
+	check(last)
+	_, ok, err := store.LoadSnapshot(ctx, sec.StreamID())
+	require.NoError(t, err)
+	require.True(t, ok)
+	check(0) // from the snapshot, with no event after it: the position is unknown here
+
+	// The secrets handler turns "unknown" into the head of the log, which is
+	// at or past the secret's last event.
+	other, err := store.Append(ctx, "other-"+domain.NewID(), domain.ExpectNoStream, domain.NewEvent{
+		ID: domain.NewID(), Type: "Other", SchemaVersion: 1, Data: []byte(`{}`), Metadata: domain.Metadata{Actor: domain.SystemActor},
+	})
+	require.NoError(t, err)
+	s := &Secrets{svc: svc}
+	loaded, err := s.load(ctx, sec.ID())
+	require.NoError(t, err)
+	require.Equal(t, other.LastPosition, loaded.position)
+
+	rotate(2)
+	check(last) // snapshot plus two events
+}
