@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -40,9 +41,23 @@ func Upcasters() map[string]eventstore.Upcaster {
 	return out
 }
 
+// defaultMaxConns sizes the connection pool of each process.
+const defaultMaxConns = 24
+
 // OpenDatabase connects to DATABASE_URL and applies pending migrations.
 func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", config.EnvDatabaseURL, err)
+	}
+	// pgxpool's default (4 connections on a 2-core machine) is shared by the
+	// request handlers, every projection, the relay, the checkpoint signer and
+	// the group-commit writer, which starves requests under load. An explicit
+	// pool_max_conns in DATABASE_URL still wins.
+	if !strings.Contains(cfg.DatabaseURL, "pool_max_conns") {
+		poolCfg.MaxConns = defaultMaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", config.EnvDatabaseURL, err)
 	}
