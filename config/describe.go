@@ -64,7 +64,7 @@ const (
 func Describe() []Var {
 	return []Var{
 		{EnvMode, "dev", "no", "`dev` or `production`. Production refuses missing or weak keys instead of generating them."},
-		{EnvDatabaseURL, "postgres://postgres@127.0.0.1:5432/vault?sslmode=disable", "no", "PostgreSQL connection URL (pgx syntax). The database is created if missing and migrated on start-up."},
+		{EnvDatabaseURL, "postgres://postgres@127.0.0.1:5432/vault?sslmode=disable", "no", "PostgreSQL connection URL (pgx syntax). The database is created if missing (dev mode) and migrated on start-up. `pool_max_conns=N` in the URL sizes the connection pool (default 24)."},
 		{EnvSecretKey, "", "production", "JWT signing key, at least 32 bytes of high-entropy text. Generated once into `<VAULT_DATA_DIR>/dev-keys.env` in dev mode."},
 		{EnvEncryptionKey, "", "production, unless KMS_KEY_ID is set", "Local master key wrapping data keys: base64 of exactly 32 random bytes (`openssl rand -base64 32`). Generated once in dev mode."},
 		{EnvSecretKeyPrevious, "", "no", "Comma-separated former SECRET_KEY values: tokens they signed stay valid until they expire, so the signing key rotates without logging everyone out."},
