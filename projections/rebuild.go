@@ -75,11 +75,8 @@ func (r *Runner) Rebuild(ctx context.Context, name string, progress func(done, t
 		// replay is complete.
 		return domain.Errorf(domain.EINTERNAL, "rebuild of %s read up to position %d of %d", name, done, head)
 	}
-	if err := r.queries.SetCheckpoint(ctx, tx, projdb.SetCheckpointParams{Name: name, Position: head}); err != nil {
+	if err := r.queries.AdvanceCheckpoint(ctx, tx, projdb.AdvanceCheckpointParams{Name: name, Position: head}); err != nil {
 		return translate(fmt.Errorf("set checkpoint of %s: %w", name, err))
-	}
-	if err := r.queries.NotifyCheckpoint(ctx, tx, name); err != nil {
-		return translate(fmt.Errorf("notify checkpoint of %s: %w", name, err))
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return translate(fmt.Errorf("commit rebuild of %s: %w", name, err))

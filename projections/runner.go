@@ -283,19 +283,16 @@ func (r *Runner) step(ctx context.Context, p Projection, knownCheckpoint int64, 
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
-	leader, err := r.queries.TryLockProjection(ctx, tx, name)
+	locked, err := r.queries.LeadCheckpoint(ctx, tx, name)
 	if err != nil {
 		return stepResult{}, translate(fmt.Errorf("lock projection %s: %w", name, err))
 	}
-	if !leader {
+	if len(locked) == 0 {
 		// Another process (or a rebuild) is applying this projection; it
 		// notifies when it commits and our poll comes back regardless.
 		return stepResult{checkpoint: -1, caughtUp: true}, nil
 	}
-	checkpoint, err := r.queries.CheckpointForUpdate(ctx, tx, name)
-	if err != nil {
-		return stepResult{}, translate(fmt.Errorf("lock checkpoint of %s: %w", name, err))
-	}
+	checkpoint := locked[0]
 	pending := events
 	for len(pending) > 0 && pending[0].Position <= checkpoint {
 		pending = pending[1:] // already applied by another process or a rebuild
@@ -312,11 +309,8 @@ func (r *Runner) step(ctx context.Context, p Projection, knownCheckpoint int64, 
 		return stepResult{}, fmt.Errorf("apply positions %d..%d: %w", pending[0].Position, pending[len(pending)-1].Position, err)
 	}
 	last := pending[len(pending)-1].Position
-	if err := r.queries.SetCheckpoint(ctx, tx, projdb.SetCheckpointParams{Name: name, Position: last}); err != nil {
-		return stepResult{}, translate(fmt.Errorf("set checkpoint of %s: %w", name, err))
-	}
-	if err := r.queries.NotifyCheckpoint(ctx, tx, name); err != nil {
-		return stepResult{}, translate(fmt.Errorf("notify checkpoint of %s: %w", name, err))
+	if err := r.queries.AdvanceCheckpoint(ctx, tx, projdb.AdvanceCheckpointParams{Name: name, Position: last}); err != nil {
+		return stepResult{}, translate(fmt.Errorf("advance checkpoint of %s: %w", name, err))
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return stepResult{}, translate(fmt.Errorf("commit page of %s: %w", name, err))

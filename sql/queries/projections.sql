@@ -2,10 +2,15 @@
 INSERT INTO projection_checkpoints (name) VALUES ($1)
 ON CONFLICT (name) DO NOTHING;
 
--- name: TryLockProjection :one
--- Transaction-scoped: released by COMMIT or ROLLBACK, so a crashed runner
--- can never leave a projection locked.
-SELECT pg_try_advisory_xact_lock(hashtextextended('vault.projection:' || @name::text, 0));
+-- name: LeadCheckpoint :many
+-- The projection's transaction-scoped advisory lock and its checkpoint row,
+-- in one round trip: the row comes back, locked, only when this
+-- transaction holds the advisory lock. COMMIT or ROLLBACK releases both, so
+-- a crashed runner can never leave a projection locked.
+SELECT position FROM projection_checkpoints
+WHERE name = @name::text
+  AND pg_try_advisory_xact_lock(hashtextextended('vault.projection:' || @name::text, 0))
+FOR UPDATE;
 
 -- name: LockProjection :exec
 SELECT pg_advisory_xact_lock(hashtextextended('vault.projection:' || @name::text, 0));
@@ -13,10 +18,12 @@ SELECT pg_advisory_xact_lock(hashtextextended('vault.projection:' || @name::text
 -- name: CheckpointForUpdate :one
 SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE;
 
--- name: SetCheckpoint :exec
-UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1;
-
--- name: NotifyCheckpoint :exec
+-- name: AdvanceCheckpoint :exec
+-- Moves the checkpoint and wakes the waiters of every process when the
+-- transaction commits.
+WITH advanced AS (
+    UPDATE projection_checkpoints SET position = @position, updated_at = now() WHERE name = @name::text
+)
 SELECT pg_notify('vault_checkpoints', @name::text);
 
 -- name: Checkpoints :many

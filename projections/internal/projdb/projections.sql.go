@@ -11,6 +11,25 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const advanceCheckpoint = `-- name: AdvanceCheckpoint :exec
+WITH advanced AS (
+    UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1::text
+)
+SELECT pg_notify('vault_checkpoints', $1::text)
+`
+
+type AdvanceCheckpointParams struct {
+	Name     string
+	Position int64
+}
+
+// Moves the checkpoint and wakes the waiters of every process when the
+// transaction commits.
+func (q *Queries) AdvanceCheckpoint(ctx context.Context, db DBTX, arg AdvanceCheckpointParams) error {
+	_, err := db.Exec(ctx, advanceCheckpoint, arg.Name, arg.Position)
+	return err
+}
+
 const allCheckpoints = `-- name: AllCheckpoints :many
 SELECT name, position, updated_at FROM projection_checkpoints ORDER BY name
 `
@@ -109,6 +128,37 @@ func (q *Queries) GetStream(ctx context.Context, db DBTX, streamID string) (Stre
 	return i, err
 }
 
+const leadCheckpoint = `-- name: LeadCheckpoint :many
+SELECT position FROM projection_checkpoints
+WHERE name = $1::text
+  AND pg_try_advisory_xact_lock(hashtextextended('vault.projection:' || $1::text, 0))
+FOR UPDATE
+`
+
+// The projection's transaction-scoped advisory lock and its checkpoint row,
+// in one round trip: the row comes back, locked, only when this
+// transaction holds the advisory lock. COMMIT or ROLLBACK releases both, so
+// a crashed runner can never leave a projection locked.
+func (q *Queries) LeadCheckpoint(ctx context.Context, db DBTX, name string) ([]int64, error) {
+	rows, err := db.Query(ctx, leadCheckpoint, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var position int64
+		if err := rows.Scan(&position); err != nil {
+			return nil, err
+		}
+		items = append(items, position)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listStreams = `-- name: ListStreams :many
 SELECT stream_id, aggregate, version, last_position, first_recorded_at, last_recorded_at FROM stream_catalog
 WHERE ($1::text = '' OR aggregate = $1::text) AND stream_id > $2::text
@@ -158,29 +208,6 @@ func (q *Queries) LockProjection(ctx context.Context, db DBTX, name string) erro
 	return err
 }
 
-const notifyCheckpoint = `-- name: NotifyCheckpoint :exec
-SELECT pg_notify('vault_checkpoints', $1::text)
-`
-
-func (q *Queries) NotifyCheckpoint(ctx context.Context, db DBTX, name string) error {
-	_, err := db.Exec(ctx, notifyCheckpoint, name)
-	return err
-}
-
-const setCheckpoint = `-- name: SetCheckpoint :exec
-UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1
-`
-
-type SetCheckpointParams struct {
-	Name     string
-	Position int64
-}
-
-func (q *Queries) SetCheckpoint(ctx context.Context, db DBTX, arg SetCheckpointParams) error {
-	_, err := db.Exec(ctx, setCheckpoint, arg.Name, arg.Position)
-	return err
-}
-
 const tableExists = `-- name: TableExists :one
 SELECT (to_regclass($1::text) IS NOT NULL)::boolean AS exists
 `
@@ -190,19 +217,6 @@ func (q *Queries) TableExists(ctx context.Context, db DBTX, name string) (bool, 
 	var exists bool
 	err := row.Scan(&exists)
 	return exists, err
-}
-
-const tryLockProjection = `-- name: TryLockProjection :one
-SELECT pg_try_advisory_xact_lock(hashtextextended('vault.projection:' || $1::text, 0))
-`
-
-// Transaction-scoped: released by COMMIT or ROLLBACK, so a crashed runner
-// can never leave a projection locked.
-func (q *Queries) TryLockProjection(ctx context.Context, db DBTX, name string) (bool, error) {
-	row := db.QueryRow(ctx, tryLockProjection, name)
-	var pg_try_advisory_xact_lock bool
-	err := row.Scan(&pg_try_advisory_xact_lock)
-	return pg_try_advisory_xact_lock, err
 }
 
 const upsertStreams = `-- name: UpsertStreams :exec
