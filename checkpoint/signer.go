@@ -91,9 +91,14 @@ func (s *Signer) Run(ctx context.Context) error {
 		defer cancel()
 		wake = w
 	}
+	var due int64 // the next position worth signing; 0 while unknown
+	woken := false
 	for {
-		if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
-			s.logger.Warn("checkpoint signing failed; retrying", "error", err)
+		if s.worthATick(ctx, woken, due) {
+			if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
+				s.logger.Warn("checkpoint signing failed; retrying", "error", err)
+			}
+			due = s.nextDue(ctx)
 		}
 		t := time.NewTimer(s.cfg.PollInterval)
 		select {
@@ -101,10 +106,34 @@ func (s *Signer) Run(ctx context.Context) error {
 			t.Stop()
 			return nil
 		case <-wake:
+			woken = true
 		case <-t.C:
+			woken = false
 		}
 		t.Stop()
 	}
+}
+
+// worthATick keeps the signer off the hot path: every append wakes it, but a
+// checkpoint is due only every Every events. A wake-up costs one read of the
+// chain head until the head reaches the next due position; a poll always
+// ticks, which retries a failed publish and covers a lost notification.
+func (s *Signer) worthATick(ctx context.Context, woken bool, due int64) bool {
+	if !woken || due == 0 {
+		return true
+	}
+	head, err := s.queries.ChainHeadPosition(ctx, s.pool)
+	return err != nil || head >= due
+}
+
+// nextDue is the first multiple of Every after the newest checkpoint, or 0
+// when it cannot be read.
+func (s *Signer) nextDue(ctx context.Context) int64 {
+	last, err := s.queries.LastCheckpointPosition(ctx, s.pool)
+	if err != nil {
+		return 0
+	}
+	return (last/s.cfg.Every + 1) * s.cfg.Every
 }
 
 // Tick signs the newest due checkpoint, if any, then publishes whatever is
