@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
@@ -129,6 +130,19 @@ func projectionsCmd(e *env) *cobra.Command {
 	return cmd
 }
 
+// localKeyring opens the local keyring; with KMS_KEY_ID set the master keys
+// live in AWS KMS and are managed (and rotated) there.
+func (e *env) localKeyring(ctx context.Context) (*keys.Keyring, error) {
+	_, keyring, err := wire.OpenKeys(ctx, e.cfg, e.pool, e.logger)
+	if err != nil {
+		return nil, err
+	}
+	if keyring == nil {
+		return nil, fmt.Errorf("KMS_KEY_ID is set: master keys live in AWS KMS; list and rotate them there (its automatic rotation keeps old versions decryptable)")
+	}
+	return keyring, nil
+}
+
 func keysCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage the master keys that wrap data keys"}
 	list := &cobra.Command{
@@ -136,12 +150,9 @@ func keysCmd(e *env) *cobra.Command {
 		Short: "List master keys (ids and dates, never key material)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, keyring, err := wire.OpenKeys(cmd.Context(), e.cfg, e.pool, e.logger)
+			keyring, err := e.localKeyring(cmd.Context())
 			if err != nil {
 				return err
-			}
-			if keyring == nil {
-				return fmt.Errorf("master keys live in AWS KMS (KMS_KEY_ID is set); manage them there")
 			}
 			defer keyring.Close()
 			infos, err := keyring.MasterKeys(cmd.Context())
@@ -161,12 +172,9 @@ func keysCmd(e *env) *cobra.Command {
 		Short: "Add a new master key and make it the one new data keys are wrapped under",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, keyring, err := wire.OpenKeys(cmd.Context(), e.cfg, e.pool, e.logger)
+			keyring, err := e.localKeyring(cmd.Context())
 			if err != nil {
 				return err
-			}
-			if keyring == nil {
-				return fmt.Errorf("KMS_KEY_ID is set: rotate the key in AWS KMS (automatic rotation keeps old versions decryptable)")
 			}
 			defer keyring.Close()
 			id, err := keyring.Rotate(cmd.Context())
