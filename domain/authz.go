@@ -108,11 +108,7 @@ func statementHasAction(st Statement, action string) bool {
 
 func statementMatches(st Statement, res []string) (string, bool) {
 	for _, p := range st.Resources {
-		pat := p
-		if t, _, _ := strings.Cut(p, "/"); namedByIdentity(t) {
-			pat = strings.ToLower(p)
-		}
-		if MatchResource(pat, res) {
+		if MatchResource(p, res) {
 			return p, true
 		}
 	}
@@ -120,7 +116,10 @@ func statementMatches(st Statement, res []string) (string, bool) {
 }
 
 // MatchResource reports whether pattern matches the resource segments: `**`
-// spans zero or more whole segments, `*` any characters inside one. It runs
+// spans zero or more whole segments, `*` any characters inside one. ASCII
+// letters match regardless of case, because names are case-insensitive
+// (see names.go) and patterns stored before patterns were folded keep the
+// case they were written in. It runs
 // in O(len(pattern) × len(resource)) segment comparisons whatever the
 // pattern, so a hostile policy cannot make decisions slow.
 func MatchResource(pattern string, res []string) bool {
@@ -156,7 +155,7 @@ func matchSegment(pat, s string) bool {
 		case p < len(pat) && pat[p] == '*':
 			star, mark = p, i
 			p++
-		case p < len(pat) && pat[p] == s[i]:
+		case p < len(pat) && foldByte(pat[p]) == foldByte(s[i]):
 			p++
 			i++
 		case star >= 0:
@@ -171,4 +170,11 @@ func matchSegment(pat, s string) bool {
 		p++
 	}
 	return p == len(pat)
+}
+
+func foldByte(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

@@ -115,8 +115,10 @@ func TestDecideMatrix(t *testing.T) {
 		{"pat", "read", "secrets/staging/key", false, "", none},
 		{"pat", "read", "files/prod/key", false, "", none},
 		{"pat", "read", "secrets/production/key", false, "", none},
-		// Secret names are case-sensitive; actions are not.
-		{"pat", "read", "secrets/PROD/key", false, "", none},
+		// Names are case-insensitive (folded to lowercase ASCII), and so
+		// are actions: an allow and a deny both reach every spelling.
+		{"pat", "read", "secrets/PROD/key", true, "prod-read", 0},
+		{"pat", "read", "secrets/PROD/DB/password", false, "prod-db-deny", 0},
 		{"pat", "READ", "secrets/prod/key", true, "prod-read", 0},
 
 		// "*" as an action covers every action, but deny still wins.

@@ -98,11 +98,11 @@ func AdminPolicy() PolicyView {
 	}
 }
 
-// NormalizeName lowercases a role or policy name and checks it: 1–64
+// NormalizeName folds a role or policy name and checks it: 1–64
 // characters of [a-z0-9._-]. Names appear in resource paths (roles/<name>),
 // so they share the username alphabet.
 func NormalizeName(kind, name string) (string, error) {
-	n := strings.ToLower(name)
+	n := FoldName(name)
 	if n == "" || len(n) > nameMaxLength {
 		return "", Errorf(EINVALID, "%s name must be 1 to %d characters long", kind, nameMaxLength)
 	}
@@ -154,12 +154,6 @@ func isResourceType(t string) bool {
 	return false
 }
 
-// namedByIdentity reports resource types whose names are lowercased
-// identity names; matching on them is case-insensitive.
-func namedByIdentity(t string) bool {
-	return t == ResourceUsers || t == ResourceRoles || t == ResourcePolicies
-}
-
 // nameSegments is how many name segments a resource type allows after the
 // type (-1: any number, for hierarchical names).
 func nameSegments(t string) int {
@@ -172,40 +166,36 @@ func nameSegments(t string) int {
 	return 1
 }
 
-func checkSegment(seg string, what string) error {
-	if seg == "" {
-		return Errorf(EINVALID, "%s has an empty path segment", what)
-	}
-	if strings.IndexFunc(seg, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) && r != ' ' }) >= 0 {
-		return Errorf(EINVALID, "%s contains control characters", what)
-	}
-	return nil
-}
-
 // NormalizeResourcePattern checks a statement's resource pattern and returns
-// its canonical form. `*` matches any characters within one segment, `**`
-// (a whole segment) zero or more segments. A literal first segment must be a
-// resource type; names of users, roles and policies are lowercased.
+// its canonical (folded) form. Segments follow the name grammar (see
+// names.go), so "..", "%2f", empty segments and characters no name can
+// hold are refused; the only wildcards are `*`, any characters within one
+// segment, and `**`, a whole segment standing for zero or more segments. A
+// literal first segment must be a resource type.
 func NormalizeResourcePattern(p string) (string, error) {
 	what := fmt.Sprintf("resource pattern %q", truncate(p, 80))
 	if p == "" || len(p) > maxResourceLength {
 		return "", Errorf(EINVALID, "%s must be 1 to %d bytes long", what, maxResourceLength)
 	}
-	segs := strings.Split(p, "/")
+	folded := FoldName(p)
+	segs := strings.Split(folded, "/")
 	if len(segs) > maxPatternSegments {
 		return "", Errorf(EINVALID, "%s has more than %d segments", what, maxPatternSegments)
 	}
 	for _, s := range segs {
-		if err := checkSegment(s, what); err != nil {
-			return "", err
+		if s == "**" {
+			continue
 		}
-		if strings.Contains(s, "**") && s != "**" {
+		if problem := nameSegmentProblem(s, true); problem != "" {
+			return "", Errorf(EINVALID, "%s %s", what, problem)
+		}
+		if strings.Contains(s, "**") {
 			return "", Errorf(EINVALID, "%s: '**' must be a whole segment", what)
 		}
 	}
 	typ := segs[0]
 	if strings.Contains(typ, "*") {
-		return strings.Join(segs, "/"), nil
+		return folded, nil
 	}
 	if !isResourceType(typ) {
 		return "", Errorf(EINVALID, "%s: unknown resource type %q (want secrets, files, users, roles, policies or audit)", what, truncate(typ, 32))
@@ -219,28 +209,25 @@ func NormalizeResourcePattern(p string) (string, error) {
 	if max := nameSegments(typ); max >= 0 && named > max {
 		return "", Errorf(EINVALID, "%s: %s names have %d segment(s)", what, typ, max)
 	}
-	if namedByIdentity(typ) {
-		for i := range segs {
-			segs[i] = strings.ToLower(segs[i])
-		}
-	}
-	return strings.Join(segs, "/"), nil
+	return folded, nil
 }
 
 // NormalizeResource checks a concrete resource path (no wildcards): a type,
-// optionally followed by a name ("secrets" alone is the collection).
+// optionally followed by a name ("secrets" alone is the collection), and
+// returns its canonical (folded) form, the one policies are matched on.
 func NormalizeResource(r string) (string, error) {
 	what := fmt.Sprintf("resource %q", truncate(r, 80))
 	if r == "" || len(r) > maxResourceLength {
 		return "", Errorf(EINVALID, "%s must be 1 to %d bytes long", what, maxResourceLength)
 	}
-	segs := strings.Split(r, "/")
+	folded := FoldName(r)
+	segs := strings.Split(folded, "/")
 	for _, s := range segs {
-		if err := checkSegment(s, what); err != nil {
-			return "", err
-		}
 		if strings.Contains(s, "*") {
 			return "", Errorf(EINVALID, "%s must not contain wildcards", what)
+		}
+		if problem := nameSegmentProblem(s, false); problem != "" {
+			return "", Errorf(EINVALID, "%s %s", what, problem)
 		}
 	}
 	if !isResourceType(segs[0]) {
@@ -249,10 +236,7 @@ func NormalizeResource(r string) (string, error) {
 	if max := nameSegments(segs[0]); max >= 0 && len(segs)-1 > max {
 		return "", Errorf(EINVALID, "%s: %s names have %d segment(s)", what, segs[0], max)
 	}
-	if namedByIdentity(segs[0]) {
-		return strings.ToLower(r), nil
-	}
-	return r, nil
+	return folded, nil
 }
 
 func truncate(s string, n int) string {

@@ -3,7 +3,6 @@ package domain
 import (
 	"encoding/json"
 	"slices"
-	"strings"
 	"sync"
 )
 
@@ -95,9 +94,14 @@ type SecretRevealed struct {
 	Version  int64  `json:"version"`
 }
 
-// SecretNameReservationStream is the stream that reserves a secret name.
-// Secret names are case-sensitive, like the resource paths policies match.
-func SecretNameReservationStream(name string) string { return StreamID(SecretNameAggregate, name) }
+// SecretNameReservationStream is the stream that reserves a secret name,
+// keyed by its folded form so names differing only in case collide.
+// Streams reserved before names were folded carry the name as it was
+// given; commands.CreateSecret also refuses a new name whose folded form
+// such a legacy name already has.
+func SecretNameReservationStream(name string) string {
+	return StreamID(SecretNameAggregate, FoldName(name))
+}
 
 // SecretAccessStream is the stream of a secret's reveals.
 func SecretAccessStream(secretID string) string { return StreamID(SecretAccessAggregate, secretID) }
@@ -120,29 +124,6 @@ func NewSecretNameReservation(name, secretID string, md Metadata) StreamAppend {
 func NewSecretRevealedEvent(secretID string, version int64, md Metadata) NewEvent {
 	data, _ := json.Marshal(SecretRevealed{SecretID: secretID, Version: version})
 	return NewEvent{ID: NewID(), Type: EventSecretRevealed, SchemaVersion: 1, Data: data, Metadata: md}
-}
-
-// ValidateSecretName checks a hierarchical name such as prod/db/password:
-// segments of [A-Za-z0-9._-], none empty, "." or "..", at most 256 bytes.
-func ValidateSecretName(name string) error {
-	if name == "" || len(name) > SecretNameMaxLength {
-		return Errorf(EINVALID, "secret name must be 1 to %d characters long", SecretNameMaxLength)
-	}
-	for seg := range strings.SplitSeq(name, "/") {
-		if seg == "" {
-			return Errorf(EINVALID, "secret name must not have an empty segment (leading, trailing or double '/')")
-		}
-		if seg == "." || seg == ".." {
-			return Errorf(EINVALID, "secret name segments must not be '.' or '..'")
-		}
-		for i := 0; i < len(seg); i++ {
-			c := seg[i]
-			if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '.' && c != '_' && c != '-' {
-				return Errorf(EINVALID, "secret name segments may contain only letters, digits, '.', '_' and '-'")
-			}
-		}
-	}
-	return nil
 }
 
 // NormalizeSecretTags checks tags and returns them sorted without
@@ -266,7 +247,8 @@ func NewSecret(id, name, description string, tags []string) (*Secret, error) {
 	if err := ValidateID("secret id", id); err != nil {
 		return nil, err
 	}
-	if err := ValidateSecretName(name); err != nil {
+	name, err := NormalizeSecretName(name)
+	if err != nil {
 		return nil, err
 	}
 	d, err := checkDescription(description)

@@ -111,7 +111,7 @@ const (
 // NormalizeUsername lowercases name and checks the username rules: 3–64
 // characters of [a-z0-9._-], compared case-insensitively.
 func NormalizeUsername(name string) (string, error) {
-	n := strings.ToLower(name)
+	n := FoldName(name)
 	if len(n) < UsernameMinLength || len(n) > UsernameMaxLength {
 		return "", Errorf(EINVALID, "username must be %d to %d characters long", UsernameMinLength, UsernameMaxLength)
 	}
