@@ -16,22 +16,36 @@ type CreateSecretInput struct {
 	Value       []byte
 }
 
-// CreateSecret needs `write` on secrets/<name>. The name is reserved in the
-// same atomic append as the secret's first events, so a duplicate is a
-// conflict decided by the log, never by a racing read-model lookup.
+// CreateSecret needs `write` on secrets/<name>. The name is stored in its
+// folded (lowercase) form and reserved in the same atomic append as the
+// secret's first events, so a duplicate in any spelling is a conflict
+// decided by the log, never by a racing read-model lookup.
+//
+// The one read-model lookup guards names recorded with capitals before
+// names were folded: their reservations carry the old spelling, so the log
+// cannot see that `prod/x` would duplicate a legacy `Prod/x`. That set of
+// names never grows (no new name has capitals), so the lookup cannot race
+// a concurrent create; it can only miss a legacy secret the read model has
+// not applied yet, which after an upgrade it long has.
 func (s *Secrets) CreateSecret(ctx context.Context, caller Caller, in CreateSecretInput) (SecretResult, error) {
 	defer envelope.Zero(in.Value)
-	if err := domain.ValidateSecretName(in.Name); err != nil {
+	name, err := domain.NormalizeSecretName(in.Name)
+	if err != nil {
 		return SecretResult{}, err
 	}
 	if err := domain.ValidateSecretValue(in.Value); err != nil {
 		return SecretResult{}, err
 	}
-	if err := s.svc.authorize(ctx, caller, domain.ActionWrite, domain.SecretResource(in.Name)); err != nil {
+	if err := s.svc.authorize(ctx, caller, domain.ActionWrite, domain.SecretResource(name)); err != nil {
 		return SecretResult{}, err
 	}
+	if legacy, ok, err := s.deps.ReadModel.MixedCaseName(ctx, name); err != nil {
+		return SecretResult{}, err
+	} else if ok {
+		return SecretResult{}, domain.Errorf(domain.ECONFLICT, "a secret named %s already exists (recorded as %s; names are case-insensitive)", name, legacy)
+	}
 	id := domain.NewID()
-	sec, err := domain.NewSecret(id, in.Name, in.Description, in.Tags)
+	sec, err := domain.NewSecret(id, name, in.Description, in.Tags)
 	if err != nil {
 		return SecretResult{}, err
 	}
@@ -44,13 +58,13 @@ func (s *Secrets) CreateSecret(ctx context.Context, caller Caller, in CreateSecr
 		return SecretResult{}, err
 	}
 	md := caller.Metadata()
-	w, err := s.write(ctx, caller, loadedSecret{Secret: sec}, domain.NewSecretNameReservation(in.Name, id, md))
+	w, err := s.write(ctx, caller, loadedSecret{Secret: sec}, domain.NewSecretNameReservation(name, id, md))
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ECONFLICT {
 			// The id is fresh, so only the name can have clashed; and no
 			// event references the new key, so deleting it is safe.
 			s.dropOrphanKey(ctx, id, version)
-			return SecretResult{}, domain.WrapError(domain.ECONFLICT, "a secret named "+in.Name+" already exists", err)
+			return SecretResult{}, domain.WrapError(domain.ECONFLICT, "a secret named "+name+" already exists", err)
 		}
 		return SecretResult{}, err
 	}

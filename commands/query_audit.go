@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/securevault/vault/domain"
 )
@@ -198,6 +199,12 @@ func parseAuditInput(in AuditInput) (auditQuery, error) {
 		if len(p.value) > auditMaxParam {
 			return q, domain.Errorf(domain.EINVALID, "%s must be at most %d bytes long", p.name, auditMaxParam)
 		}
+		// Every filter reaches PostgreSQL as text, which holds neither NUL
+		// bytes nor invalid UTF-8; both are the client's mistake (400), not a
+		// query that fails (500).
+		if !utf8.ValidString(p.value) {
+			return q, domain.Errorf(domain.EINVALID, "%s must be valid UTF-8", p.name)
+		}
 		if strings.IndexFunc(p.value, unicode.IsControl) >= 0 {
 			return q, domain.Errorf(domain.EINVALID, "%s must not contain control characters", p.name)
 		}
@@ -339,8 +346,11 @@ func decodeAuditCursor(digest, s string) (domain.AuditCursor, error) {
 	if err1 != nil || err2 != nil || !bytes.Equal(sum, auditCursorSum(payload)) {
 		return domain.AuditCursor{}, bad
 	}
+	// The checksum catches accidents, not forgeries (anyone can compute it),
+	// so the decoded fields are checked as strictly as the filters are.
 	var c auditCursor
-	if err := json.Unmarshal(payload, &c); err != nil || c.Position < 1 || c.Timestamp.IsZero() {
+	if err := json.Unmarshal(payload, &c); err != nil || c.Position < 1 || c.Timestamp.IsZero() ||
+		c.Timestamp.Year() < 1 || c.Timestamp.Year() > 9999 {
 		return domain.AuditCursor{}, bad
 	}
 	if c.Filter != digest {

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/base64"
 
 	"github.com/securevault/vault/domain"
 )
@@ -59,13 +58,9 @@ func (s *Secrets) ListSecrets(ctx context.Context, caller Caller, in SecretListI
 	if !caller.Principal.Authenticated() {
 		return SecretPage{}, domain.Errorf(domain.EUNAUTHORIZED, "authentication required")
 	}
-	if len(in.Prefix) > domain.SecretNameMaxLength {
-		return SecretPage{}, domain.Errorf(domain.EINVALID, "prefix must be at most %d characters long", domain.SecretNameMaxLength)
-	}
-	if in.Tag != "" {
-		if err := domain.ValidateSecretTag(in.Tag); err != nil {
-			return SecretPage{}, err
-		}
+	prefix, err := checkSecretFilter(in)
+	if err != nil {
+		return SecretPage{}, err
 	}
 	if in.Limit < 0 || in.Limit > domain.SecretListMaxLimit {
 		return SecretPage{}, domain.Errorf(domain.EINVALID, "limit must be 1 to %d", domain.SecretListMaxLimit)
@@ -74,14 +69,14 @@ func (s *Secrets) ListSecrets(ctx context.Context, caller Caller, in SecretListI
 	if limit == 0 {
 		limit = 50
 	}
-	after, err := decodeCursor(in.Cursor)
+	after, err := domain.DecodeSecretNameCursor(in.Cursor)
 	if err != nil {
 		return SecretPage{}, err
 	}
 	page := SecretPage{Items: []domain.SecretSummary{}}
 	for range listScanPages {
 		rows, err := s.deps.ReadModel.List(ctx, domain.SecretFilter{
-			Prefix: in.Prefix, Tag: in.Tag, After: after, Limit: limit, IncludeDeleted: in.IncludeDeleted,
+			Prefix: prefix, Tag: in.Tag, After: after, Limit: limit, IncludeDeleted: in.IncludeDeleted,
 		})
 		if err != nil {
 			return SecretPage{}, err
@@ -94,7 +89,7 @@ func (s *Secrets) ListSecrets(ctx context.Context, caller Caller, in SecretListI
 			page.Items = append(page.Items, row)
 			if len(page.Items) == limit {
 				if i < len(rows)-1 || len(rows) == limit {
-					page.NextCursor = encodeCursor(after)
+					page.NextCursor = domain.EncodeCursor(after)
 				}
 				return page, nil
 			}
@@ -103,19 +98,23 @@ func (s *Secrets) ListSecrets(ctx context.Context, caller Caller, in SecretListI
 			return page, nil
 		}
 	}
-	page.NextCursor = encodeCursor(after)
+	page.NextCursor = domain.EncodeCursor(after)
 	return page, nil
 }
 
-func encodeCursor(name string) string { return base64.RawURLEncoding.EncodeToString([]byte(name)) }
-
-func decodeCursor(c string) (string, error) {
-	if c == "" {
-		return "", nil
+// checkSecretFilter checks the prefix and tag of a listing and returns the
+// folded prefix. Names are stored folded (see domain/names.go), so the
+// prefix is too; a name recorded with capitals before names were folded is
+// listed only by prefixes that end before its first capital.
+func checkSecretFilter(in SecretListInput) (string, error) {
+	prefix, err := domain.NormalizeSecretNamePrefix(in.Prefix)
+	if err != nil {
+		return "", err
 	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) > domain.SecretNameMaxLength {
-		return "", domain.Errorf(domain.EINVALID, "cursor is not one this server issued")
+	if in.Tag != "" {
+		if err := domain.ValidateSecretTag(in.Tag); err != nil {
+			return "", err
+		}
 	}
-	return string(b), nil
+	return prefix, nil
 }

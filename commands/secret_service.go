@@ -31,6 +31,9 @@ type SecretReadModel interface {
 	Get(ctx context.Context, id string) (domain.SecretSummary, error)
 	List(ctx context.Context, f domain.SecretFilter) ([]domain.SecretSummary, error)
 	Versions(ctx context.Context, id string) ([]domain.SecretVersionInfo, error)
+	// MixedCaseName finds a name recorded with capitals, before names were
+	// folded, whose folded form is folded.
+	MixedCaseName(ctx context.Context, folded string) (name string, ok bool, err error)
 }
 
 // SecretDeps are what secret commands need besides the shared Service.

@@ -70,12 +70,12 @@ func (t *TimeTravel) UserAt(ctx context.Context, caller Caller, id string, at In
 // ListUsersAt lists the users that existed at the instant and that the
 // caller may administer now (or is), in id order.
 func (t *TimeTravel) ListUsersAt(ctx context.Context, caller Caller, in IdentityListInput, at Instant) (IdentityPage[UserAt], error) {
-	return listAt(ctx, t, caller, domain.UserAggregate, in, at, func(events []domain.RecordedEvent) (UserAt, bool, error) {
+	return listAt(ctx, t, caller, domain.UserAggregate, in, at, func(events []domain.RecordedEvent, prefix string) (UserAt, bool, error) {
 		u, err := domain.LoadUser(events)
 		if err != nil {
 			return UserAt{}, false, err
 		}
-		ok := !u.Deleted() && strings.HasPrefix(u.Username(), in.Prefix) &&
+		ok := !u.Deleted() && strings.HasPrefix(u.Username(), prefix) &&
 			(caller.Principal.UserID == u.ID() || t.svc().allowed(caller, domain.ActionAdmin, UserResource(u.Username())))
 		return userAtView(u, events), ok, nil
 	})
@@ -100,12 +100,12 @@ func (t *TimeTravel) RoleAt(ctx context.Context, caller Caller, id string, at In
 // ListRolesAt lists the roles that existed at the instant and that the
 // caller may administer now, in id order.
 func (t *TimeTravel) ListRolesAt(ctx context.Context, caller Caller, in IdentityListInput, at Instant) (IdentityPage[RoleAt], error) {
-	return listAt(ctx, t, caller, domain.RoleAggregate, in, at, func(events []domain.RecordedEvent) (RoleAt, bool, error) {
+	return listAt(ctx, t, caller, domain.RoleAggregate, in, at, func(events []domain.RecordedEvent, prefix string) (RoleAt, bool, error) {
 		r, err := domain.LoadRole(events)
 		if err != nil {
 			return RoleAt{}, false, err
 		}
-		ok := !r.Deleted() && strings.HasPrefix(r.Name(), in.Prefix) && t.svc().allowed(caller, domain.ActionAdmin, RoleResource(r.Name()))
+		ok := !r.Deleted() && strings.HasPrefix(r.Name(), prefix) && t.svc().allowed(caller, domain.ActionAdmin, RoleResource(r.Name()))
 		return roleAtView(r, events), ok, nil
 	})
 }
@@ -129,12 +129,12 @@ func (t *TimeTravel) PolicyAt(ctx context.Context, caller Caller, id string, at 
 // ListPoliciesAt lists the policies that existed at the instant and that
 // the caller may administer now, in id order.
 func (t *TimeTravel) ListPoliciesAt(ctx context.Context, caller Caller, in IdentityListInput, at Instant) (IdentityPage[PolicyAt], error) {
-	return listAt(ctx, t, caller, domain.PolicyAggregate, in, at, func(events []domain.RecordedEvent) (PolicyAt, bool, error) {
+	return listAt(ctx, t, caller, domain.PolicyAggregate, in, at, func(events []domain.RecordedEvent, prefix string) (PolicyAt, bool, error) {
 		p, err := domain.LoadPolicy(events)
 		if err != nil {
 			return PolicyAt{}, false, err
 		}
-		ok := !p.Deleted() && strings.HasPrefix(p.Name(), in.Prefix) && t.svc().allowed(caller, domain.ActionAdmin, PolicyResource(p.Name()))
+		ok := !p.Deleted() && strings.HasPrefix(p.Name(), prefix) && t.svc().allowed(caller, domain.ActionAdmin, PolicyResource(p.Name()))
 		return policyAtView(p, events), ok, nil
 	})
 }
@@ -240,24 +240,25 @@ func (t *TimeTravel) foldable(ctx context.Context, aggregate, id string, pos int
 
 // listAt is the shared listing of identity aggregates at an instant.
 func listAt[T any](ctx context.Context, t *TimeTravel, caller Caller, aggregate string, in IdentityListInput, at Instant,
-	view func(events []domain.RecordedEvent) (T, bool, error)) (IdentityPage[T], error) {
+	view func(events []domain.RecordedEvent, prefix string) (T, bool, error)) (IdentityPage[T], error) {
 	if err := requireCaller(caller); err != nil {
 		return IdentityPage[T]{}, err
 	}
-	if len(in.Prefix) > 256 {
-		return IdentityPage[T]{}, domain.Errorf(domain.EINVALID, "name filter must be at most 256 bytes")
+	prefix, err := domain.NormalizeIdentityNamePrefix(in.Prefix)
+	if err != nil {
+		return IdentityPage[T]{}, err
 	}
 	limit, err := pageLimit(in.Limit)
 	if err != nil {
 		return IdentityPage[T]{}, err
 	}
-	after, err := decodeCursor(in.Cursor)
+	after, err := domain.DecodeStreamCursor(aggregate, in.Cursor)
 	if err != nil {
 		return IdentityPage[T]{}, err
 	}
 	page := IdentityPage[T]{Items: []T{}}
 	next, err := t.scanAt(ctx, aggregate, at.Position, after, limit, func(events []domain.RecordedEvent) (bool, error) {
-		item, ok, err := view(events)
+		item, ok, err := view(events, prefix)
 		if err != nil || !ok {
 			return false, err
 		}
@@ -268,7 +269,7 @@ func listAt[T any](ctx context.Context, t *TimeTravel, caller Caller, aggregate 
 		return IdentityPage[T]{}, err
 	}
 	if next != "" {
-		page.NextCursor = encodeCursor(next)
+		page.NextCursor = domain.EncodeCursor(next)
 	}
 	return page, nil
 }

@@ -116,19 +116,15 @@ func (t *TimeTravel) ListSecretsAt(ctx context.Context, caller Caller, in Secret
 	if err := requireCaller(caller); err != nil {
 		return SecretPage{}, err
 	}
-	if len(in.Prefix) > domain.SecretNameMaxLength {
-		return SecretPage{}, domain.Errorf(domain.EINVALID, "prefix must be at most %d characters long", domain.SecretNameMaxLength)
-	}
-	if in.Tag != "" {
-		if err := domain.ValidateSecretTag(in.Tag); err != nil {
-			return SecretPage{}, err
-		}
+	prefix, err := checkSecretFilter(in)
+	if err != nil {
+		return SecretPage{}, err
 	}
 	limit, err := pageLimit(in.Limit)
 	if err != nil {
 		return SecretPage{}, err
 	}
-	after, err := decodeCursor(in.Cursor)
+	after, err := domain.DecodeStreamCursor(domain.SecretAggregate, in.Cursor)
 	if err != nil {
 		return SecretPage{}, err
 	}
@@ -139,7 +135,7 @@ func (t *TimeTravel) ListSecretsAt(ctx context.Context, caller Caller, in Secret
 			return false, err
 		}
 		switch {
-		case !strings.HasPrefix(sec.Name(), in.Prefix),
+		case !strings.HasPrefix(sec.Name(), prefix),
 			in.Tag != "" && !slices.Contains(sec.Tags(), in.Tag),
 			sec.Deleted() && !in.IncludeDeleted,
 			!t.svc().allowed(caller, domain.ActionList, domain.SecretResource(sec.Name())):
@@ -152,7 +148,7 @@ func (t *TimeTravel) ListSecretsAt(ctx context.Context, caller Caller, in Secret
 		return SecretPage{}, err
 	}
 	if next != "" {
-		page.NextCursor = encodeCursor(next)
+		page.NextCursor = domain.EncodeCursor(next)
 	}
 	return page, nil
 }

@@ -184,6 +184,20 @@ func (q *Query) List(ctx context.Context, f domain.SecretFilter) ([]domain.Secre
 	return out, nil
 }
 
+// MixedCaseName returns the stored name, spelled with capitals, that folds
+// to folded: a name recorded before secret names were folded, which a new
+// name must not duplicate. ok is false when there is none.
+func (q *Query) MixedCaseName(ctx context.Context, folded string) (string, bool, error) {
+	name, err := q.q.MixedCaseSecretName(ctx, q.db, folded)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, dbError("look up a mixed-case secret name", err)
+	}
+	return name, true, nil
+}
+
 // Versions lists a secret's versions, oldest first.
 func (q *Query) Versions(ctx context.Context, id string) ([]domain.SecretVersionInfo, error) {
 	uid, err := toUUID(id)

@@ -60,3 +60,11 @@ LIMIT @max_rows;
 
 -- name: ListSecretVersions :many
 SELECT * FROM secret_versions WHERE secret_id = $1 ORDER BY version;
+
+-- name: MixedCaseSecretName :one
+-- A stored name spelled with capitals whose folded form is @folded: a name
+-- recorded before names were folded (see the secrets_mixed_case_name_idx
+-- migration). The conditions match the partial index.
+SELECT name FROM secrets
+WHERE lower(name) = @folded::text AND name <> lower(name)
+LIMIT 1;

@@ -276,6 +276,22 @@ func (q *Queries) ListSecretsByTag(ctx context.Context, db DBTX, arg ListSecrets
 	return items, nil
 }
 
+const mixedCaseSecretName = `-- name: MixedCaseSecretName :one
+SELECT name FROM secrets
+WHERE lower(name) = $1::text AND name <> lower(name)
+LIMIT 1
+`
+
+// A stored name spelled with capitals whose folded form is @folded: a name
+// recorded before names were folded (see the secrets_mixed_case_name_idx
+// migration). The conditions match the partial index.
+func (q *Queries) MixedCaseSecretName(ctx context.Context, db DBTX, folded string) (string, error) {
+	row := db.QueryRow(ctx, mixedCaseSecretName, folded)
+	var name string
+	err := row.Scan(&name)
+	return name, err
+}
+
 const refreshSecretVersions = `-- name: RefreshSecretVersions :exec
 UPDATE secrets
 SET current_version = COALESCE((SELECT max(v.version) FROM secret_versions v WHERE v.secret_id = secrets.id), 0),
