@@ -2,11 +2,9 @@ package api
 
 import (
 	"context"
-	"encoding/base64"
 	"math"
 	"net/http"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -160,14 +158,17 @@ func identityDeleted(w http.ResponseWriter, written commands.Written) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// listPage parses limit, cursor and name (a prefix filter). The cursor is
-// the last name of the previous page, opaque to clients.
+// listPage parses limit, cursor and name (a prefix filter, folded like the
+// names it filters). The cursor is the last name of the previous page,
+// opaque to clients and checked against the name grammar when it returns.
 func listPage(r *http.Request) (identity.ListParams, error) {
 	q := r.URL.Query()
-	p := identity.ListParams{Prefix: q.Get("name")}
-	if len(p.Prefix) > 256 || !utf8.ValidString(p.Prefix) {
-		return p, domain.Errorf(domain.EINVALID, "name filter must be valid text of at most 256 bytes")
+	var p identity.ListParams
+	prefix, err := domain.NormalizeIdentityNamePrefix(q.Get("name"))
+	if err != nil {
+		return p, err
 	}
+	p.Prefix = prefix
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > identity.MaxLimit {
@@ -175,12 +176,8 @@ func listPage(r *http.Request) (identity.ListParams, error) {
 		}
 		p.Limit = n
 	}
-	if v := q.Get("cursor"); v != "" {
-		after, err := base64.RawURLEncoding.DecodeString(v)
-		if err != nil || len(after) > 256 || !utf8.Valid(after) {
-			return p, domain.Errorf(domain.EINVALID, "cursor is not one this server issued")
-		}
-		p.After = string(after)
+	if p.After, err = domain.DecodeIdentityNameCursor(q.Get("cursor")); err != nil {
+		return p, err
 	}
 	return p, nil
 }
@@ -195,7 +192,7 @@ func nextCursor(p identity.ListParams, scanned int, lastName string) string {
 	if scanned < limit {
 		return ""
 	}
-	return base64.RawURLEncoding.EncodeToString([]byte(lastName))
+	return domain.EncodeCursor(lastName)
 }
 
 // pathID returns the {id} path variable, refusing anything but a UUID

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,26 +35,28 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, dst any) err
 }
 
 // decodeJSONLimit is decodeJSON with an explicit limit, for endpoints that
-// accept more (or less) than the default.
+// accept more (or less) than the default. The body is read whole (it is
+// bounded), checked by checkStrictJSON against dst's type, and only then
+// decoded, so every endpoint refuses duplicate keys, miscased or unknown
+// fields and invalid UTF-8 the same way.
 func decodeJSONLimit(w http.ResponseWriter, r *http.Request, dst any, limit int64) error {
 	if err := requireJSONContent(r); err != nil {
 		return err
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return decodeError(err)
+	}
+	// A second value (or garbage) after the first is rejected there too,
+	// because a proxy and this server could otherwise disagree on what was
+	// sent.
+	if err := checkStrictJSON(body, reflect.TypeOf(dst)); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
-	}
-	// A second value (or garbage) after the first is rejected, because a
-	// proxy and this server could otherwise disagree on what was sent.
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		// err is nil when the second value decodes cleanly ("{}{}").
-		if err != nil {
-			if tooLarge := decodeError(err); domain.ErrorCode(tooLarge) == domain.ETOOLARGE {
-				return tooLarge
-			}
-		}
-		return domain.Errorf(domain.EINVALID, "request body must contain a single JSON value")
 	}
 	return nil
 }

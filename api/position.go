@@ -41,5 +41,14 @@ func (s *Server) awaitMinPosition(r *http.Request, readModels ...string) error {
 	if err != nil || pos == 0 || s.waiter == nil {
 		return err
 	}
+	if s.logHead != nil {
+		head, err := s.logHead(r.Context())
+		if err != nil {
+			return err
+		}
+		if pos > head {
+			return domain.Errorf(domain.EINVALID, "%s %d is beyond the head of the log (%d); send a position a write reported", HeaderMinPosition, pos, head)
+		}
+	}
 	return s.waiter.WaitFor(r.Context(), pos, s.cfg.MinPositionTimeout, readModels...)
 }

@@ -148,20 +148,21 @@ func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	return current
 }
 
-// parseAddr accepts "ip", "ip:port" and "[ipv6]:port".
+// parseAddr accepts "ip", "ip:port" and "[ipv6]:port". An IPv6 zone is
+// dropped: it is any text a client behind a proxy cares to write
+// ("fe80::1%<anything>"), and it means nothing off the sender's host.
 func parseAddr(s string) netip.Addr {
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap()
-	}
-	host, _, err := net.SplitHostPort(s)
+	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}
+		host, _, serr := net.SplitHostPort(s)
+		if serr != nil {
+			return netip.Addr{}
+		}
+		if a, err = netip.ParseAddr(host); err != nil {
+			return netip.Addr{}
+		}
 	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return a.Unmap()
+	return a.WithZone("").Unmap()
 }
 
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
