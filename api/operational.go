@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -23,10 +24,26 @@ const (
 func (s *Server) registerOperational(gatherer prometheus.Gatherer) {
 	s.handle(http.MethodGet, pathHealthz, s.healthz)
 	s.handle(http.MethodGet, pathReadyz, s.readyz)
-	s.router.Handle(pathMetrics, promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
+	metrics := promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
 		ErrorLog:      promLogger{s},
 		ErrorHandling: promhttp.ContinueOnError,
-	})).Methods(http.MethodGet)
+	})
+	if !s.cfg.MetricsOnOwnListener {
+		s.router.Handle(pathMetrics, metrics).Methods(http.MethodGet)
+	}
+	// The metrics listener's own router: exposition and liveness only, so
+	// opening it to a scraper's network opens nothing else.
+	own := mux.NewRouter()
+	own.NotFoundHandler = http.HandlerFunc(s.notFound)
+	own.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodGet)
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{
+			Code: codeMethodNotAllowed, Message: "method " + r.Method + " is not allowed here",
+		}})
+	})
+	own.Handle(pathMetrics, metrics).Methods(http.MethodGet)
+	own.HandleFunc(pathHealthz, s.healthz).Methods(http.MethodGet)
+	s.metricsOnly = securityHeaders(own)
 }
 
 // healthz answers as long as the process serves HTTP: it checks nothing

@@ -48,6 +48,10 @@ type Config struct {
 	MinPositionTimeout time.Duration
 	// ReadyCheckTimeout bounds each readiness check.
 	ReadyCheckTimeout time.Duration
+	// MetricsOnOwnListener moves /metrics off the API: Handler answers it
+	// with 404 and MetricsHandler serves it, for a listener an operator can
+	// keep on an internal interface.
+	MetricsOnOwnListener bool
 }
 
 // ReadyCheck is one named readiness condition (database reachable,
@@ -71,6 +75,11 @@ type Deps struct {
 	Gatherer    prometheus.Gatherer
 	ReadyChecks []ReadyCheck
 	Waiter      PositionWaiter
+	// LogHead reports the head position of the event log. With it, an
+	// X-Vault-Min-Position beyond the head is refused (400) at once instead
+	// of waited for until the timeout (503): every position a write reports
+	// is at or below the head, so a larger one is never the client's own.
+	LogHead func(ctx context.Context) (int64, error)
 }
 
 // Server owns the router and the middleware around it.
@@ -79,10 +88,12 @@ type Server struct {
 	logger      *slog.Logger
 	router      *mux.Router
 	handler     http.Handler
+	metricsOnly http.Handler
 	metrics     *httpMetrics
 	limiter     *ratelimit.Keyed[netip.Addr]
 	readyChecks []ReadyCheck
 	waiter      PositionWaiter
+	logHead     func(ctx context.Context) (int64, error)
 }
 
 // New builds a server with the operational endpoints (/healthz, /readyz,
@@ -107,6 +118,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		metrics:     metrics,
 		readyChecks: deps.ReadyChecks,
 		waiter:      deps.Waiter,
+		logHead:     deps.LogHead,
 	}
 	if cfg.RateLimitRPS > 0 {
 		s.limiter = ratelimit.NewKeyed[netip.Addr](cfg.RateLimitRPS, cfg.RateLimitBurst, cfg.RateLimitMaxClients, time.Now)
@@ -152,13 +164,24 @@ func (s *Server) Router() *mux.Router { return s.router }
 // Handler is the router wrapped in the full middleware chain.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// MetricsHandler serves /metrics and /healthz and nothing else (404 JSON),
+// for the listener of VAULT_METRICS_ADDR.
+func (s *Server) MetricsHandler() http.Handler { return s.metricsOnly }
+
 // HTTPServer returns an http.Server with timeouts that defeat slow-header
 // and idle-connection exhaustion. WriteTimeout stays zero because audit
 // exports stream for as long as they need.
-func (s *Server) HTTPServer(addr string) *http.Server {
+func (s *Server) HTTPServer(addr string) *http.Server { return s.httpServer(addr, s.handler) }
+
+// MetricsHTTPServer is HTTPServer for MetricsHandler.
+func (s *Server) MetricsHTTPServer(addr string) *http.Server {
+	return s.httpServer(addr, s.metricsOnly)
+}
+
+func (s *Server) httpServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{
 		Addr:              addr,
-		Handler:           s.handler,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,

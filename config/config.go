@@ -69,6 +69,7 @@ type Config struct {
 	AdminPassword      Secret
 	NATSURL            string // empty: embedded JetStream
 	ListenAddr         string
+	MetricsAddr        string // empty: /metrics is served on ListenAddr
 	DataDir            string
 
 	JetStreamStream string
@@ -139,6 +140,7 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 		DatabaseURL:     p.str(EnvDatabaseURL),
 		NATSURL:         p.str(EnvNATSURL),
 		ListenAddr:      p.str(EnvListenAddr),
+		MetricsAddr:     p.str(EnvMetricsAddr),
 		DataDir:         p.str(EnvDataDir),
 		JetStreamStream: p.str(EnvJetStreamStream),
 		SubjectPrefix:   p.str(EnvSubjectPrefix),
@@ -188,6 +190,13 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 	}
 	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
 		p.fail(EnvListenAddr, "must be host:port: %v", err)
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			p.fail(EnvMetricsAddr, "must be host:port: %v", err)
+		} else if c.MetricsAddr == c.ListenAddr {
+			p.fail(EnvMetricsAddr, "must differ from %s (leave it empty to serve /metrics there)", EnvListenAddr)
+		}
 	}
 	if c.JetStreamStream == "" || strings.ContainsAny(c.JetStreamStream, " .*>\t") {
 		p.fail(EnvJetStreamStream, "must be a non-empty JetStream stream name without spaces, dots or wildcards")

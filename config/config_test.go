@@ -161,6 +161,8 @@ func TestInvalidValuesNameTheirVariable(t *testing.T) {
 		{"log format", EnvLogFormat, "xml"},
 		{"trusted proxies", EnvTrustedProxies, "10.0.0.0/8, proxy.internal"},
 		{"listen address", EnvListenAddr, "8000"},
+		{"metrics address", EnvMetricsAddr, "9100"},
+		{"metrics address equal to the API's", EnvMetricsAddr, "127.0.0.1:8000"},
 		{"test mode flag", EnvTestMode, "maybe"},
 		{"database url", EnvDatabaseURL, "postgres://[::1"},
 		{"stream name", EnvJetStreamStream, "vault.events"},
@@ -197,6 +199,7 @@ func TestDefaultsAndParsing(t *testing.T) {
 			require.Equal(t, ModeDev, c.Mode)
 			require.Equal(t, "postgres://postgres@127.0.0.1:5432/vault?sslmode=disable", c.DatabaseURL)
 			require.Equal(t, "127.0.0.1:8000", c.ListenAddr)
+			require.Empty(t, c.MetricsAddr, "metrics share the API listener unless VAULT_METRICS_ADDR is set")
 			require.Equal(t, "VAULT_EVENTS", c.JetStreamStream)
 			require.Equal(t, "vault.events", c.SubjectPrefix)
 			require.Empty(t, c.NATSURL)
@@ -214,6 +217,7 @@ func TestDefaultsAndParsing(t *testing.T) {
 		{"explicit values", map[string]string{
 			EnvNATSURL:               "nats://127.0.0.1:4222",
 			EnvListenAddr:            "0.0.0.0:9000",
+			EnvMetricsAddr:           "10.0.0.5:9100",
 			EnvLogLevel:              "DEBUG",
 			EnvLogFormat:             "JSON",
 			EnvTrustedProxies:        "10.0.0.0/8, 192.168.1.7 ,fd00::/8",
@@ -228,6 +232,7 @@ func TestDefaultsAndParsing(t *testing.T) {
 		}, func(t *testing.T, c *Config) {
 			require.Equal(t, "nats://127.0.0.1:4222", c.NATSURL)
 			require.Equal(t, "0.0.0.0:9000", c.ListenAddr)
+			require.Equal(t, "10.0.0.5:9100", c.MetricsAddr)
 			require.Equal(t, slog.LevelDebug, c.LogLevel)
 			require.Equal(t, "json", c.LogFormat)
 			require.Equal(t, []netip.Prefix{

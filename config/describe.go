@@ -23,6 +23,7 @@ const (
 	EnvNATSURL               = "NATS_URL"
 	EnvMode                  = "VAULT_ENV"
 	EnvListenAddr            = "VAULT_LISTEN_ADDR"
+	EnvMetricsAddr           = "VAULT_METRICS_ADDR"
 	EnvAdminPassword         = "VAULT_ADMIN_PASSWORD"
 	EnvDataDir               = "VAULT_DATA_DIR"
 	EnvJetStreamStream       = "VAULT_JETSTREAM_STREAM"
@@ -70,6 +71,7 @@ func Describe() []Var {
 		{EnvSecretKeyPrevious, "", "no", "Comma-separated former SECRET_KEY values: tokens they signed stay valid until they expire, so the signing key rotates without logging everyone out."},
 		{EnvAdminPassword, "", "production", "Password of the `admin` user created on first start with an empty store."},
 		{EnvListenAddr, "127.0.0.1:8000", "no", "host:port the HTTP API listens on."},
+		{EnvMetricsAddr, "", "no", "host:port of a listener of its own serving only `/metrics` (and `/healthz`), for example on an internal interface; the API listener then answers `/metrics` with 404. Empty serves `/metrics` on VAULT_LISTEN_ADDR."},
 		{EnvNATSURL, "", "no", "NATS server with JetStream. Empty runs an embedded JetStream server in-process, with its data in VAULT_DATA_DIR."},
 		{EnvJetStreamStream, "VAULT_EVENTS", "no", "JetStream stream the relay publishes to."},
 		{EnvSubjectPrefix, "vault.events", "no", "Subject prefix; events go to `<prefix>.<aggregate>.<EventType>`."},

@@ -145,17 +145,24 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 		RateLimitRPS:       cfg.RateLimitRPS,
 		RateLimitBurst:     cfg.RateLimitBurst,
 		MinPositionTimeout: cfg.MinPositionTimeout,
+		// With VAULT_METRICS_ADDR the API listener no longer serves /metrics.
+		MetricsOnOwnListener: cfg.MetricsAddr != "",
 	}, api.Deps{
 		Logger:      logger.With("component", "http"),
 		Registerer:  a.registry,
 		Gatherer:    a.registry,
 		ReadyChecks: a.readyChecks(),
 		Waiter:      a.waiter,
+		LogHead:     a.store.HeadPosition,
 	})
 	if err != nil {
 		return nil, err
 	}
-	a.server.MountStatus(a.status)
+	status, err := commands.NewStatus(a.service, a.status)
+	if err != nil {
+		return nil, err
+	}
+	a.server.MountStatus(api.StatusDeps{Status: status, Authenticate: api.BearerAuth(a.identity)})
 	timeTravel, err := commands.NewTimeTravel(a.secrets, a.identity, streams.NewCatalog(a.pool))
 	if err != nil {
 		return nil, err
@@ -284,10 +291,12 @@ func (a *app) status(ctx context.Context) (any, error) {
 	return statusBody{Projections: ps, Relay: rs}, nil
 }
 
-// serve runs the background pipelines and the HTTP server on ln until ctx
-// ends, then shuts down in order: stop accepting requests and let in-flight
-// ones finish, then stop the relay and projections at a clean checkpoint.
-func (a *app) serve(ctx context.Context, ln net.Listener) error {
+// serve runs the background pipelines and the HTTP servers (the API on ln
+// and, when metricsLn is not nil, /metrics on a listener of its own) until
+// ctx ends or one of them fails, then shuts down in order: stop accepting
+// requests on every listener and let in-flight ones finish, then stop the
+// relay and projections at a clean checkpoint.
+func (a *app) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	var wg sync.WaitGroup
@@ -306,10 +315,23 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		})
 	}
 
-	srv := a.server.HTTPServer(ln.Addr().String())
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	a.logger.Info("vaultd is serving", "addr", ln.Addr().String(), "mode", string(a.cfg.Mode))
+	type served struct {
+		srv *http.Server
+		ln  net.Listener
+	}
+	servers := []served{{a.server.HTTPServer(ln.Addr().String()), ln}}
+	if metricsLn != nil {
+		servers = append(servers, served{a.server.MetricsHTTPServer(metricsLn.Addr().String()), metricsLn})
+	}
+	serveErr := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { serveErr <- s.srv.Serve(s.ln) }()
+	}
+	if metricsLn != nil {
+		a.logger.Info("vaultd is serving", "addr", ln.Addr().String(), "metrics_addr", metricsLn.Addr().String(), "mode", string(a.cfg.Mode))
+	} else {
+		a.logger.Info("vaultd is serving", "addr", ln.Addr().String(), "mode", string(a.cfg.Mode))
+	}
 
 	var runErr error
 	select {
@@ -323,9 +345,15 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	a.logger.Info("shutting down: draining HTTP requests", "timeout", a.cfg.ShutdownTimeout)
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		a.logger.Warn("HTTP shutdown did not finish in time", "error", err)
+	var drained sync.WaitGroup
+	for _, s := range servers {
+		drained.Go(func() {
+			if err := s.srv.Shutdown(shutdownCtx); err != nil {
+				a.logger.Warn("HTTP shutdown did not finish in time", "addr", s.ln.Addr().String(), "error", err)
+			}
+		})
 	}
+	drained.Wait()
 	stopBackground()
 	wg.Wait()
 	if errors.Is(runErr, http.ErrServerClosed) {

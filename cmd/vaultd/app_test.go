@@ -30,8 +30,10 @@ import (
 type instance struct {
 	app     *app
 	baseURL string
-	cancel  context.CancelFunc
-	done    chan error
+	// metricsURL is the metrics listener's, when VAULT_METRICS_ADDR is set.
+	metricsURL string
+	cancel     context.CancelFunc
+	done       chan error
 }
 
 // deployment is what several instances share: one database, one NATS.
@@ -62,6 +64,7 @@ func newDeployment(t *testing.T) *deployment {
 			config.EnvSubjectPrefix:   "test" + suffix + ".events",
 			config.EnvRateLimitRPS:    "0",
 			config.EnvShutdownTimeout: "10s",
+			config.EnvAdminPassword:   testAdminPassword,
 		},
 	}
 }
@@ -79,7 +82,13 @@ func (d *deployment) start(t *testing.T) *instance {
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)
 	inst := &instance{app: a, baseURL: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
-	go func() { inst.done <- a.serve(runCtx, ln) }()
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		metricsLn, err = net.Listen("tcp", cfg.MetricsAddr)
+		require.NoError(t, err)
+		inst.metricsURL = "http://" + metricsLn.Addr().String()
+	}
+	go func() { inst.done <- a.serve(runCtx, ln, metricsLn) }()
 	t.Cleanup(func() { inst.stop(t) })
 	return inst
 }
@@ -98,6 +107,17 @@ func (i *instance) stop(t *testing.T) {
 		t.Fatal("vaultd did not shut down within 30s")
 	}
 	i.app.close()
+}
+
+// testAdminPassword is the bootstrap admin's password in every deployment.
+const testAdminPassword = "correct-horse-battery-staple"
+
+// adminClient is a client logged in as the bootstrap admin.
+func (i *instance) adminClient(t *testing.T) *client {
+	t.Helper()
+	c := &client{t: t, base: i.baseURL}
+	c.login("admin", testAdminPassword)
+	return c
 }
 
 func (i *instance) getJSON(t *testing.T, path string, out any) int {
@@ -123,9 +143,13 @@ func TestTwoInstancesShareOneLogWithoutDoubleWork(t *testing.T) {
 		require.Equal(t, http.StatusOK, inst.getJSON(t, "/healthz", nil))
 	}
 
+	// The status endpoint needs a token; logging in appends events, so it
+	// happens before the count below starts.
+	statusClient := b.adminClient(t)
+
 	// Both instances append concurrently; each event must reach the read model
 	// once and JetStream once, in log order.
-	base, err := a.app.store.HeadPosition(ctx) // the bootstrap's events
+	base, err := a.app.store.HeadPosition(ctx) // the bootstrap's and the login's events
 	require.NoError(t, err)
 	require.Positive(t, base)
 	const perInstance = 150
@@ -176,7 +200,9 @@ func TestTwoInstancesShareOneLogWithoutDoubleWork(t *testing.T) {
 	}
 
 	var status statusBody
-	require.Equal(t, http.StatusOK, b.getJSON(t, "/api/v1/status", &status))
+	statusCode, statusRaw := statusClient.do(http.MethodGet, "/api/v1/status", nil)
+	require.Equal(t, http.StatusOK, statusCode, string(statusRaw))
+	require.NoError(t, json.Unmarshal(statusRaw, &status))
 	require.NotEmpty(t, status.Projections)
 	for _, p := range status.Projections {
 		require.Zero(t, p.Lag, p.Name)
