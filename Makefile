@@ -13,11 +13,13 @@ TEST_FLAGS    ?= -race
 TEST_TIMEOUT  ?= 9m
 PKGS          ?= ./...
 BENCH_SCENARIOS ?= append latency rebuild http audit
+# Budget of each fuzz target in `make fuzz`; CI runs them with a short one.
+FUZZTIME      ?= 30s
 BIN           ?= bin
 
 export VAULT_ENV ?= dev
 
-.PHONY: help run build test bench lint fmt-check vet staticcheck generate generate-check migrate check clean
+.PHONY: help run build test fuzz bench lint fmt-check vet staticcheck generate generate-check migrate check clean
 
 help: ## list targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,6 +32,15 @@ build: ## build static vaultd and vaultctl binaries into ./bin
 
 test: ## the full test suite against local PostgreSQL and NATS
 	$(GO) test $(TEST_FLAGS) -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+fuzz: ## every fuzz target (func FuzzXxx in a _test.go file) for FUZZTIME each, one at a time
+	@set -e; \
+	for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$pkg/*_test.go); do \
+			echo "== $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 bench: ## benchmarks, each beside a baseline measured in the same run
 	@for s in $(BENCH_SCENARIOS); do echo "== vaultbench $$s"; $(GO) run ./cmd/vaultbench $$s || exit 1; done
