@@ -245,6 +245,12 @@ func (a *AggregateRoot) Committed() {
 	a.changes = nil
 }
 
+// applyingVersion is the stream version of the event apply is handling:
+// record and fold both advance the version only after apply returns. State
+// that remembers which event did something (so a reader can fetch that
+// event's metadata directly) records it.
+func (a *AggregateRoot) applyingVersion() int64 { return a.version + 1 }
+
 func (a *AggregateRoot) setStream(aggregate, id string) {
 	a.id = id
 	a.streamID = StreamID(aggregate, id)
