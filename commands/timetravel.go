@@ -115,15 +115,6 @@ func (t *TimeTravel) resolve(ctx context.Context, in AsOf, timeParam, positionPa
 	return Instant{Position: pos}, nil
 }
 
-// streamAt reads a stream up to and including position pos. Position 0 is
-// before the first event: nothing existed.
-func (t *TimeTravel) streamAt(ctx context.Context, streamID string, pos int64) ([]domain.RecordedEvent, error) {
-	if pos <= 0 {
-		return nil, nil
-	}
-	return t.svc().readStream(ctx, streamID, pos)
-}
-
 // awaitCatalog waits, bounded, until the stream catalog has applied pos, so
 // every stream that existed at pos is listed. Without a waiter (tests of
 // one replica) there is nothing to wait for.

@@ -87,13 +87,13 @@ func (t *TimeTravel) SecretDiff(ctx context.Context, caller Caller, id string, i
 		SecretID: sec.ID(), Name: sec.Name(), From: from, To: to, Existed: existed,
 		VersionsAdded: []domain.SecretVersionInfo{}, VersionsDestroyed: []domain.SecretVersionInfo{}, Reveals: []Reveal{},
 	}
-	was, fromVersion := secretMeta{}, int64(0)
+	was := secretMeta{}
 	if existed {
-		was, fromVersion = metaOf(before.agg), before.agg.Version()
+		was = metaOf(before.agg)
 	}
 	out.Changes = diffMeta(was, metaOf(sec))
 
-	between, err := t.svc().readStreamAfter(ctx, sec.StreamID(), fromVersion, to.Position)
+	between, err := streamBetween(ctx, t.svc(), sec.StreamID(), from.Position, to.Position)
 	if err != nil {
 		return SecretDiff{}, err
 	}

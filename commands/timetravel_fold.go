@@ -88,22 +88,18 @@ func (f *chunkFold[A]) run(ctx context.Context, pos int64, snap *domain.Snapshot
 	if snap != nil {
 		// Read the snapshot's own event too: it is the last event at or
 		// below pos when nothing followed it, and callers show its metadata.
-		f.from, f.stored, after = *snap, true, snap.Version-1
+		f.from, f.stored, after = *snap, true, snap.Position-1
 	}
-	for {
-		events, err := f.s.log.ReadStreamUntil(ctx, f.streamID, after, pos, foldPage)
-		if err != nil {
-			return out, false, err
-		}
+	err := readStreamBetween(ctx, f.s, f.streamID, after, pos, func(events []domain.RecordedEvent) error {
 		for _, ev := range events {
 			if err := f.add(ev); err != nil {
-				return out, false, err
+				return err
 			}
 		}
-		if len(events) < foldPage {
-			break
-		}
-		after = events[len(events)-1].Version
+		return nil
+	})
+	if err != nil {
+		return out, false, err
 	}
 	if f.last.Version == 0 {
 		if snap != nil {
@@ -220,4 +216,35 @@ func loadAsOf[A snapshotter](ctx context.Context, s *Service, streamID string, m
 		return f.agg, err
 	}
 	return f.agg, nil
+}
+
+// readStreamBetween reads the events of a stream with a position in
+// (afterPosition, untilPosition], oldest first, a page at a time. Each page
+// is found by index probes, so the events outside the range cost nothing.
+func readStreamBetween(ctx context.Context, s *Service, streamID string, afterPosition, untilPosition int64,
+	visit func([]domain.RecordedEvent) error) error {
+	for afterPosition < untilPosition {
+		events, err := s.log.ReadStreamPositions(ctx, streamID, afterPosition, untilPosition, foldPage)
+		if err != nil {
+			return err
+		}
+		if err := visit(events); err != nil {
+			return err
+		}
+		if len(events) < foldPage {
+			return nil
+		}
+		afterPosition = events[len(events)-1].Position
+	}
+	return nil
+}
+
+// streamBetween is readStreamBetween collected.
+func streamBetween(ctx context.Context, s *Service, streamID string, afterPosition, untilPosition int64) ([]domain.RecordedEvent, error) {
+	var out []domain.RecordedEvent
+	err := readStreamBetween(ctx, s, streamID, afterPosition, untilPosition, func(events []domain.RecordedEvent) error {
+		out = append(out, events...)
+		return nil
+	})
+	return out, err
 }

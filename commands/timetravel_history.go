@@ -76,12 +76,8 @@ func (t *TimeTravel) SecretHistory(ctx context.Context, caller Caller, id string
 		sec = base.agg
 	}
 	// One more event of each stream than the page tells whether a next page
-	// exists.
-	var after int64
-	if sec != nil {
-		after = sec.Version()
-	}
-	changes, err := t.svc().log.ReadStreamUntil(ctx, streamID, after, at.Position, limit+1)
+	// exists. The fold holds every event at or below the cursor.
+	changes, err := t.svc().log.ReadStreamPositions(ctx, streamID, min(in.Cursor, at.Position), at.Position, limit+1)
 	if err != nil {
 		return HistoryPage{}, err
 	}

@@ -40,7 +40,7 @@ func (t *TimeTravel) SecretVersionsAt(ctx context.Context, caller Caller, id str
 	if err != nil {
 		return nil, err
 	}
-	events, err := t.streamAt(ctx, sec.agg.StreamID(), sec.last.Position)
+	events, err := streamBetween(ctx, t.svc(), sec.agg.StreamID(), 0, sec.last.Position)
 	if err != nil {
 		return nil, err
 	}

@@ -10,47 +10,63 @@ import (
 )
 
 const readStreamPositionRange = `-- name: ReadStreamPositionRange :many
-WITH RECURSIVE probe (lo, hi) AS (
-    SELECT 0::bigint, COALESCE((SELECT max(h.version) FROM events h WHERE h.stream_id = $1::text), 0)::bigint
-  UNION ALL
+WITH RECURSIVE
+    top (version) AS (
+        SELECT COALESCE((SELECT max(h.version) FROM events h WHERE h.stream_id = $1::text), 0)::bigint
+    ),
     -- Each step probes the middle version; PostgreSQL allows no subquery
     -- around the recursive reference, so the probe is spelled twice.
-    SELECT CASE WHEN (SELECT m.position FROM events m WHERE m.stream_id = $1::text AND m.version = (p.lo + p.hi + 1) / 2) <= $4::bigint
-                THEN (p.lo + p.hi + 1) / 2 ELSE p.lo END,
-           CASE WHEN (SELECT m.position FROM events m WHERE m.stream_id = $1::text AND m.version = (p.lo + p.hi + 1) / 2) <= $4::bigint
-                THEN p.hi ELSE (p.lo + p.hi + 1) / 2 - 1 END
-    FROM probe p
-    WHERE p.lo < p.hi
-)
+    below_after (lo, hi) AS (
+        SELECT 0::bigint, (SELECT top.version FROM top)
+      UNION ALL
+        SELECT CASE WHEN (SELECT m.position FROM events m WHERE m.stream_id = $1::text AND m.version = (p.lo + p.hi + 1) / 2) <= $3::bigint
+                    THEN (p.lo + p.hi + 1) / 2 ELSE p.lo END,
+               CASE WHEN (SELECT m.position FROM events m WHERE m.stream_id = $1::text AND m.version = (p.lo + p.hi + 1) / 2) <= $3::bigint
+                    THEN p.hi ELSE (p.lo + p.hi + 1) / 2 - 1 END
+        FROM below_after p
+        WHERE p.lo < p.hi
+    ),
+    below_until (lo, hi) AS (
+        SELECT 0::bigint, (SELECT top.version FROM top)
+      UNION ALL
+        SELECT CASE WHEN (SELECT m.position FROM events m WHERE m.stream_id = $1::text AND m.version = (p.lo + p.hi + 1) / 2) <= $4::bigint
+                    THEN (p.lo + p.hi + 1) / 2 ELSE p.lo END,
+               CASE WHEN (SELECT m.position FROM events m WHERE m.stream_id = $1::text AND m.version = (p.lo + p.hi + 1) / 2) <= $4::bigint
+                    THEN p.hi ELSE (p.lo + p.hi + 1) / 2 - 1 END
+        FROM below_until p
+        WHERE p.lo < p.hi
+    )
 SELECT ev.position, ev.stream_id, ev.version, ev.event_id, ev.type, ev.schema_version, ev.data, ev.metadata, ev.recorded_at, ev.prev_hash, ev.hash
 FROM events ev
 WHERE ev.stream_id = $1::text
-  AND ev.version > (SELECT probe.lo FROM probe WHERE probe.lo = probe.hi)
-  AND ev.position <= $2::bigint
+  AND ev.version > (SELECT below_after.lo FROM below_after WHERE below_after.lo = below_after.hi)
+  AND ev.version <= (SELECT below_until.lo FROM below_until WHERE below_until.lo = below_until.hi)
 ORDER BY ev.version
-LIMIT $3::int
+LIMIT $2::int
 `
 
 type ReadStreamPositionRangeParams struct {
 	StreamID      string
-	UntilPosition int64
 	MaxEvents     int32
 	AfterPosition int64
+	UntilPosition int64
 }
 
 // The events of one stream with a position in (after, until], oldest first.
 // Within a stream versions are gapless and positions grow with them, so a
 // binary search over versions (about log2 of the stream's length probes of
-// the (stream_id, version) index) finds the last version at or below after,
-// and the range is read from the index from there: the cost does not depend
-// on how many events of the stream precede it, and no index beyond UNIQUE
-// (stream_id, version) is needed.
+// the (stream_id, version) index) finds the last version at or below each
+// bound, and the range between them is read from the index: the cost does not
+// depend on how many events of the stream lie before or after the range, and
+// no index beyond UNIQUE (stream_id, version) is needed. (A filter on
+// position alone would not stop the index scan at until: PostgreSQL cannot
+// know that no later version has a smaller position.)
 func (q *Queries) ReadStreamPositionRange(ctx context.Context, db DBTX, arg ReadStreamPositionRangeParams) ([]Event, error) {
 	rows, err := db.Query(ctx, readStreamPositionRange,
 		arg.StreamID,
-		arg.UntilPosition,
 		arg.MaxEvents,
 		arg.AfterPosition,
+		arg.UntilPosition,
 	)
 	if err != nil {
 		return nil, err
