@@ -44,15 +44,7 @@ func (t *TimeTravel) SecretVersionsAt(ctx context.Context, caller Caller, id str
 	if err != nil {
 		return nil, err
 	}
-	vs, err := secretVersions(sec.agg, events)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]domain.SecretVersionInfo, 0, len(vs))
-	for _, v := range vs {
-		out = append(out, v.info)
-	}
-	return out, nil
+	return secretVersions(sec.agg, events)
 }
 
 // ListSecretsAt lists the secrets that existed at the instant and that the
@@ -157,13 +149,6 @@ func secretState(sec *domain.Secret) string {
 	return domain.SecretStateActive
 }
 
-// versionAt is a version's metadata plus the positions of the events that
-// added and destroyed it (0: not destroyed).
-type versionAt struct {
-	info             domain.SecretVersionInfo
-	added, destroyed int64
-}
-
 // versionEvent is the part of SecretVersionAdded and SecretVersionDestroyed
 // a version listing needs. The sealed value is deliberately not a field, so
 // it is never decoded here.
@@ -198,8 +183,9 @@ func markDestroyed(info *domain.SecretVersionInfo, ev domain.RecordedEvent, e ve
 
 // secretVersions builds the version listing from the events; whether a
 // version is live is the aggregate's answer.
-func secretVersions(sec *domain.Secret, events []domain.RecordedEvent) ([]versionAt, error) {
-	out := make([]versionAt, 0, sec.CurrentVersion())
+func secretVersions(sec *domain.Secret, events []domain.RecordedEvent) ([]domain.SecretVersionInfo, error) {
+	out := make([]domain.SecretVersionInfo, 0, sec.CurrentVersion())
+	destroyed := make([]bool, 0, sec.CurrentVersion())
 	for _, ev := range events {
 		if ev.Type != domain.EventSecretVersionAdded && ev.Type != domain.EventSecretVersionDestroyed {
 			continue
@@ -209,20 +195,21 @@ func secretVersions(sec *domain.Secret, events []domain.RecordedEvent) ([]versio
 			return nil, err
 		}
 		if ev.Type == domain.EventSecretVersionAdded {
-			out = append(out, versionAt{added: ev.Position, info: addedVersion(ev, e)})
+			out, destroyed = append(out, addedVersion(ev, e)), append(destroyed, false)
 			continue
 		}
-		// Versions are added in order from 1, so version n sits at n-1.
+		// Versions are added in order from 1, so version n sits at n-1;
+		// only its first destruction counts.
 		i := e.Version - 1
-		if i < 0 || i >= int64(len(out)) || out[i].info.Version != e.Version || out[i].destroyed != 0 {
+		if i < 0 || i >= int64(len(out)) || out[i].Version != e.Version || destroyed[i] {
 			continue
 		}
-		out[i].destroyed = ev.Position
-		markDestroyed(&out[i].info, ev, e)
+		destroyed[i] = true
+		markDestroyed(&out[i], ev, e)
 	}
 	for i := range out {
-		if !sec.IsLive(out[i].info.Version) {
-			out[i].info.State = domain.SecretVersionStateDestroyed
+		if !sec.IsLive(out[i].Version) {
+			out[i].State = domain.SecretVersionStateDestroyed
 		}
 	}
 	return out, nil
