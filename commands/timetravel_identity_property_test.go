@@ -170,3 +170,36 @@ func TestIdentityAtEqualsTheFullFold(t *testing.T) {
 	require.NoError(t, err)
 	t.Run("from snapshots of other versions", func(t *testing.T) { agree(t, e.snapshots) })
 }
+
+// TestUserAtCostsTheSnapshotGap counts the events a read of a user as of an
+// instant takes from the log: with thousands of logins, and the last profile
+// change long before the instant, it reads the events since the nearest
+// snapshot and the two it shows (created, last changed), not the history.
+func TestUserAtCostsTheSnapshotGap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newHistoryEnv(t)
+	user, err := domain.NewUser(domain.NewID(), "busy", "", testPasswordHash)
+	require.NoError(t, err)
+	require.NoError(t, user.UpdateEmail("busy@example.com"))
+	for range 60 {
+		for range 50 {
+			require.NoError(t, user.RecordLoginSucceeded(domain.NewID(), time.Now()))
+		}
+		_, err := e.store.AppendStreams(ctx, user.StreamAppend(domain.Metadata{Actor: domain.SystemActor}))
+		require.NoError(t, err)
+		user.Committed()
+	}
+	events, err := e.store.ReadStream(ctx, user.StreamID(), 0, 0)
+	require.NoError(t, err)
+	for _, ev := range []domain.RecordedEvent{events[len(events)/2], events[len(events)-1]} {
+		at := commands.Instant{Position: ev.Position}
+		_, err := e.snapshots.UserAt(ctx, identityAdmin(), user.ID(), at) // may fold and store snapshots
+		require.NoError(t, err)
+		before := e.log.read.Load()
+		got, err := e.snapshots.UserAt(ctx, identityAdmin(), user.ID(), at)
+		require.NoError(t, err)
+		require.LessOrEqual(t, e.log.read.Load()-before, int64(commands.SnapshotEvery+2), "as of position %d", ev.Position)
+		require.Equal(t, events[1].RecordedAt, got.UpdatedAt, "the last change is the e-mail update, not a login")
+	}
+}
