@@ -215,11 +215,7 @@ func (id *Identity) loadRole(ctx context.Context, roleID string, maxPosition int
 	if !domain.IsID(roleID) {
 		return nil, domain.Errorf(domain.ENOTFOUND, "role not found")
 	}
-	events, err := id.svc.readStream(ctx, domain.StreamID(domain.RoleAggregate, roleID), maxPosition)
-	if err != nil {
-		return nil, err
-	}
-	r, err := domain.LoadRole(events)
+	r, err := loadAsOf(ctx, id.svc, domain.StreamID(domain.RoleAggregate, roleID), maxPosition, domain.LoadRole, domain.RestoreRole)
 	if err != nil {
 		return nil, err
 	}
@@ -234,11 +230,7 @@ func (id *Identity) loadPolicy(ctx context.Context, policyID string, maxPosition
 	if !domain.IsID(policyID) {
 		return nil, domain.Errorf(domain.ENOTFOUND, "policy not found")
 	}
-	events, err := id.svc.readStream(ctx, domain.StreamID(domain.PolicyAggregate, policyID), maxPosition)
-	if err != nil {
-		return nil, err
-	}
-	p, err := domain.LoadPolicy(events)
+	p, err := loadAsOf(ctx, id.svc, domain.StreamID(domain.PolicyAggregate, policyID), maxPosition, domain.LoadPolicy, domain.RestorePolicy)
 	if err != nil {
 		return nil, err
 	}

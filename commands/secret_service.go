@@ -96,14 +96,6 @@ func (s *Secrets) load(ctx context.Context, id string) (loadedSecret, error) {
 	if err != nil {
 		return loadedSecret{}, err
 	}
-	if position == 0 {
-		// Loaded from a snapshot with nothing after it: the head of the log
-		// is at or past the secret's last event, which is all a caller
-		// waiting on the position needs.
-		if position, err = s.svc.log.HeadPosition(ctx); err != nil {
-			return loadedSecret{}, err
-		}
-	}
 	return loadedSecret{Secret: sec, position: position}, nil
 }
 

@@ -20,6 +20,12 @@ type EventLog interface {
 	AppendStreams(ctx context.Context, appends ...domain.StreamAppend) (domain.AppendResult, error)
 	ReadStream(ctx context.Context, streamID string, afterVersion int64, limit int) ([]domain.RecordedEvent, error)
 	ReadStreamUntil(ctx context.Context, streamID string, afterVersion, maxPosition int64, limit int) ([]domain.RecordedEvent, error)
+	// ReadStreamPositions reads the events of one stream with a position in
+	// (afterPosition, maxPosition], at a cost that does not grow with the
+	// events before afterPosition.
+	ReadStreamPositions(ctx context.Context, streamID string, afterPosition, maxPosition int64, limit int) ([]domain.RecordedEvent, error)
+	// ReadStreamVersions reads chosen events of one stream by version.
+	ReadStreamVersions(ctx context.Context, streamID string, versions []int64) ([]domain.RecordedEvent, error)
 	HeadPosition(ctx context.Context) (int64, error)
 	PositionAt(ctx context.Context, t time.Time) (int64, error)
 }
@@ -76,17 +82,23 @@ type Written struct {
 	Pending  bool
 }
 
-// SnapshotStore caches folded aggregate state beside the log. It is only a
+// SnapshotStore caches folded aggregate state beside the log, at many
+// positions of each stream; *eventstore.Store satisfies it. It is only a
 // cache: any error or unusable snapshot falls back to folding the stream.
 type SnapshotStore interface {
-	LoadSnapshot(ctx context.Context, streamID string) (state []byte, version int64, ok bool, err error)
-	SaveSnapshot(ctx context.Context, streamID string, state []byte, version int64) error
+	// SnapshotAt is the newest snapshot of the stream in the layout at or
+	// below maxPosition whose event the log still holds.
+	SnapshotAt(ctx context.Context, streamID string, layout int, maxPosition int64) (domain.Snapshot, bool, error)
+	SaveSnapshots(ctx context.Context, snaps ...domain.Snapshot) error
+	// DeleteSnapshot removes one the domain could not restore, so a good
+	// one can take its place.
+	DeleteSnapshot(ctx context.Context, snap domain.Snapshot) error
 }
 
 // Options tune the Service.
 type Options struct {
 	// Snapshots, when set, lets long streams load from a snapshot plus the
-	// events after it.
+	// events after it, now and as of any past instant.
 	Snapshots SnapshotStore
 	// ReadYourWritesTimeout bounds how long a command waits for its read
 	// models before answering "accepted, pending".

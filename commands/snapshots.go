@@ -2,27 +2,30 @@ package commands
 
 import (
 	"context"
+	"math"
 
 	"github.com/securevault/vault/domain"
 )
 
-// snapshotEvery is how many events a load may fold beyond its snapshot
+// snapshotEvery is how many events a fold may go past its newest snapshot
 // before it stores a fresh one. Users grow by an event per login, sessions
 // by one per refresh and secrets by one per rotation, so without snapshots
-// every request would fold a whole history.
+// every request would fold a whole history. Reads as of a past instant store
+// them too (see foldAt), so the store keeps a snapshot about every
+// snapshotEvery events of a long stream, by position.
 const snapshotEvery = 50
 
 // snapshotter is an aggregate that can be cached.
 type snapshotter interface {
+	StreamID() string
 	Snapshot() ([]byte, int64, error)
 }
 
 // loadLatest folds the current state of a stream. A short stream is read
 // in one round trip and folded; a stream of at least snapshotEvery events
-// loads from its snapshot plus the events after it when there is a usable
-// one, and refreshes the snapshot when the fold went snapshotEvery events
-// past it. Only the current state is cached: time travel folds from the
-// start.
+// loads from its newest snapshot plus the events after it when there is a
+// usable one, and stores a fresh snapshot when the fold went snapshotEvery
+// events past it.
 func loadLatest[A snapshotter](ctx context.Context, s *Service, streamID string,
 	load func([]domain.RecordedEvent) (A, error),
 	restore func(state []byte, version int64, rest []domain.RecordedEvent) (A, error),
@@ -32,8 +35,7 @@ func loadLatest[A snapshotter](ctx context.Context, s *Service, streamID string,
 }
 
 // loadLatestAt is loadLatest that also reports the position of the
-// stream's last event, or 0 when the state came from a snapshot with no
-// event after it.
+// stream's last event (0 for a stream without events).
 func loadLatestAt[A snapshotter](ctx context.Context, s *Service, streamID string,
 	load func([]domain.RecordedEvent) (A, error),
 	restore func(state []byte, version int64, rest []domain.RecordedEvent) (A, error),
@@ -47,24 +49,21 @@ func loadLatestAt[A snapshotter](ctx context.Context, s *Service, streamID strin
 		agg, err := load(head)
 		return agg, lastPosition(head), err
 	}
-	if s.opts.Snapshots != nil {
-		state, version, ok, err := s.opts.Snapshots.LoadSnapshot(ctx, streamID)
-		switch {
-		case err != nil:
-			s.logger.WarnContext(ctx, "snapshot unreadable; folding the stream", "stream_id", streamID, "error", err)
-		case ok:
-			rest, err := s.readStreamAfter(ctx, streamID, version, 0)
-			if err != nil {
-				return zero, 0, err
-			}
-			agg, err := restore(state, version, rest)
-			if err == nil {
-				s.maybeSnapshot(ctx, streamID, agg, len(rest))
-				return agg, lastPosition(rest), nil
-			}
-			// A snapshot of an older state layout, for example.
-			s.logger.InfoContext(ctx, "snapshot unusable; folding the stream", "stream_id", streamID, "error", err)
+	if snap, ok := s.snapshotAt(ctx, streamID, math.MaxInt64); ok {
+		rest, err := s.readStreamAfter(ctx, streamID, snap.Version, 0)
+		if err != nil {
+			return zero, 0, err
 		}
+		agg, err := restoreSnapshot(snap, restore, rest)
+		if err == nil {
+			position := snap.Position
+			if len(rest) > 0 {
+				position = rest[len(rest)-1].Position
+			}
+			s.maybeSnapshot(ctx, agg, rest)
+			return agg, position, nil
+		}
+		s.dropSnapshot(ctx, snap, err)
 	}
 	rest, err := s.readStreamAfter(ctx, streamID, head[len(head)-1].Version, 0)
 	if err != nil {
@@ -75,7 +74,7 @@ func loadLatestAt[A snapshotter](ctx context.Context, s *Service, streamID strin
 	if err != nil {
 		return agg, 0, err
 	}
-	s.maybeSnapshot(ctx, streamID, agg, len(events))
+	s.maybeSnapshot(ctx, agg, events)
 	return agg, lastPosition(events), nil
 }
 
@@ -86,16 +85,86 @@ func lastPosition(events []domain.RecordedEvent) int64 {
 	return events[len(events)-1].Position
 }
 
-func (s *Service) maybeSnapshot(ctx context.Context, streamID string, agg snapshotter, folded int) {
-	if s.opts.Snapshots == nil || folded < snapshotEvery {
-		return
+// snapshotAt is the newest usable snapshot of a stream at or below
+// maxPosition. A store that fails is logged and answered as "none": folding
+// the log is always correct, only slower.
+func (s *Service) snapshotAt(ctx context.Context, streamID string, maxPosition int64) (domain.Snapshot, bool) {
+	layout, ok := domain.SnapshotLayout(domain.AggregateOf(streamID))
+	if s.opts.Snapshots == nil || !ok {
+		return domain.Snapshot{}, false
 	}
+	snap, found, err := s.opts.Snapshots.SnapshotAt(ctx, streamID, layout, maxPosition)
+	if err != nil {
+		s.logger.WarnContext(ctx, "snapshot unreadable; folding the stream", "stream_id", streamID, "error", err)
+		return domain.Snapshot{}, false
+	}
+	return snap, found && snap.StreamID == streamID
+}
+
+// restoreSnapshot restores a stored snapshot plus the events after it. The
+// domain refuses a state of another layout or aggregate type; a state of
+// another stream is refused here.
+func restoreSnapshot[A snapshotter](snap domain.Snapshot,
+	restore func(state []byte, version int64, rest []domain.RecordedEvent) (A, error), rest []domain.RecordedEvent) (A, error) {
+	agg, err := restore(snap.State, snap.Version, rest)
+	if err != nil {
+		return agg, err
+	}
+	if agg.StreamID() != snap.StreamID {
+		var zero A
+		return zero, domain.Errorf(domain.EINTERNAL, "the snapshot of %s holds the state of %s", snap.StreamID, agg.StreamID())
+	}
+	return agg, nil
+}
+
+// snapshotOf is the snapshot of an aggregate whose last folded event is
+// last: it names that event, so it is used only while the log holds it.
+func snapshotOf(agg snapshotter, last domain.RecordedEvent) (domain.Snapshot, error) {
 	state, version, err := agg.Snapshot()
 	if err != nil {
-		s.logger.WarnContext(ctx, "cannot snapshot", "stream_id", streamID, "error", err)
+		return domain.Snapshot{}, err
+	}
+	layout, ok := domain.SnapshotLayout(domain.AggregateOf(last.StreamID))
+	if !ok || version != last.Version || agg.StreamID() != last.StreamID {
+		return domain.Snapshot{}, domain.Errorf(domain.EINTERNAL, "cannot snapshot %s at version %d as event %d of %s",
+			agg.StreamID(), version, last.Version, last.StreamID)
+	}
+	return domain.Snapshot{
+		StreamID: last.StreamID, Layout: layout, Version: version, Position: last.Position, EventHash: last.Hash, State: state,
+	}, nil
+}
+
+// maybeSnapshot stores the aggregate's snapshot when the fold went
+// snapshotEvery events past the one it started from.
+func (s *Service) maybeSnapshot(ctx context.Context, agg snapshotter, folded []domain.RecordedEvent) {
+	if s.opts.Snapshots == nil || len(folded) < snapshotEvery {
 		return
 	}
-	if err := s.opts.Snapshots.SaveSnapshot(ctx, streamID, state, version); err != nil {
-		s.logger.WarnContext(ctx, "cannot save snapshot", "stream_id", streamID, "error", err)
+	snap, err := snapshotOf(agg, folded[len(folded)-1])
+	if err != nil {
+		s.logger.WarnContext(ctx, "cannot snapshot", "stream_id", agg.StreamID(), "error", err)
+		return
+	}
+	s.saveSnapshots(ctx, snap)
+}
+
+// saveSnapshots stores snapshots; failing to is logged, never an error of
+// the command or query that folded them.
+func (s *Service) saveSnapshots(ctx context.Context, snaps ...domain.Snapshot) {
+	if s.opts.Snapshots == nil || len(snaps) == 0 {
+		return
+	}
+	if err := s.opts.Snapshots.SaveSnapshots(ctx, snaps...); err != nil {
+		s.logger.WarnContext(ctx, "cannot save snapshots", "stream_id", snaps[0].StreamID, "count", len(snaps), "error", err)
+	}
+}
+
+// dropSnapshot removes a stored snapshot the domain could not restore (a
+// corrupt state, or one of another stream): it is logged, and deleting it
+// lets the next fold past its event store a good one there.
+func (s *Service) dropSnapshot(ctx context.Context, snap domain.Snapshot, cause error) {
+	s.logger.WarnContext(ctx, "snapshot unusable; folding the log instead", "stream_id", snap.StreamID, "position", snap.Position, "error", cause)
+	if err := s.opts.Snapshots.DeleteSnapshot(ctx, snap); err != nil {
+		s.logger.WarnContext(ctx, "cannot delete an unusable snapshot", "stream_id", snap.StreamID, "position", snap.Position, "error", err)
 	}
 }

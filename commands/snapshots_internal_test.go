@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"testing"
 	"time"
 
@@ -14,17 +15,14 @@ import (
 	"github.com/securevault/vault/internal/pgtest"
 )
 
-// storeSnapshots adapts the real event store's snapshot table, as
-// cmd/internal/wire does for vaultd.
-type storeSnapshots struct{ store *eventstore.Store }
-
-func (s storeSnapshots) LoadSnapshot(ctx context.Context, streamID string) ([]byte, int64, bool, error) {
-	snap, ok, err := s.store.LoadSnapshot(ctx, streamID)
-	return snap.State, snap.Version, ok, err
-}
-
-func (s storeSnapshots) SaveSnapshot(ctx context.Context, streamID string, state []byte, version int64) error {
-	return s.store.SaveSnapshot(ctx, streamID, eventstore.Snapshot{Version: version, SchemaVersion: 1, State: state})
+// latestSnapshot is the newest usable snapshot of a stream in its layout.
+func latestSnapshot(t *testing.T, store *eventstore.Store, streamID string) (domain.Snapshot, bool) {
+	t.Helper()
+	layout, ok := domain.SnapshotLayout(domain.AggregateOf(streamID))
+	require.True(t, ok)
+	snap, found, err := store.SnapshotAt(context.Background(), streamID, layout, math.MaxInt64)
+	require.NoError(t, err)
+	return snap, found
 }
 
 func TestLongStreamsLoadFromSnapshots(t *testing.T) {
@@ -34,7 +32,7 @@ func TestLongStreamsLoadFromSnapshots(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store := eventstore.New(db.Pool, logger, eventstore.Options{})
 	t.Cleanup(store.Close)
-	svc := NewService(store, nil, logger, Options{Snapshots: storeSnapshots{store}})
+	svc := NewService(store, nil, logger, Options{Snapshots: store})
 
 	user, err := domain.NewUser(domain.NewID(), "snappy", "", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA")
 	require.NoError(t, err)
@@ -70,14 +68,12 @@ func TestLongStreamsLoadFromSnapshots(t *testing.T) {
 
 	appendLogins(snapshotEvery - 2) // a short stream: no snapshot
 	sameState(load(), foldAll())
-	_, ok, err := store.LoadSnapshot(ctx, user.StreamID())
-	require.NoError(t, err)
+	_, ok := latestSnapshot(t, store, user.StreamID())
 	require.False(t, ok, "short streams are not worth a snapshot")
 
 	appendLogins(2 * snapshotEvery) // long: the load stores one
 	sameState(load(), foldAll())
-	snap, ok, err := store.LoadSnapshot(ctx, user.StreamID())
-	require.NoError(t, err)
+	snap, ok := latestSnapshot(t, store, user.StreamID())
 	require.True(t, ok)
 	require.Equal(t, user.Version(), snap.Version)
 
@@ -86,9 +82,22 @@ func TestLongStreamsLoadFromSnapshots(t *testing.T) {
 
 	// A snapshot is a cache: a corrupt one is ignored, never trusted.
 	su := db.Superuser(t)
-	_, err = su.Exec(ctx, `UPDATE snapshots SET state = '{"layout": 999, "stream_id": "x", "state": {}}' WHERE stream_id = $1`, user.StreamID())
+	_, err = su.Exec(ctx, `UPDATE stream_snapshots SET state = '{"layout": 999, "stream_id": "x", "state": {}}' WHERE stream_id = $1`, user.StreamID())
 	require.NoError(t, err)
 	sameState(load(), foldAll())
+	// A state of another stream under this stream's key is refused too.
+	other, err := domain.NewUser(domain.NewID(), "other", "", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA")
+	require.NoError(t, err)
+	_, err = store.AppendStreams(ctx, other.StreamAppend(domain.Metadata{Actor: domain.SystemActor}))
+	require.NoError(t, err)
+	other.Committed()
+	foreign, _, err := other.Snapshot()
+	require.NoError(t, err)
+	_, err = su.Exec(ctx, `UPDATE stream_snapshots SET state = $2 WHERE stream_id = $1`, user.StreamID(), foreign)
+	require.NoError(t, err)
+	got := load()
+	require.Equal(t, user.StreamID(), got.StreamID())
+	sameState(got, foldAll())
 }
 
 func TestSecretsLoadFromSnapshotsAndKeepTheirPosition(t *testing.T) {
@@ -98,7 +107,7 @@ func TestSecretsLoadFromSnapshotsAndKeepTheirPosition(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store := eventstore.New(db.Pool, logger, eventstore.Options{})
 	t.Cleanup(store.Close)
-	svc := NewService(store, nil, logger, Options{Snapshots: storeSnapshots{store}})
+	svc := NewService(store, nil, logger, Options{Snapshots: store})
 
 	sec, err := domain.NewSecret(domain.NewID(), "prod/rotating", "", nil)
 	require.NoError(t, err)
@@ -128,21 +137,20 @@ func TestSecretsLoadFromSnapshotsAndKeepTheirPosition(t *testing.T) {
 
 	rotate(3 * snapshotEvery) // folds everything once, then stores a snapshot
 	check(last)
-	_, ok, err := store.LoadSnapshot(ctx, sec.StreamID())
-	require.NoError(t, err)
+	_, ok := latestSnapshot(t, store, sec.StreamID())
 	require.True(t, ok)
-	check(0) // from the snapshot, with no event after it: the position is unknown here
+	check(last) // from the snapshot, with no event after it: it names its event's position
 
-	// The secrets handler turns "unknown" into the head of the log, which is
-	// at or past the secret's last event.
-	other, err := store.Append(ctx, "other-"+domain.NewID(), domain.ExpectNoStream, domain.NewEvent{
+	// The secrets handler reports the secret's own last position, not the
+	// head of the log, even when other streams moved on.
+	_, err = store.Append(ctx, "other-"+domain.NewID(), domain.ExpectNoStream, domain.NewEvent{
 		ID: domain.NewID(), Type: "Other", SchemaVersion: 1, Data: []byte(`{}`), Metadata: domain.Metadata{Actor: domain.SystemActor},
 	})
 	require.NoError(t, err)
 	s := &Secrets{svc: svc}
 	loaded, err := s.load(ctx, sec.ID())
 	require.NoError(t, err)
-	require.Equal(t, other.LastPosition, loaded.position)
+	require.Equal(t, last, loaded.position)
 
 	rotate(2)
 	check(last) // snapshot plus two events

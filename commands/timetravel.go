@@ -43,12 +43,11 @@ type Actor struct {
 // TimeTravel answers reads as of a past instant by folding streams up to
 // that position with the same domain code the commands use.
 //
-// It folds whole streams and does not load snapshots. Nothing in the vault
-// writes snapshots yet, the snapshot table keeps only the newest state of a
-// stream (usable for a past instant only when the event at its version lies
-// at or below the target position, which costs a read to find out), and the
-// answers need every folded event's metadata anyway: who created, updated
-// or destroyed what and when is not in aggregate state.
+// Every read starts from the nearest snapshot at or before its instant (see
+// foldAt) and fetches the few events whose metadata it shows (who created or
+// last changed a resource) by version, so it costs what its answer costs
+// plus index probes, not the length of the history. Only a version listing
+// reads every version's events, because it shows every version.
 type TimeTravel struct {
 	secrets  *Secrets
 	identity *Identity
@@ -116,15 +115,6 @@ func (t *TimeTravel) resolve(ctx context.Context, in AsOf, timeParam, positionPa
 	return Instant{Position: pos}, nil
 }
 
-// streamAt reads a stream up to and including position pos. Position 0 is
-// before the first event: nothing existed.
-func (t *TimeTravel) streamAt(ctx context.Context, streamID string, pos int64) ([]domain.RecordedEvent, error) {
-	if pos <= 0 {
-		return nil, nil
-	}
-	return t.svc().readStream(ctx, streamID, pos)
-}
-
 // awaitCatalog waits, bounded, until the stream catalog has applied pos, so
 // every stream that existed at pos is listed. Without a waiter (tests of
 // one replica) there is nothing to wait for.
@@ -136,12 +126,13 @@ func (t *TimeTravel) awaitCatalog(ctx context.Context, pos int64) error {
 	return s.waiter.WaitFor(ctx, pos, s.opts.ReadYourWritesTimeout, StreamsReadModel)
 }
 
-// scanAt walks the streams of aggregate after the cursor stream id, folds
-// each up to pos and offers the events to visit, which answers whether it
-// kept an item. It stops after limit kept items or listScanPages catalog
-// pages, and returns the stream id to continue after ("" at the end).
+// scanAt walks the streams of aggregate after the cursor stream id and
+// offers each to visit, which folds it up to pos and answers whether it kept
+// an item (a stream created after pos keeps none). It stops after limit kept
+// items or listScanPages catalog pages, and returns the stream id to
+// continue after ("" at the end).
 func (t *TimeTravel) scanAt(ctx context.Context, aggregate string, pos int64, after string, limit int,
-	visit func(events []domain.RecordedEvent) (bool, error)) (string, error) {
+	visit func(streamID string) (bool, error)) (string, error) {
 	if pos <= 0 {
 		return "", nil
 	}
@@ -156,14 +147,7 @@ func (t *TimeTravel) scanAt(ctx context.Context, aggregate string, pos int64, af
 		}
 		for i, sid := range ids {
 			after = sid
-			events, err := t.streamAt(ctx, sid, pos)
-			if err != nil {
-				return "", err
-			}
-			if len(events) == 0 {
-				continue // created after the instant
-			}
-			ok, err := visit(events)
+			ok, err := visit(sid)
 			if err != nil {
 				return "", err
 			}

@@ -37,17 +37,6 @@ type AccessCheckAt struct {
 	Instant
 }
 
-// isUserChange tells the user events the read model shows as an update;
-// logins are not profile changes.
-func isUserChange(eventType string) bool {
-	switch eventType {
-	case domain.EventUserCreated, domain.EventUserUpdated, domain.EventUserRolesAssigned,
-		domain.EventUserDisabled, domain.EventUserEnabled, domain.EventUserPasswordChanged:
-		return true
-	}
-	return false
-}
-
 // UserAt returns a user as it was at the instant. Like the current
 // endpoint, the user itself may read it; anyone else needs `admin` on
 // users/<username>. A user deleted by then is not found.
@@ -55,29 +44,33 @@ func (t *TimeTravel) UserAt(ctx context.Context, caller Caller, id string, at In
 	if err := requireCaller(caller); err != nil {
 		return UserAt{}, err
 	}
-	u, events, err := t.userAt(ctx, id, at.Position)
+	u, err := t.userAt(ctx, id, at.Position)
 	if err != nil {
 		return UserAt{}, err
 	}
-	if caller.Principal.UserID != u.ID() {
-		if err := t.svc().authorize(ctx, caller, domain.ActionAdmin, UserResource(u.Username())); err != nil {
+	if caller.Principal.UserID != u.agg.ID() {
+		if err := t.svc().authorize(ctx, caller, domain.ActionAdmin, UserResource(u.agg.Username())); err != nil {
 			return UserAt{}, err
 		}
 	}
-	return userAtView(u, events), nil
+	return t.userAtView(ctx, u)
 }
 
 // ListUsersAt lists the users that existed at the instant and that the
 // caller may administer now (or is), in id order.
 func (t *TimeTravel) ListUsersAt(ctx context.Context, caller Caller, in IdentityListInput, at Instant) (IdentityPage[UserAt], error) {
-	return listAt(ctx, t, caller, domain.UserAggregate, in, at, func(events []domain.RecordedEvent, prefix string) (UserAt, bool, error) {
-		u, err := domain.LoadUser(events)
-		if err != nil {
+	return listAt(ctx, t, caller, domain.UserAggregate, in, at, func(streamID, prefix string) (UserAt, bool, error) {
+		f, found, err := foldAt(ctx, t.svc(), streamID, at.Position, domain.LoadUser, domain.RestoreUser)
+		if err != nil || !found {
 			return UserAt{}, false, err
 		}
-		ok := !u.Deleted() && strings.HasPrefix(u.Username(), prefix) &&
-			(caller.Principal.UserID == u.ID() || t.svc().allowed(caller, domain.ActionAdmin, UserResource(u.Username())))
-		return userAtView(u, events), ok, nil
+		u := f.agg
+		if u.Deleted() || !strings.HasPrefix(u.Username(), prefix) ||
+			(caller.Principal.UserID != u.ID() && !t.svc().allowed(caller, domain.ActionAdmin, UserResource(u.Username()))) {
+			return UserAt{}, false, nil
+		}
+		view, err := t.userAtView(ctx, f)
+		return view, err == nil, err
 	})
 }
 
@@ -87,26 +80,29 @@ func (t *TimeTravel) RoleAt(ctx context.Context, caller Caller, id string, at In
 	if err := requireCaller(caller); err != nil {
 		return RoleAt{}, err
 	}
-	r, events, err := t.roleAt(ctx, id, at.Position)
+	r, err := t.roleAt(ctx, id, at.Position)
 	if err != nil {
 		return RoleAt{}, err
 	}
-	if err := t.svc().authorize(ctx, caller, domain.ActionAdmin, RoleResource(r.Name())); err != nil {
+	if err := t.svc().authorize(ctx, caller, domain.ActionAdmin, RoleResource(r.agg.Name())); err != nil {
 		return RoleAt{}, err
 	}
-	return roleAtView(r, events), nil
+	return t.roleAtView(ctx, r)
 }
 
 // ListRolesAt lists the roles that existed at the instant and that the
 // caller may administer now, in id order.
 func (t *TimeTravel) ListRolesAt(ctx context.Context, caller Caller, in IdentityListInput, at Instant) (IdentityPage[RoleAt], error) {
-	return listAt(ctx, t, caller, domain.RoleAggregate, in, at, func(events []domain.RecordedEvent, prefix string) (RoleAt, bool, error) {
-		r, err := domain.LoadRole(events)
-		if err != nil {
+	return listAt(ctx, t, caller, domain.RoleAggregate, in, at, func(streamID, prefix string) (RoleAt, bool, error) {
+		f, found, err := foldAt(ctx, t.svc(), streamID, at.Position, domain.LoadRole, domain.RestoreRole)
+		if err != nil || !found {
 			return RoleAt{}, false, err
 		}
-		ok := !r.Deleted() && strings.HasPrefix(r.Name(), prefix) && t.svc().allowed(caller, domain.ActionAdmin, RoleResource(r.Name()))
-		return roleAtView(r, events), ok, nil
+		if r := f.agg; r.Deleted() || !strings.HasPrefix(r.Name(), prefix) || !t.svc().allowed(caller, domain.ActionAdmin, RoleResource(r.Name())) {
+			return RoleAt{}, false, nil
+		}
+		view, err := t.roleAtView(ctx, f)
+		return view, err == nil, err
 	})
 }
 
@@ -116,26 +112,29 @@ func (t *TimeTravel) PolicyAt(ctx context.Context, caller Caller, id string, at 
 	if err := requireCaller(caller); err != nil {
 		return PolicyAt{}, err
 	}
-	p, events, err := t.policyAt(ctx, id, at.Position)
+	p, err := t.policyAt(ctx, id, at.Position)
 	if err != nil {
 		return PolicyAt{}, err
 	}
-	if err := t.svc().authorize(ctx, caller, domain.ActionAdmin, PolicyResource(p.Name())); err != nil {
+	if err := t.svc().authorize(ctx, caller, domain.ActionAdmin, PolicyResource(p.agg.Name())); err != nil {
 		return PolicyAt{}, err
 	}
-	return policyAtView(p, events), nil
+	return t.policyAtView(ctx, p)
 }
 
 // ListPoliciesAt lists the policies that existed at the instant and that
 // the caller may administer now, in id order.
 func (t *TimeTravel) ListPoliciesAt(ctx context.Context, caller Caller, in IdentityListInput, at Instant) (IdentityPage[PolicyAt], error) {
-	return listAt(ctx, t, caller, domain.PolicyAggregate, in, at, func(events []domain.RecordedEvent, prefix string) (PolicyAt, bool, error) {
-		p, err := domain.LoadPolicy(events)
-		if err != nil {
+	return listAt(ctx, t, caller, domain.PolicyAggregate, in, at, func(streamID, prefix string) (PolicyAt, bool, error) {
+		f, found, err := foldAt(ctx, t.svc(), streamID, at.Position, domain.LoadPolicy, domain.RestorePolicy)
+		if err != nil || !found {
 			return PolicyAt{}, false, err
 		}
-		ok := !p.Deleted() && strings.HasPrefix(p.Name(), prefix) && t.svc().allowed(caller, domain.ActionAdmin, PolicyResource(p.Name()))
-		return policyAtView(p, events), ok, nil
+		if p := f.agg; p.Deleted() || !strings.HasPrefix(p.Name(), prefix) || !t.svc().allowed(caller, domain.ActionAdmin, PolicyResource(p.Name())) {
+			return PolicyAt{}, false, nil
+		}
+		view, err := t.policyAtView(ctx, f)
+		return view, err == nil, err
 	})
 }
 
@@ -157,10 +156,11 @@ func (t *TimeTravel) CheckAccessAt(ctx context.Context, caller Caller, userID, a
 	if err != nil {
 		return AccessCheckAt{}, err
 	}
-	u, _, err := t.userAt(ctx, userID, at.Position)
+	f, err := t.userAt(ctx, userID, at.Position)
 	if err != nil {
 		return AccessCheckAt{}, err
 	}
+	u := f.agg
 	if err := t.svc().authorize(ctx, caller, domain.ActionAdmin, UserResource(u.Username())); err != nil {
 		return AccessCheckAt{}, err
 	}
@@ -177,70 +177,52 @@ func (t *TimeTravel) CheckAccessAt(ctx context.Context, caller Caller, userID, a
 	}, nil
 }
 
-func (t *TimeTravel) userAt(ctx context.Context, id string, pos int64) (*domain.User, []domain.RecordedEvent, error) {
-	events, err := t.foldable(ctx, domain.UserAggregate, id, pos)
-	if err != nil {
-		return nil, nil, err
+func (t *TimeTravel) userAt(ctx context.Context, id string, pos int64) (foldedAt[*domain.User], error) {
+	u, err := identityAt(ctx, t, domain.UserAggregate, id, pos, domain.LoadUser, domain.RestoreUser)
+	if err == nil && u.agg.Deleted() {
+		return u, domain.Errorf(domain.ENOTFOUND, "user not found at position %d", pos)
 	}
-	u, err := domain.LoadUser(events)
-	if err != nil {
-		return nil, nil, err
-	}
-	if u.Deleted() {
-		return nil, nil, domain.Errorf(domain.ENOTFOUND, "user not found at position %d", pos)
-	}
-	return u, events, nil
+	return u, err
 }
 
-func (t *TimeTravel) roleAt(ctx context.Context, id string, pos int64) (*domain.Role, []domain.RecordedEvent, error) {
-	events, err := t.foldable(ctx, domain.RoleAggregate, id, pos)
-	if err != nil {
-		return nil, nil, err
+func (t *TimeTravel) roleAt(ctx context.Context, id string, pos int64) (foldedAt[*domain.Role], error) {
+	r, err := identityAt(ctx, t, domain.RoleAggregate, id, pos, domain.LoadRole, domain.RestoreRole)
+	if err == nil && r.agg.Deleted() {
+		return r, domain.Errorf(domain.ENOTFOUND, "role not found at position %d", pos)
 	}
-	r, err := domain.LoadRole(events)
-	if err != nil {
-		return nil, nil, err
-	}
-	if r.Deleted() {
-		return nil, nil, domain.Errorf(domain.ENOTFOUND, "role not found at position %d", pos)
-	}
-	return r, events, nil
+	return r, err
 }
 
-func (t *TimeTravel) policyAt(ctx context.Context, id string, pos int64) (*domain.Policy, []domain.RecordedEvent, error) {
-	events, err := t.foldable(ctx, domain.PolicyAggregate, id, pos)
-	if err != nil {
-		return nil, nil, err
+func (t *TimeTravel) policyAt(ctx context.Context, id string, pos int64) (foldedAt[*domain.Policy], error) {
+	p, err := identityAt(ctx, t, domain.PolicyAggregate, id, pos, domain.LoadPolicy, domain.RestorePolicy)
+	if err == nil && p.agg.Deleted() {
+		return p, domain.Errorf(domain.ENOTFOUND, "policy not found at position %d", pos)
 	}
-	p, err := domain.LoadPolicy(events)
-	if err != nil {
-		return nil, nil, err
-	}
-	if p.Deleted() {
-		return nil, nil, domain.Errorf(domain.ENOTFOUND, "policy not found at position %d", pos)
-	}
-	return p, events, nil
+	return p, err
 }
 
-// foldable reads an aggregate's stream up to pos, answering ENOTFOUND when
-// the id is malformed or nothing was recorded by then.
-func (t *TimeTravel) foldable(ctx context.Context, aggregate, id string, pos int64) ([]domain.RecordedEvent, error) {
+// identityAt folds an aggregate's stream up to pos, answering ENOTFOUND
+// when the id is malformed or nothing was recorded by then.
+func identityAt[A snapshotter](ctx context.Context, t *TimeTravel, aggregate, id string, pos int64,
+	load func([]domain.RecordedEvent) (A, error),
+	restore func(state []byte, version int64, rest []domain.RecordedEvent) (A, error),
+) (foldedAt[A], error) {
 	if !domain.IsID(id) {
-		return nil, domain.Errorf(domain.ENOTFOUND, "%s not found", aggregate)
+		return foldedAt[A]{}, domain.Errorf(domain.ENOTFOUND, "%s not found", aggregate)
 	}
-	events, err := t.streamAt(ctx, domain.StreamID(aggregate, id), pos)
+	f, found, err := foldAt(ctx, t.svc(), domain.StreamID(aggregate, id), pos, load, restore)
 	if err != nil {
-		return nil, err
+		return f, err
 	}
-	if len(events) == 0 {
-		return nil, domain.Errorf(domain.ENOTFOUND, "%s not found at position %d", aggregate, pos)
+	if !found {
+		return f, domain.Errorf(domain.ENOTFOUND, "%s not found at position %d", aggregate, pos)
 	}
-	return events, nil
+	return f, nil
 }
 
 // listAt is the shared listing of identity aggregates at an instant.
 func listAt[T any](ctx context.Context, t *TimeTravel, caller Caller, aggregate string, in IdentityListInput, at Instant,
-	view func(events []domain.RecordedEvent, prefix string) (T, bool, error)) (IdentityPage[T], error) {
+	view func(streamID, prefix string) (T, bool, error)) (IdentityPage[T], error) {
 	if err := requireCaller(caller); err != nil {
 		return IdentityPage[T]{}, err
 	}
@@ -257,8 +239,8 @@ func listAt[T any](ctx context.Context, t *TimeTravel, caller Caller, aggregate 
 		return IdentityPage[T]{}, err
 	}
 	page := IdentityPage[T]{Items: []T{}}
-	next, err := t.scanAt(ctx, aggregate, at.Position, after, limit, func(events []domain.RecordedEvent) (bool, error) {
-		item, ok, err := view(events, prefix)
+	next, err := t.scanAt(ctx, aggregate, at.Position, after, limit, func(streamID string) (bool, error) {
+		item, ok, err := view(streamID, prefix)
 		if err != nil || !ok {
 			return false, err
 		}
@@ -283,12 +265,24 @@ func identityActor(md domain.Metadata) string {
 	return md.Actor
 }
 
-func userAtView(u *domain.User, events []domain.RecordedEvent) UserAt {
-	first, last := events[0], events[0]
-	for _, ev := range events {
-		if isUserChange(ev.Type) {
-			last = ev
-		}
+// createdAndChanged is the event that created an aggregate and the one a
+// listing shows as its last update, fetched by version unless the fold read
+// them.
+func (t *TimeTravel) createdAndChanged(ctx context.Context, streamID string, first, last domain.RecordedEvent, changed int64) (domain.RecordedEvent, domain.RecordedEvent, error) {
+	events, err := eventsAt(ctx, t.svc(), streamID, []domain.RecordedEvent{first, last}, 1, changed)
+	if err != nil {
+		return domain.RecordedEvent{}, domain.RecordedEvent{}, err
+	}
+	return events[1], events[changed], nil
+}
+
+func (t *TimeTravel) userAtView(ctx context.Context, f foldedAt[*domain.User]) (UserAt, error) {
+	u := f.agg
+	// Logins are not profile changes: the user's last update is the event
+	// the aggregate remembers, which may lie long before the instant.
+	first, changed, err := t.createdAndChanged(ctx, u.StreamID(), f.first, f.last, u.ProfileVersion())
+	if err != nil {
+		return UserAt{}, err
 	}
 	roles := u.RoleIDs()
 	if roles == nil {
@@ -297,12 +291,16 @@ func userAtView(u *domain.User, events []domain.RecordedEvent) UserAt {
 	return UserAt{
 		ID: u.ID(), Username: u.Username(), Email: u.Email(), Roles: roles, Disabled: u.Disabled(),
 		CreatedAt: first.RecordedAt, CreatedBy: identityActor(first.Metadata),
-		UpdatedAt: last.RecordedAt, UpdatedBy: identityActor(last.Metadata),
-	}
+		UpdatedAt: changed.RecordedAt, UpdatedBy: identityActor(changed.Metadata),
+	}, nil
 }
 
-func roleAtView(r *domain.Role, events []domain.RecordedEvent) RoleAt {
-	first, last := events[0], events[len(events)-1]
+func (t *TimeTravel) roleAtView(ctx context.Context, f foldedAt[*domain.Role]) (RoleAt, error) {
+	r := f.agg
+	first, last, err := t.createdAndChanged(ctx, r.StreamID(), f.first, f.last, f.last.Version)
+	if err != nil {
+		return RoleAt{}, err
+	}
 	policies := r.PolicyIDs()
 	if policies == nil {
 		policies = []string{}
@@ -311,11 +309,15 @@ func roleAtView(r *domain.Role, events []domain.RecordedEvent) RoleAt {
 		ID: r.ID(), Name: r.Name(), Description: r.Description(), Policies: policies,
 		CreatedAt: first.RecordedAt, CreatedBy: identityActor(first.Metadata),
 		UpdatedAt: last.RecordedAt, UpdatedBy: identityActor(last.Metadata),
-	}
+	}, nil
 }
 
-func policyAtView(p *domain.Policy, events []domain.RecordedEvent) PolicyAt {
-	first, last := events[0], events[len(events)-1]
+func (t *TimeTravel) policyAtView(ctx context.Context, f foldedAt[*domain.Policy]) (PolicyAt, error) {
+	p := f.agg
+	first, last, err := t.createdAndChanged(ctx, p.StreamID(), f.first, f.last, f.last.Version)
+	if err != nil {
+		return PolicyAt{}, err
+	}
 	v := p.View()
 	if v.Statements == nil {
 		v.Statements = []domain.Statement{}
@@ -324,5 +326,5 @@ func policyAtView(p *domain.Policy, events []domain.RecordedEvent) PolicyAt {
 		ID: p.ID(), Name: v.Name, Description: v.Description, Statements: v.Statements,
 		CreatedAt: first.RecordedAt, CreatedBy: identityActor(first.Metadata),
 		UpdatedAt: last.RecordedAt, UpdatedBy: identityActor(last.Metadata),
-	}
+	}, nil
 }

@@ -32,21 +32,32 @@ type timeTravelEnv struct {
 
 func newTimeTravelEnv(t *testing.T, keep int) *timeTravelEnv {
 	t.Helper()
-	ctx := context.Background()
 	db := pgtest.New(t)
 	store := eventstore.New(db.Pool, discardLogger(), eventstore.Options{})
 	t.Cleanup(store.Close)
 	env := &timeTravelEnv{store: store, now: time.Now().Add(time.Hour)}
 	svc := commands.NewService(store, nil, discardLogger(), commands.Options{Now: func() time.Time { return env.now }})
+	env.secrets, env.tt = timeTravelOver(t, db, svc, newDataKeys(t, db), keep)
+	return env
+}
 
+// newDataKeys is a local keyring's data key store on the database.
+func newDataKeys(t *testing.T, db *pgtest.Database) *keys.Store {
+	t.Helper()
 	root, err := envelope.NewDataKey()
 	require.NoError(t, err)
-	kr, err := keys.NewKeyring(ctx, db.Pool, root, discardLogger(), keys.KeyringOptions{})
+	kr, err := keys.NewKeyring(context.Background(), db.Pool, root, discardLogger(), keys.KeyringOptions{})
 	require.NoError(t, err)
 	t.Cleanup(kr.Close)
-	env.secrets, err = commands.NewSecrets(svc, commands.SecretDeps{
-		DataKeys: keys.NewStore(db.Pool, kr, discardLogger()), ReadModel: secrets.NewQuery(db.Pool),
-		KeyProvider: keys.ProviderLocal, KeepVersions: keep,
+	return keys.NewStore(db.Pool, kr, discardLogger())
+}
+
+// timeTravelOver builds the secret and identity handlers over one service
+// and time travel over them.
+func timeTravelOver(t *testing.T, db *pgtest.Database, svc *commands.Service, dataKeys commands.DataKeys, keep int) (*commands.Secrets, *commands.TimeTravel) {
+	t.Helper()
+	sec, err := commands.NewSecrets(svc, commands.SecretDeps{
+		DataKeys: dataKeys, ReadModel: secrets.NewQuery(db.Pool), KeyProvider: keys.ProviderLocal, KeepVersions: keep,
 	})
 	require.NoError(t, err)
 	hasher, err := password.New(password.Config{Params: password.Params{Memory: 7168, Iterations: 5, Parallelism: 1, SaltLength: 16, KeyLength: 32}})
@@ -57,9 +68,9 @@ func newTimeTravelEnv(t *testing.T, keep int) *timeTravelEnv {
 	require.NoError(t, err)
 	ident, err := commands.NewIdentity(svc, hasher, tokens, commands.IdentityOptions{})
 	require.NoError(t, err)
-	env.tt, err = commands.NewTimeTravel(env.secrets, ident, streams.NewCatalog(db.Pool))
+	tt, err := commands.NewTimeTravel(sec, ident, streams.NewCatalog(db.Pool))
 	require.NoError(t, err)
-	return env
+	return sec, tt
 }
 
 func (e *timeTravelEnv) head(t *testing.T) int64 {

@@ -245,6 +245,12 @@ func (a *AggregateRoot) Committed() {
 	a.changes = nil
 }
 
+// applyingVersion is the stream version of the event apply is handling:
+// record and fold both advance the version only after apply returns. State
+// that remembers which event did something (so a reader can fetch that
+// event's metadata directly) records it.
+func (a *AggregateRoot) applyingVersion() int64 { return a.version + 1 }
+
 func (a *AggregateRoot) setStream(aggregate, id string) {
 	a.id = id
 	a.streamID = StreamID(aggregate, id)
@@ -313,9 +319,12 @@ func fold(agg eventSourced, aggregate string, events []RecordedEvent) error {
 // snapshotEnvelope wraps aggregate state with the layout version of that
 // state, so a build whose state layout changed ignores old snapshots and
 // folds the stream instead.
+// The stream id and version it was taken at are inside too, so a state
+// stored under the wrong stream or version is refused rather than folded on.
 type snapshotEnvelope struct {
 	Layout   int             `json:"layout"`
 	StreamID string          `json:"stream_id"`
+	Version  int64           `json:"version"`
 	State    json.RawMessage `json:"state"`
 }
 
@@ -332,7 +341,7 @@ func snapshot(agg eventSourced, layout int) ([]byte, int64, error) {
 	if err != nil {
 		return nil, 0, WrapError(EINTERNAL, "cannot snapshot aggregate", err)
 	}
-	data, err := json.Marshal(snapshotEnvelope{Layout: layout, StreamID: r.streamID, State: state})
+	data, err := json.Marshal(snapshotEnvelope{Layout: layout, StreamID: r.streamID, Version: r.version, State: state})
 	if err != nil {
 		return nil, 0, WrapError(EINTERNAL, "cannot snapshot aggregate", err)
 	}
@@ -352,6 +361,9 @@ func restore(agg eventSourced, aggregate string, layout int, data []byte, versio
 	}
 	if AggregateOf(env.StreamID) != aggregate || version < 1 {
 		return Errorf(EINTERNAL, "snapshot of %s at version %d does not fit a %s", env.StreamID, version, aggregate)
+	}
+	if env.Version != version {
+		return Errorf(EINTERNAL, "snapshot of %s taken at version %d is offered as version %d", env.StreamID, env.Version, version)
 	}
 	if err := json.Unmarshal(env.State, agg.snapshotState()); err != nil {
 		return WrapError(EINTERNAL, "unreadable snapshot state", err)

@@ -268,6 +268,13 @@ func TestSnapshotThenFoldEqualsFullFold(t *testing.T) {
 		require.NoError(t, err)
 		require.Error(t, restore(&counter{}, "counter", 2, snap, version, all[3:]))
 	})
+	t.Run("a snapshot offered as another version is refused", func(t *testing.T) {
+		head := &counter{}
+		require.NoError(t, fold(head, "counter", all[:3]))
+		snap, _, err := snapshot(head, 1)
+		require.NoError(t, err)
+		require.Error(t, restore(&counter{}, "counter", 1, snap, 4, all[4:]))
+	})
 	t.Run("events after the snapshot must follow on", func(t *testing.T) {
 		head := &counter{}
 		require.NoError(t, fold(head, "counter", all[:3]))

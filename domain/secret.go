@@ -39,7 +39,7 @@ const (
 	SecretTagMaxLength    = 64
 	SecretValueMaxBytes   = 64 << 10
 	DefaultKeepVersions   = 10
-	secretSnapshotLayout  = 1
+	secretSnapshotLayout  = 2
 	secretMaxKeepVersions = 10_000
 )
 
@@ -169,22 +169,29 @@ func ValidateSecretValue(value []byte) error {
 	return nil
 }
 
-// SecretVersion is one version as the aggregate knows it.
+// SecretVersion is one live version as the aggregate knows it.
 type SecretVersion struct {
 	Version     int64  `json:"version"`
-	SealedValue []byte `json:"sealed_value,omitempty"`
+	SealedValue []byte `json:"sealed_value"`
 	KeyProvider string `json:"key_provider"`
 	Generated   bool   `json:"generated"`
-	Destroyed   bool   `json:"destroyed"`
-	Reason      string `json:"reason,omitempty"`
+	// AddedIn is the stream version of the SecretVersionAdded event that
+	// recorded it, so a reader can fetch who added it without a fold.
+	AddedIn int64 `json:"added_in"`
 }
 
+// secretState stays small however long the history grows: every value
+// version up to Current that is not in Live was destroyed, and a destroyed
+// version keeps nothing (its ciphertext is useless once its key is gone, and
+// who destroyed it is in the log). Retention destroys the oldest versions, so
+// Live is a short tail, ordered by version.
 type secretState struct {
 	Name        string          `json:"name"`
 	Description string          `json:"description"`
 	Tags        []string        `json:"tags"`
 	Deleted     bool            `json:"deleted"`
-	Versions    []SecretVersion `json:"versions"`
+	Current     int64           `json:"current_version"`
+	Live        []SecretVersion `json:"live_versions"`
 }
 
 // Secret is the secret aggregate (stream secret-<id>). Its stream version
@@ -216,8 +223,12 @@ func (s *Secret) apply(payload any) {
 	case SecretCreated:
 		s.state = secretState{Name: e.Name, Description: e.Description, Tags: slices.Clone(e.Tags)}
 	case SecretVersionAdded:
-		s.state.Versions = append(s.state.Versions, SecretVersion{
+		// AddVersion only ever records the next version, so Live stays
+		// ordered.
+		s.state.Current = e.Version
+		s.state.Live = append(s.state.Live, SecretVersion{
 			Version: e.Version, SealedValue: slices.Clone(e.SealedValue), KeyProvider: e.KeyProvider, Generated: e.Generated,
+			AddedIn: s.applyingVersion(),
 		})
 	case SecretMetadataUpdated:
 		s.state.Description, s.state.Tags = e.Description, slices.Clone(e.Tags)
@@ -226,21 +237,27 @@ func (s *Secret) apply(payload any) {
 	case SecretRestored:
 		s.state.Deleted = false
 	case SecretVersionDestroyed:
-		if v := s.version(e.Version); v != nil {
-			// The ciphertext is useless once the key is gone; dropping it
-			// keeps loaded aggregates and snapshots small.
-			v.Destroyed, v.Reason, v.SealedValue = true, e.Reason, nil
+		if i, ok := s.liveIndex(e.Version); ok {
+			s.state.Live = slices.Delete(s.state.Live, i, i+1)
 		}
 	}
 }
 
-func (s *Secret) version(n int64) *SecretVersion {
-	// Versions are appended in order starting at 1, so version n sits at n-1.
-	if n < 1 || n > int64(len(s.state.Versions)) {
-		return nil
-	}
-	return &s.state.Versions[n-1]
+// liveIndex finds a live version in Live.
+func (s *Secret) liveIndex(version int64) (int, bool) {
+	return slices.BinarySearchFunc(s.state.Live, version, func(v SecretVersion, n int64) int {
+		switch {
+		case v.Version < n:
+			return -1
+		case v.Version > n:
+			return 1
+		}
+		return 0
+	})
 }
+
+// exists reports whether a value version was ever added.
+func (s *Secret) exists(version int64) bool { return version >= 1 && version <= s.state.Current }
 
 // NewSecret starts a secret; it has no value until AddVersion.
 func NewSecret(id, name, description string, tags []string) (*Secret, error) {
@@ -291,6 +308,11 @@ func RestoreSecret(snap []byte, version int64, rest []RecordedEvent) (*Secret, e
 // Snapshot serialises the secret at its loaded version.
 func (s *Secret) Snapshot() ([]byte, int64, error) { return snapshot(s, secretSnapshotLayout) }
 
+// Fold applies recorded events that follow the secret's loaded version, as
+// LoadSecret would have: a reader can step through a stream one event at a
+// time and look at the secret between events.
+func (s *Secret) Fold(events []RecordedEvent) error { return fold(s, SecretAggregate, events) }
+
 func (s *Secret) active() error {
 	if s.state.Deleted {
 		return Errorf(EGONE, "secret %s is deleted; restore it first", s.state.Name)
@@ -300,7 +322,7 @@ func (s *Secret) active() error {
 
 // NextVersion is the value version the next AddVersion must use. The caller
 // needs it before sealing, because the version is part of the AAD.
-func (s *Secret) NextVersion() int64 { return int64(len(s.state.Versions)) + 1 }
+func (s *Secret) NextVersion() int64 { return s.state.Current + 1 }
 
 // AddVersion records a sealed value as version NextVersion(), then destroys
 // the oldest live versions beyond keep (reason retention) in the same
@@ -373,11 +395,10 @@ func (s *Secret) Restore() error {
 // destroyed version records nothing: the caller still deletes the data key,
 // which makes a retry after a crash finish the job.
 func (s *Secret) DestroyVersion(version int64) error {
-	v := s.version(version)
-	if v == nil {
+	if !s.exists(version) {
 		return Errorf(ENOTFOUND, "secret %s has no version %d", s.state.Name, version)
 	}
-	if v.Destroyed {
+	if !s.IsLive(version) {
 		return nil
 	}
 	return record(s, SecretVersionDestroyed{Version: version, Reason: DestroyManual})
@@ -392,15 +413,15 @@ func (s *Secret) Revealable(version int64) (SecretVersion, error) {
 	if version == 0 {
 		version = s.CurrentVersion()
 	}
-	v := s.version(version)
-	if v == nil {
+	if !s.exists(version) {
 		return SecretVersion{}, Errorf(ENOTFOUND, "secret %s has no version %d", s.state.Name, version)
 	}
-	if v.Destroyed {
+	i, ok := s.liveIndex(version)
+	if !ok {
 		return SecretVersion{}, Errorf(EGONE, "version %d of secret %s was destroyed", version, s.state.Name)
 	}
-	out := *v
-	out.SealedValue = slices.Clone(v.SealedValue)
+	out := s.state.Live[i]
+	out.SealedValue = slices.Clone(out.SealedValue)
 	return out, nil
 }
 
@@ -418,15 +439,29 @@ func (s *Secret) Deleted() bool { return s.state.Deleted }
 
 // CurrentVersion is the latest value version (0 before the first value).
 // It is what If-Match compares against.
-func (s *Secret) CurrentVersion() int64 { return int64(len(s.state.Versions)) }
+func (s *Secret) CurrentVersion() int64 { return s.state.Current }
 
 // LiveVersions lists the versions not destroyed, oldest first.
 func (s *Secret) LiveVersions() []int64 {
 	var out []int64
-	for _, v := range s.state.Versions {
-		if !v.Destroyed {
-			out = append(out, v.Version)
-		}
+	for _, v := range s.state.Live {
+		out = append(out, v.Version)
 	}
 	return out
+}
+
+// IsLive reports whether a value version was added and not destroyed.
+func (s *Secret) IsLive(version int64) bool {
+	_, ok := s.liveIndex(version)
+	return ok
+}
+
+// AddedIn is the stream version of the event that added a live version;
+// false when the version is not live.
+func (s *Secret) AddedIn(version int64) (int64, bool) {
+	i, ok := s.liveIndex(version)
+	if !ok {
+		return 0, false
+	}
+	return s.state.Live[i].AddedIn, true
 }

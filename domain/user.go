@@ -210,6 +210,9 @@ type userState struct {
 	FailedLogins int       `json:"failed_logins"`
 	LastFailure  time.Time `json:"last_failure"`
 	LastLogin    time.Time `json:"last_login"`
+	// ProfileVersion is the stream version of the last event that changed
+	// the profile, which listings show as the last update.
+	ProfileVersion int64 `json:"profile_version"`
 }
 
 // User is the user aggregate (stream user-<id>).
@@ -219,7 +222,7 @@ type User struct {
 }
 
 // userSnapshotLayout changes whenever userState changes shape.
-const userSnapshotLayout = 1
+const userSnapshotLayout = 2
 
 var userRegistry = sync.OnceValue(func() *Registry {
 	r := NewRegistry()
@@ -266,6 +269,11 @@ func (u *User) apply(payload any) {
 	case LoginFailed:
 		u.state.FailedLogins++
 		u.state.LastFailure = e.At
+	}
+	switch payload.(type) {
+	case UserCreated, UserUpdated, UserPasswordChanged, UserRolesAssigned, UserDisabled, UserEnabled:
+		// Logins and the deletion are not changes of the profile.
+		u.state.ProfileVersion = u.applyingVersion()
 	}
 }
 
@@ -480,6 +488,11 @@ func (u *User) FailedLogins() int { return u.state.FailedLogins }
 
 // LastLogin is when the last successful login happened.
 func (u *User) LastLogin() time.Time { return u.state.LastLogin }
+
+// ProfileVersion is the stream version of the last event that changed the
+// user's profile (created, updated, password, roles, disabled, enabled):
+// what a listing shows as the last update. Logins are not profile changes.
+func (u *User) ProfileVersion() int64 { return u.state.ProfileVersion }
 
 // Reservation is a name-reservation stream (username-<name>,
 // rolename-<name>, policyname-<name>). A name is free when its stream does

@@ -2,38 +2,73 @@ package eventstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 
+	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/eventstore/internal/esdb"
 )
 
-// Snapshot is folded aggregate state at a stream version. It is a cache:
-// losing it costs a longer fold, never correctness.
-type Snapshot struct {
-	Version       int64
-	SchemaVersion int
-	State         []byte
+// SnapshotAt returns the newest snapshot of a stream in the given layout at
+// or below maxPosition (math.MaxInt64: the newest of all) whose event is
+// still in the log with the position and hash it was taken at. Snapshots are
+// a cache: one the log no longer backs is passed over, never returned.
+func (s *Store) SnapshotAt(ctx context.Context, streamID string, layout int, maxPosition int64) (domain.Snapshot, bool, error) {
+	if layout < 1 || layout > math.MaxInt32 {
+		return domain.Snapshot{}, false, domain.Errorf(domain.EINTERNAL, "snapshot layout %d is out of range", layout)
+	}
+	row, err := s.queries.SnapshotAt(ctx, s.pool, esdb.SnapshotAtParams{StreamID: streamID, Layout: int32(layout), MaxPosition: maxPosition})
+	if isNoRows(err) {
+		return domain.Snapshot{}, false, nil
+	}
+	if err != nil {
+		return domain.Snapshot{}, false, translate(fmt.Errorf("load snapshot of %s: %w", streamID, err))
+	}
+	return domain.Snapshot{
+		StreamID: row.StreamID, Layout: int(row.Layout), Version: row.Version, Position: row.Position,
+		EventHash: row.EventHash, State: row.State,
+	}, true, nil
 }
 
-// SaveSnapshot stores state unless a newer snapshot is already stored.
-func (s *Store) SaveSnapshot(ctx context.Context, streamID string, snap Snapshot) error {
-	err := s.queries.SaveSnapshot(ctx, s.pool, esdb.SaveSnapshotParams{
-		StreamID: streamID, Version: snap.Version, SchemaVersion: int32(snap.SchemaVersion), State: snap.State,
+// SaveSnapshots stores snapshots in one round trip. A snapshot already stored
+// at the same position and layout is kept: the state at one event of the log
+// never changes.
+func (s *Store) SaveSnapshots(ctx context.Context, snaps ...domain.Snapshot) error {
+	if len(snaps) == 0 {
+		return nil
+	}
+	params := make([]esdb.SaveSnapshotsParams, 0, len(snaps))
+	for _, snap := range snaps {
+		if snap.Layout < 1 || snap.Layout > math.MaxInt32 || snap.Version < 1 || snap.Position < 1 || len(snap.EventHash) == 0 {
+			return domain.Errorf(domain.EINTERNAL, "snapshot of %s at version %d does not name an event of the log", snap.StreamID, snap.Version)
+		}
+		params = append(params, esdb.SaveSnapshotsParams{
+			StreamID: snap.StreamID, Layout: int32(snap.Layout), Position: snap.Position, Version: snap.Version,
+			EventHash: snap.EventHash, State: snap.State,
+		})
+	}
+	var errs []error
+	s.queries.SaveSnapshots(ctx, s.pool, params).Exec(func(i int, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("save snapshot of %s at version %d: %w", params[i].StreamID, params[i].Version, err))
+		}
 	})
-	if err != nil {
-		return translate(fmt.Errorf("save snapshot of %s: %w", streamID, err))
+	if err := errors.Join(errs...); err != nil {
+		return translate(err)
 	}
 	return nil
 }
 
-// LoadSnapshot returns the latest snapshot of a stream, if any.
-func (s *Store) LoadSnapshot(ctx context.Context, streamID string) (Snapshot, bool, error) {
-	row, err := s.queries.LoadSnapshot(ctx, s.pool, streamID)
-	if isNoRows(err) {
-		return Snapshot{}, false, nil
+// DeleteSnapshot removes one snapshot, for example one whose state the
+// domain could not restore.
+func (s *Store) DeleteSnapshot(ctx context.Context, snap domain.Snapshot) error {
+	if snap.Layout < 1 || snap.Layout > math.MaxInt32 {
+		return domain.Errorf(domain.EINTERNAL, "snapshot layout %d is out of range", snap.Layout)
 	}
+	err := s.queries.DeleteSnapshot(ctx, s.pool, esdb.DeleteSnapshotParams{StreamID: snap.StreamID, Layout: int32(snap.Layout), Position: snap.Position})
 	if err != nil {
-		return Snapshot{}, false, translate(fmt.Errorf("load snapshot of %s: %w", streamID, err))
+		return translate(fmt.Errorf("delete snapshot of %s at position %d: %w", snap.StreamID, snap.Position, err))
 	}
-	return Snapshot{Version: row.Version, SchemaVersion: int(row.SchemaVersion), State: row.State}, true, nil
+	return nil
 }

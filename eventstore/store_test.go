@@ -365,25 +365,6 @@ func TestUpcastersRewritePayloadsOnRead(t *testing.T) {
 	require.JSONEq(t, `{"Name":"x"}`, stored)
 }
 
-func TestSnapshotsKeepTheNewest(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s, _ := newStore(t, eventstore.Options{})
-	stream := "thing-" + uuid.NewString()
-
-	_, ok, err := s.LoadSnapshot(ctx, stream)
-	require.NoError(t, err)
-	require.False(t, ok)
-
-	require.NoError(t, s.SaveSnapshot(ctx, stream, eventstore.Snapshot{Version: 10, SchemaVersion: 1, State: []byte(`{"n":10}`)}))
-	require.NoError(t, s.SaveSnapshot(ctx, stream, eventstore.Snapshot{Version: 5, SchemaVersion: 1, State: []byte(`{"n":5}`)}))
-	snap, ok, err := s.LoadSnapshot(ctx, stream)
-	require.NoError(t, err)
-	require.True(t, ok)
-	require.Equal(t, int64(10), snap.Version, "an older snapshot never replaces a newer one")
-	require.JSONEq(t, `{"n":10}`, string(snap.State))
-}
-
 func TestTimeTravelReadsTheLogAsItWas(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -6,6 +6,7 @@
 //	vaultbench latency  append-to-read-model latency at a steady rate vs raw INSERTs
 //	vaultbench rebuild  projection rebuild speed vs one INSERT ... SELECT
 //	vaultbench audit    filtered audit queries on a large audit log vs primary-key lookups
+//	vaultbench history  history pages, diffs and as_of reads of long secret histories vs a short one
 //	vaultbench http     secrets API throughput and latency vs GET /healthz, against a real vaultd
 package main
 
@@ -37,6 +38,9 @@ func main() {
 	events := fs.Int64("events", 1_000_000, "rebuild: events in the log")
 	auditRows := fs.Int64("rows", 10_000_000, "audit: rows in the audit log")
 	auditQueries := fs.Int("queries", 2000, "audit: timed queries per scenario")
+	historyVersions := fs.String("versions", "100,1000,10000", "history: versions of each generated secret, the first is the baseline")
+	historyReads := fs.Int("reads", 30, "history: at most this many timed reads per scenario and size")
+	historyBudget := fs.Duration("budget", 3*time.Second, "history: time spent on the timed reads of one scenario and size (at least 3 reads)")
 	_ = fs.Parse(os.Args[2:])
 
 	var err error
@@ -51,6 +55,11 @@ func main() {
 		err = benchRebuild(ctx, logger, *adminURL, *events)
 	case "audit":
 		err = benchAudit(ctx, logger, *adminURL, *auditRows, *auditQueries)
+	case "history":
+		var sizes []int
+		if sizes, err = parseSizes(*historyVersions); err == nil {
+			err = benchHistory(ctx, logger, *adminURL, sizes, *historyBudget, *historyReads)
+		}
 	default:
 		usage()
 		os.Exit(2)
@@ -66,6 +75,7 @@ func usage() {
 	fmt.Fprintln(os.Stderr, "       vaultbench latency [-rate 1000] [-duration 20s] [-admin-url URL]")
 	fmt.Fprintln(os.Stderr, "       vaultbench rebuild [-events 1000000] [-admin-url URL]")
 	fmt.Fprintln(os.Stderr, "       vaultbench audit [-rows 10000000] [-queries 2000] [-admin-url URL]")
+	fmt.Fprintln(os.Stderr, "       vaultbench history [-versions 100,1000,10000] [-reads 30] [-budget 3s] [-admin-url URL]")
 	fmt.Fprintln(os.Stderr, "       vaultbench http [-duration 5s] [-admin-url URL]   (run from the repository root)")
 }
 

@@ -28,14 +28,3 @@ SELECT COALESCE(max(position), 0)::bigint FROM events WHERE recorded_at <= $1;
 
 -- name: StreamVersion :one
 SELECT COALESCE(max(version), 0)::bigint FROM events WHERE stream_id = $1;
-
--- name: LoadSnapshot :one
-SELECT version, schema_version, state FROM snapshots WHERE stream_id = $1;
-
--- name: SaveSnapshot :exec
-INSERT INTO snapshots (stream_id, version, schema_version, state, created_at)
-VALUES ($1, $2, $3, $4, now())
-ON CONFLICT (stream_id) DO UPDATE
-SET version = EXCLUDED.version, schema_version = EXCLUDED.schema_version,
-    state = EXCLUDED.state, created_at = EXCLUDED.created_at
-WHERE snapshots.version < EXCLUDED.version;

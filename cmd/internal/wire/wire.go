@@ -130,17 +130,6 @@ func NewIdentity(svc *commands.Service, cfg *config.Config) (*commands.Identity,
 	})
 }
 
-// Snapshots lets the command side cache folded aggregates in the event
-// store's snapshot table.
-func Snapshots(store *eventstore.Store) commands.SnapshotStore { return snapshots{store} }
-
-type snapshots struct{ store *eventstore.Store }
-
-func (s snapshots) LoadSnapshot(ctx context.Context, streamID string) ([]byte, int64, bool, error) {
-	snap, ok, err := s.store.LoadSnapshot(ctx, streamID)
-	return snap.State, snap.Version, ok, err
-}
-
-func (s snapshots) SaveSnapshot(ctx context.Context, streamID string, state []byte, version int64) error {
-	return s.store.SaveSnapshot(ctx, streamID, eventstore.Snapshot{Version: version, SchemaVersion: 1, State: state})
-}
+// Snapshots lets the command side and time travel cache folded aggregates
+// in the event store's snapshots by position.
+func Snapshots(store *eventstore.Store) commands.SnapshotStore { return store }

@@ -40,23 +40,6 @@ func (q *Queries) LastPositionAt(ctx context.Context, db DBTX, recordedAt pgtype
 	return column_1, err
 }
 
-const loadSnapshot = `-- name: LoadSnapshot :one
-SELECT version, schema_version, state FROM snapshots WHERE stream_id = $1
-`
-
-type LoadSnapshotRow struct {
-	Version       int64
-	SchemaVersion int32
-	State         []byte
-}
-
-func (q *Queries) LoadSnapshot(ctx context.Context, db DBTX, streamID string) (LoadSnapshotRow, error) {
-	row := db.QueryRow(ctx, loadSnapshot, streamID)
-	var i LoadSnapshotRow
-	err := row.Scan(&i.Version, &i.SchemaVersion, &i.State)
-	return i, err
-}
-
 const readAll = `-- name: ReadAll :many
 SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash
 FROM events
@@ -198,32 +181,6 @@ func (q *Queries) ReadStreamUntilPosition(ctx context.Context, db DBTX, arg Read
 		return nil, err
 	}
 	return items, nil
-}
-
-const saveSnapshot = `-- name: SaveSnapshot :exec
-INSERT INTO snapshots (stream_id, version, schema_version, state, created_at)
-VALUES ($1, $2, $3, $4, now())
-ON CONFLICT (stream_id) DO UPDATE
-SET version = EXCLUDED.version, schema_version = EXCLUDED.schema_version,
-    state = EXCLUDED.state, created_at = EXCLUDED.created_at
-WHERE snapshots.version < EXCLUDED.version
-`
-
-type SaveSnapshotParams struct {
-	StreamID      string
-	Version       int64
-	SchemaVersion int32
-	State         []byte
-}
-
-func (q *Queries) SaveSnapshot(ctx context.Context, db DBTX, arg SaveSnapshotParams) error {
-	_, err := db.Exec(ctx, saveSnapshot,
-		arg.StreamID,
-		arg.Version,
-		arg.SchemaVersion,
-		arg.State,
-	)
-	return err
 }
 
 const streamVersion = `-- name: StreamVersion :one
