@@ -36,11 +36,11 @@ func TestLongStreamsLoadFromSnapshots(t *testing.T) {
 	t.Cleanup(store.Close)
 	svc := NewService(store, nil, logger, Options{Snapshots: storeSnapshots{store}})
 
-	user, err := domain.NewUser(domain.NewID(), "snappy", "", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA")
+	user, err := domain.NewUser(domain.NewID(), "snappy", "", domain.SealedPassword{Version: 1, Sealed: []byte("sealed-hash")})
 	require.NoError(t, err)
 	appendLogins := func(n int) {
 		for range n {
-			require.NoError(t, user.RecordLoginSucceeded(domain.NewID(), time.Now()))
+			require.NoError(t, user.RecordLoginSucceeded(domain.NewID(), "192.0.2.1", time.Now()))
 		}
 		_, err := store.AppendStreams(ctx, user.StreamAppend(domain.Metadata{Actor: domain.SystemActor}))
 		require.NoError(t, err)

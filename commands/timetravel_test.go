@@ -44,8 +44,9 @@ func newTimeTravelEnv(t *testing.T, keep int) *timeTravelEnv {
 	kr, err := keys.NewKeyring(ctx, db.Pool, root, discardLogger(), keys.KeyringOptions{})
 	require.NoError(t, err)
 	t.Cleanup(kr.Close)
+	dataKeys := keys.NewStore(db.Pool, kr, discardLogger())
 	env.secrets, err = commands.NewSecrets(svc, commands.SecretDeps{
-		DataKeys: keys.NewStore(db.Pool, kr, discardLogger()), ReadModel: secrets.NewQuery(db.Pool),
+		DataKeys: dataKeys, ReadModel: secrets.NewQuery(db.Pool),
 		KeyProvider: keys.ProviderLocal, KeepVersions: keep,
 	})
 	require.NoError(t, err)
@@ -55,7 +56,7 @@ func newTimeTravelEnv(t *testing.T, keep int) *timeTravelEnv {
 	require.NoError(t, err)
 	tokens, err := authtoken.New(ring, authtoken.Config{})
 	require.NoError(t, err)
-	ident, err := commands.NewIdentity(svc, hasher, tokens, commands.IdentityOptions{})
+	ident, err := commands.NewIdentity(svc, commands.IdentityDeps{Hasher: hasher, Tokens: tokens, DataKeys: dataKeys}, commands.IdentityOptions{})
 	require.NoError(t, err)
 	env.tt, err = commands.NewTimeTravel(env.secrets, ident, streams.NewCatalog(db.Pool))
 	require.NoError(t, err)
