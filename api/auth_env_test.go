@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -27,6 +28,7 @@ import (
 	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/projections"
 	"github.com/securevault/vault/projections/identity"
+	"github.com/securevault/vault/projections/streams"
 )
 
 // testAdminPassword is the bootstrap password of every identity test.
@@ -71,6 +73,9 @@ type identityEnvOptions struct {
 	identity  commands.IdentityOptions
 	params    password.Params
 	bootstrap bool
+	// catalog gives the Identity the stream catalog (whose projection the
+	// test then has to run itself).
+	catalog bool
 }
 
 // testParams are the cheapest Argon2id parameters the hasher accepts (the
@@ -130,7 +135,11 @@ func newIdentityEnv(t testing.TB, o identityEnvOptions) *identityEnv {
 		o.identity.LoginAccountRate = -1
 	}
 	dataKeys := newDataKeys(t, db)
-	ident, err := commands.NewIdentity(svc, commands.IdentityDeps{Hasher: hasher, Tokens: tokens, DataKeys: dataKeys}, o.identity)
+	deps := commands.IdentityDeps{Hasher: hasher, Tokens: tokens, DataKeys: dataKeys}
+	if o.catalog {
+		deps.Users = streams.NewCatalog(db.Pool)
+	}
+	ident, err := commands.NewIdentity(svc, deps, o.identity)
 	require.NoError(t, err)
 
 	server, err := New(Config{}, Deps{Logger: logger, Waiter: waiter})
@@ -171,7 +180,9 @@ func (r response) errorCode(t testing.TB) string {
 
 type reqOption func(*http.Request)
 
-func withIP(ip string) reqOption { return func(r *http.Request) { r.RemoteAddr = ip + ":40000" } }
+func withIP(ip string) reqOption {
+	return func(r *http.Request) { r.RemoteAddr = net.JoinHostPort(ip, "40000") }
+}
 
 func withHeader(k, v string) reqOption { return func(r *http.Request) { r.Header.Set(k, v) } }
 
