@@ -101,6 +101,12 @@ func (id *Identity) Login(ctx context.Context, caller Caller, username, password
 		}
 		if current := u.Password().Version; verified != current || u.LegacyPasswordHash() != "" {
 			ok, err := id.verifyPassword(ctx, u, password)
+			if domain.ErrorCode(err) == domain.ECONFLICT {
+				if attempt < identityRetries {
+					continue
+				}
+				return Tokens{}, domain.WrapError(domain.EINTERNAL, "the data key of a live password is missing", err)
+			}
 			if err != nil {
 				return Tokens{}, err
 			}

@@ -49,7 +49,9 @@ func (id *Identity) verifyPassword(ctx context.Context, u *domain.User, password
 		plain, err := id.sealer.Open(ctx, passwordRef(u.ID(), p.Version), p.Sealed)
 		if err != nil {
 			if domain.ErrorCode(err) == domain.ENOTFOUND {
-				return false, domain.WrapError(domain.EINTERNAL, "the data key of a live password is missing", err)
+				// A password change committed after u was loaded shreds the
+				// key of the version u shows: the caller reloads and retries.
+				return false, domain.WrapError(domain.ECONFLICT, "the password changed meanwhile", err)
 			}
 			return false, err
 		}

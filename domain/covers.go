@@ -148,28 +148,41 @@ func FirstUncovered(policies []PolicyView, grant, deniedAnyway []Permission) (mi
 	return Permission{}, true
 }
 
-// coverBudget bounds the comparisons one check may make, so a hostile
-// policy of maximal size costs milliseconds, not minutes; past it the check
-// refuses.
-const coverBudget = 50_000_000
+// coverBudget bounds the work of one check (pattern comparisons, remembered
+// or not, and the steps inside them), so even the largest policies cost a
+// fraction of a second; past it the check refuses. Everyday checks need a
+// few thousand.
+const coverBudget = 10_000_000
 
-// coverCheck memoises pattern comparisons across one check and counts its
+// coverCheck splits each pattern once per check and counts the check's
 // work.
 type coverCheck struct {
 	work     int
-	contains map[[2]string]bool
-	overlaps map[[2]string]bool
+	segments map[string][]string
 }
 
 func newCoverCheck() *coverCheck {
-	return &coverCheck{contains: map[[2]string]bool{}, overlaps: map[[2]string]bool{}}
+	return &coverCheck{segments: map[string][]string{}}
+}
+
+func (c *coverCheck) split(pattern string) []string {
+	segs, ok := c.segments[pattern]
+	if !ok {
+		segs = strings.Split(pattern, "/")
+		c.segments[pattern] = segs
+	}
+	return segs
 }
 
 func (c *coverCheck) exhausted() bool { return c.work > coverBudget }
 
 // implied reports whether a permission of set (same action) contains p.
+// Unsure (out of budget) is no.
 func (c *coverCheck) implied(set []Permission, p Permission) bool {
 	for _, q := range set {
+		if c.exhausted() {
+			return false
+		}
 		if q.Action == p.Action && c.patternContains(q.Resource, p.Resource) {
 			return true
 		}
@@ -185,6 +198,9 @@ func (c *coverCheck) covers(policies []PolicyView, p Permission, deniedAnyway []
 				continue
 			}
 			for _, r := range st.Resources {
+				if c.exhausted() {
+					return false
+				}
 				switch strings.ToLower(st.Effect) {
 				case EffectDeny:
 					if c.patternsOverlap(r, p.Resource) && !c.implied(deniedAnyway, Permission{Action: p.Action, Resource: r}) {
@@ -202,29 +218,15 @@ func (c *coverCheck) covers(policies []PolicyView, p Permission, deniedAnyway []
 }
 
 func (c *coverCheck) patternContains(outer, inner string) bool {
-	key := [2]string{outer, inner}
-	if v, ok := c.contains[key]; ok {
-		return v
-	}
-	v := patternContains(outer, inner, &c.work)
-	if c.exhausted() {
-		v = false // unsure: claim nothing
-	}
-	c.contains[key] = v
-	return v
+	c.work++
+	v := patternContains(c.split(outer), c.split(inner), &c.work)
+	return v && !c.exhausted() // unsure: claim nothing
 }
 
 func (c *coverCheck) patternsOverlap(a, b string) bool {
-	key := [2]string{a, b}
-	if v, ok := c.overlaps[key]; ok {
-		return v
-	}
-	v := patternsOverlap(a, b, &c.work)
-	if c.exhausted() {
-		v = true // unsure: assume they meet
-	}
-	c.overlaps[key] = v
-	return v
+	c.work++
+	v := patternsOverlap(c.split(a), c.split(b), &c.work)
+	return v || c.exhausted() // unsure: assume they meet
 }
 
 // PatternContains reports whether every resource matching inner also
@@ -232,7 +234,7 @@ func (c *coverCheck) patternsOverlap(a, b string) bool {
 // false for some contained pairs; see the rules at the top of this file.
 func PatternContains(outer, inner string) bool {
 	work := 0
-	return patternContains(outer, inner, &work) && work <= coverBudget
+	return patternContains(strings.Split(outer, "/"), strings.Split(inner, "/"), &work) && work <= coverBudget
 }
 
 // PatternsOverlap reports whether some resource may match both patterns.
@@ -240,46 +242,55 @@ func PatternContains(outer, inner string) bool {
 // case disregarded.
 func PatternsOverlap(a, b string) bool {
 	work := 0
-	return patternsOverlap(a, b, &work) || work > coverBudget
+	return patternsOverlap(strings.Split(a, "/"), strings.Split(b, "/"), &work) || work > coverBudget
 }
 
 const multiSegment = "**"
+
+// grid is a table of booleans in one allocation: the comparisons below are
+// dynamic programs over two patterns' positions.
+type grid struct {
+	cols  int
+	cells []bool
+}
+
+func newGrid(rows, cols int) grid { return grid{cols: cols, cells: make([]bool, rows*cols)} }
+
+func (g grid) at(i, j int) bool { return g.cells[i*g.cols+j] }
+
+func (g grid) set(i, j int) { g.cells[i*g.cols+j] = true }
 
 // patternContains aligns inner's segments with outer's: an outer `**`
 // absorbs any run of inner segments (`**` included), an outer segment glob
 // absorbs exactly one inner segment glob it contains. An inner `**` can
 // only be absorbed by an outer `**`, since it may stand for zero or many
 // segments.
-func patternContains(outer, inner string, work *int) bool {
-	if outer == inner {
+func patternContains(o, in []string, work *int) bool {
+	if slices.Equal(o, in) {
 		return true
 	}
-	o, in := strings.Split(outer, "/"), strings.Split(inner, "/")
 	// reach[i][j]: outer[:i] absorbs inner[:j] for every expansion.
-	reach := make([][]bool, len(o)+1)
-	for i := range reach {
-		reach[i] = make([]bool, len(in)+1)
-	}
-	reach[0][0] = true
+	reach := newGrid(len(o)+1, len(in)+1)
+	reach.set(0, 0)
 	for i := 0; i <= len(o); i++ {
 		for j := 0; j <= len(in); j++ {
 			*work++
-			if !reach[i][j] || i == len(o) {
+			if !reach.at(i, j) || i == len(o) {
 				continue
 			}
 			if o[i] == multiSegment {
-				reach[i+1][j] = true // absorbs nothing more
+				reach.set(i+1, j) // absorbs nothing more
 				if j < len(in) {
-					reach[i][j+1] = true // absorbs inner[j], stays open
+					reach.set(i, j+1) // absorbs inner[j], stays open
 				}
 				continue
 			}
 			if j < len(in) && in[j] != multiSegment && globContains(o[i], in[j], work) {
-				reach[i+1][j+1] = true
+				reach.set(i+1, j+1)
 			}
 		}
 	}
-	return reach[len(o)][len(in)]
+	return reach.at(len(o), len(in))
 }
 
 // globContains reports whether every segment matching inner matches outer,
@@ -294,68 +305,61 @@ func globContains(outer, inner string, work *int) bool {
 	if !isASCII(outer) || !isASCII(inner) {
 		return false
 	}
-	reach := make([][]bool, len(outer)+1)
-	for i := range reach {
-		reach[i] = make([]bool, len(inner)+1)
-	}
-	reach[0][0] = true
+	reach := newGrid(len(outer)+1, len(inner)+1)
+	reach.set(0, 0)
 	for i := 0; i <= len(outer); i++ {
 		for j := 0; j <= len(inner); j++ {
 			*work++
-			if !reach[i][j] || i == len(outer) {
+			if !reach.at(i, j) || i == len(outer) {
 				continue
 			}
 			if outer[i] == '*' {
-				reach[i+1][j] = true
+				reach.set(i+1, j)
 				if j < len(inner) {
-					reach[i][j+1] = true
+					reach.set(i, j+1)
 				}
 				continue
 			}
 			if j < len(inner) && inner[j] != '*' && inner[j] == outer[i] {
-				reach[i+1][j+1] = true
+				reach.set(i+1, j+1)
 			}
 		}
 	}
-	return reach[len(outer)][len(inner)]
+	return reach.at(len(outer), len(inner))
 }
 
 // patternsOverlap searches for a resource matching both patterns: either
 // side's `**` may stand for nothing or swallow a segment the other side's
 // glob matches; two globs advance together when some segment matches both.
-func patternsOverlap(a, b string, work *int) bool {
-	as, bs := strings.Split(a, "/"), strings.Split(b, "/")
-	reach := make([][]bool, len(as)+1)
-	for i := range reach {
-		reach[i] = make([]bool, len(bs)+1)
-	}
-	reach[0][0] = true
+func patternsOverlap(as, bs []string, work *int) bool {
+	reach := newGrid(len(as)+1, len(bs)+1)
+	reach.set(0, 0)
 	for i := 0; i <= len(as); i++ {
 		for j := 0; j <= len(bs); j++ {
 			*work++
-			if !reach[i][j] {
+			if !reach.at(i, j) {
 				continue
 			}
 			aMulti := i < len(as) && as[i] == multiSegment
 			bMulti := j < len(bs) && bs[j] == multiSegment
 			if aMulti {
-				reach[i+1][j] = true
+				reach.set(i+1, j)
 				if j < len(bs) && !bMulti {
-					reach[i][j+1] = true
+					reach.set(i, j+1)
 				}
 			}
 			if bMulti {
-				reach[i][j+1] = true
+				reach.set(i, j+1)
 				if i < len(as) && !aMulti {
-					reach[i+1][j] = true
+					reach.set(i+1, j)
 				}
 			}
 			if i < len(as) && j < len(bs) && !aMulti && !bMulti && globsOverlap(as[i], bs[j], work) {
-				reach[i+1][j+1] = true
+				reach.set(i+1, j+1)
 			}
 		}
 	}
-	return reach[len(as)][len(bs)]
+	return reach.at(len(as), len(bs))
 }
 
 // globsOverlap reports whether some string matches both globs, ASCII letter
@@ -366,37 +370,34 @@ func globsOverlap(x, y string, work *int) bool {
 		return true
 	}
 	x, y = strings.ToLower(x), strings.ToLower(y)
-	reach := make([][]bool, len(x)+1)
-	for i := range reach {
-		reach[i] = make([]bool, len(y)+1)
-	}
-	reach[0][0] = true
+	reach := newGrid(len(x)+1, len(y)+1)
+	reach.set(0, 0)
 	for i := 0; i <= len(x); i++ {
 		for j := 0; j <= len(y); j++ {
 			*work++
-			if !reach[i][j] {
+			if !reach.at(i, j) {
 				continue
 			}
 			xStar := i < len(x) && x[i] == '*'
 			yStar := j < len(y) && y[j] == '*'
 			if xStar {
-				reach[i+1][j] = true // the star ends here
+				reach.set(i+1, j) // the star ends here
 				if j < len(y) && !yStar {
-					reach[i][j+1] = true // the star eats y's byte
+					reach.set(i, j+1) // the star eats y's byte
 				}
 			}
 			if yStar {
-				reach[i][j+1] = true
+				reach.set(i, j+1)
 				if i < len(x) && !xStar {
-					reach[i+1][j] = true
+					reach.set(i+1, j)
 				}
 			}
 			if i < len(x) && j < len(y) && !xStar && !yStar && x[i] == y[j] {
-				reach[i+1][j+1] = true
+				reach.set(i+1, j+1)
 			}
 		}
 	}
-	return reach[len(x)][len(y)]
+	return reach.at(len(x), len(y))
 }
 
 func isASCII(s string) bool {

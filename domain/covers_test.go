@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -318,6 +319,51 @@ func TestGrantOfBoundsWhatHoldersGain(t *testing.T) {
 						"%v → %v is covered, yet a holder gains %s on %s that the actor lacks", before, after, a, r)
 				}
 			}
+		}
+	}
+}
+
+// BenchmarkFirstUncoveredMaximalPolicy is about the worst a policy editor
+// can ask of one check: granting the largest policy (100 statements of 50
+// patterns, every action) as an actor that allows everything but holds as
+// many denies, each of which must be shown disjoint from each granted
+// pattern. The comparison budget keeps it bounded (it then refuses).
+func BenchmarkFirstUncoveredMaximalPolicy(b *testing.B) {
+	var held, wanted []domain.Statement
+	held = append(held, allowSt([]string{"*"}, "**"))
+	for i := range 100 {
+		var deny, grant []string
+		for j := range 50 {
+			deny = append(deny, fmt.Sprintf("secrets/*/**/deny-%d-%d*", i, j))
+			grant = append(grant, fmt.Sprintf("secrets/app-%d/**/w*-%d", i, j))
+		}
+		held = append(held, denySt([]string{"*"}, deny...))
+		wanted = append(wanted, allowSt([]string{"*"}, grant...))
+	}
+	actor := []domain.PolicyView{{Name: "actor", Statements: held[:100]}}
+	grant := domain.GrantOf(nil, wanted)
+	b.ResetTimer()
+	for b.Loop() {
+		domain.FirstUncovered(actor, grant, nil)
+	}
+}
+
+// BenchmarkFirstUncoveredTypical is a role change an operator makes every
+// day: a few policies granted by an actor with a handful of statements.
+func BenchmarkFirstUncoveredTypical(b *testing.B) {
+	actor := []domain.PolicyView{{Name: "lead", Statements: []domain.Statement{
+		allowSt([]string{"admin"}, "roles/team-*", "policies/team-*"),
+		allowSt([]string{"read", "list", "reveal"}, "secrets/team/**"),
+		denySt([]string{"reveal"}, "secrets/team/root/*"),
+	}}}
+	grant := domain.GrantOf(nil, []domain.Statement{
+		allowSt([]string{"read", "list"}, "secrets/team/app/**", "secrets/team/web/*"),
+		allowSt([]string{"reveal"}, "secrets/team/app/*"),
+	})
+	b.ResetTimer()
+	for b.Loop() {
+		if _, ok := domain.FirstUncovered(actor, grant, nil); !ok {
+			b.Fatal("should be covered")
 		}
 	}
 }
