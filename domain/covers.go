@@ -54,11 +54,6 @@ type Permission struct {
 // String reads "reveal on secrets/**".
 func (p Permission) String() string { return p.Action + " on " + p.Resource }
 
-// anyActions are the actions `*` stands for: all but escalate.
-func anyActions() []string {
-	return []string{ActionRead, ActionList, ActionWrite, ActionRotate, ActionDelete, ActionReveal, ActionDestroy, ActionAdmin}
-}
-
 // StatementsOf concatenates the statements of policies, in order.
 func StatementsOf(policies []PolicyView) []Statement {
 	var out []Statement

@@ -144,12 +144,15 @@ type PolicyNameReleased struct {
 	PolicyID string `json:"policy_id"`
 }
 
+// anyActions are the actions `*` stands for: every action but escalate. It
+// is the one list of actions, so a new action is covered by `*` and by the
+// no-escalation check at once.
+func anyActions() []string {
+	return []string{ActionRead, ActionList, ActionWrite, ActionRotate, ActionDelete, ActionReveal, ActionDestroy, ActionAdmin}
+}
+
 func isAction(a string) bool {
-	switch a {
-	case ActionRead, ActionList, ActionWrite, ActionRotate, ActionDelete, ActionReveal, ActionDestroy, ActionAdmin, ActionEscalate, ActionAny:
-		return true
-	}
-	return false
+	return a == ActionAny || a == ActionEscalate || slices.Contains(anyActions(), a)
 }
 
 func isResourceType(t string) bool {
