@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -19,12 +20,15 @@ import (
 	"github.com/securevault/vault/authtoken"
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/envelope"
 	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/internal/pgtest"
+	"github.com/securevault/vault/keys"
 	"github.com/securevault/vault/password"
 	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/projections"
 	"github.com/securevault/vault/projections/identity"
+	"github.com/securevault/vault/projections/streams"
 )
 
 // testAdminPassword is the bootstrap password of every identity test.
@@ -51,15 +55,16 @@ func (c *countingHasher) VerifyDummy(ctx context.Context, pw string) error {
 // the identity projection running, the real hasher and token manager, and
 // the HTTP server with the identity endpoints.
 type identityEnv struct {
-	t      testing.TB
-	db     *pgtest.Database
-	store  *eventstore.Store
-	ident  *commands.Identity
-	hasher *countingHasher
-	keys   *authtoken.Keyring
-	tokens *authtoken.Manager
-	server *Server
-	opts   commands.IdentityOptions
+	t        testing.TB
+	db       *pgtest.Database
+	store    *eventstore.Store
+	ident    *commands.Identity
+	hasher   *countingHasher
+	keys     *authtoken.Keyring
+	tokens   *authtoken.Manager
+	dataKeys *keys.Store
+	server   *Server
+	opts     commands.IdentityOptions
 }
 
 func (e *identityEnv) identityOptions() commands.IdentityOptions { return e.opts }
@@ -68,6 +73,9 @@ type identityEnvOptions struct {
 	identity  commands.IdentityOptions
 	params    password.Params
 	bootstrap bool
+	// catalog gives the Identity the stream catalog (whose projection the
+	// test then has to run itself).
+	catalog bool
 }
 
 // testParams are the cheapest Argon2id parameters the hasher accepts (the
@@ -114,9 +122,9 @@ func newIdentityEnv(t testing.TB, o identityEnvOptions) *identityEnv {
 	h, err := password.New(password.Config{Params: o.params})
 	require.NoError(t, err)
 	hasher := &countingHasher{Hasher: h}
-	keys, err := authtoken.NewKeyring(rand.Text() + rand.Text())
+	tokenKeys, err := authtoken.NewKeyring(rand.Text() + rand.Text())
 	require.NoError(t, err)
-	tokens, err := authtoken.New(keys, authtoken.Config{})
+	tokens, err := authtoken.New(tokenKeys, authtoken.Config{})
 	require.NoError(t, err)
 	if o.identity.LoginIPRate == 0 {
 		// Every test request comes from one address; the IP limit has its
@@ -126,14 +134,19 @@ func newIdentityEnv(t testing.TB, o identityEnvOptions) *identityEnv {
 	if o.identity.LoginAccountRate == 0 {
 		o.identity.LoginAccountRate = -1
 	}
-	ident, err := commands.NewIdentity(svc, hasher, tokens, o.identity)
+	dataKeys := newDataKeys(t, db)
+	deps := commands.IdentityDeps{Hasher: hasher, Tokens: tokens, DataKeys: dataKeys}
+	if o.catalog {
+		deps.Users = streams.NewCatalog(db.Pool)
+	}
+	ident, err := commands.NewIdentity(svc, deps, o.identity)
 	require.NoError(t, err)
 
 	server, err := New(Config{}, Deps{Logger: logger, Waiter: waiter})
 	require.NoError(t, err)
 	server.MountIdentity(IdentityDeps{Identity: ident, Reader: identity.NewReader(db.Pool)})
 
-	env := &identityEnv{t: t, db: db, store: store, ident: ident, hasher: hasher, keys: keys, tokens: tokens, server: server, opts: o.identity}
+	env := &identityEnv{t: t, db: db, store: store, ident: ident, hasher: hasher, keys: tokenKeys, tokens: tokens, dataKeys: dataKeys, server: server, opts: o.identity}
 	if o.bootstrap {
 		created, err := ident.Bootstrap(ctx, testAdminPassword)
 		require.NoError(t, err)
@@ -167,7 +180,9 @@ func (r response) errorCode(t testing.TB) string {
 
 type reqOption func(*http.Request)
 
-func withIP(ip string) reqOption { return func(r *http.Request) { r.RemoteAddr = ip + ":40000" } }
+func withIP(ip string) reqOption {
+	return func(r *http.Request) { r.RemoteAddr = net.JoinHostPort(ip, "40000") }
+}
 
 func withHeader(k, v string) reqOption { return func(r *http.Request) { r.Header.Set(k, v) } }
 
@@ -274,7 +289,20 @@ func newIdentityEnvSharing(t testing.TB, e *identityEnv, opts commands.IdentityO
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := commands.NewService(e.store, nil, logger, commands.Options{})
 	opts.LoginIPRate, opts.LoginAccountRate = -1, -1
-	ident, err := commands.NewIdentity(svc, e.hasher, e.tokens, opts)
+	ident, err := commands.NewIdentity(svc, commands.IdentityDeps{Hasher: e.hasher, Tokens: e.tokens, DataKeys: e.dataKeys}, opts)
 	require.NoError(t, err)
 	return ident
+}
+
+// newDataKeys is the data key store over a local keyring with a fresh root
+// key, as vaultd runs it without KMS.
+func newDataKeys(t testing.TB, db *pgtest.Database) *keys.Store {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	root, err := envelope.NewDataKey()
+	require.NoError(t, err)
+	kr, err := keys.NewKeyring(context.Background(), db.Pool, root, logger, keys.KeyringOptions{})
+	require.NoError(t, err)
+	t.Cleanup(kr.Close)
+	return keys.NewStore(db.Pool, kr, logger)
 }

@@ -246,36 +246,42 @@ func TestRepeatedFailuresLockTheAccountAcrossRequests(t *testing.T) {
 		})
 	}
 	// The lockout comes from the log: a second replica (a second Identity
-	// over the same store) refuses the admin too.
+	// over the same store) refuses the admin at that address too.
 	other := newIdentityEnvSharing(t, e, commands.IdentityOptions{Lockout: domain.LockoutPolicy{Threshold: 3, Base: time.Hour, Max: 4 * time.Hour}})
-	_, err := other.Login(t.Context(), commands.Caller{}, domain.AdminUsername, testAdminPassword)
+	_, err := other.Login(t.Context(), commands.Caller{ClientIP: "192.0.2.1"}, domain.AdminUsername, testAdminPassword)
 	require.Equal(t, domain.ERATELIMIT, domain.ErrorCode(err))
 }
 
 func TestLoginRateLimitsPerAddressAndPerAccount(t *testing.T) {
 	t.Parallel()
 	e := newIdentityEnv(t, identityEnvOptions{bootstrap: true, identity: commands.IdentityOptions{
-		LoginIPRate: 0.001, LoginIPBurst: 2, LoginAccountRate: 0.001, LoginAccountBurst: 3,
+		LoginIPRate: 0.001, LoginIPBurst: 4, LoginAccountRate: 0.001, LoginAccountBurst: 2,
 		Lockout: domain.LockoutPolicy{Threshold: 100, Base: time.Minute, Max: time.Hour},
 	}})
 	login := func(username, ip string) response {
 		return e.do(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"username": username, "password": "wrong wrong wrong"}, withIP(ip))
 	}
 	t.Run("per address", func(t *testing.T) {
-		require.Equal(t, http.StatusUnauthorized, login("someone-a", "198.51.100.1").code)
-		require.Equal(t, http.StatusUnauthorized, login("someone-b", "198.51.100.1").code)
-		res := login("someone-c", "198.51.100.1")
+		for _, name := range []string{"someone-a", "someone-b", "someone-c", "someone-d"} {
+			require.Equal(t, http.StatusUnauthorized, login(name, "198.51.100.1").code)
+		}
+		res := login("someone-e", "198.51.100.1")
 		require.Equal(t, http.StatusTooManyRequests, res.code)
 		require.NotEmpty(t, res.header.Get("Retry-After"))
 		require.Equal(t, http.StatusUnauthorized, login("someone-c", "198.51.100.2").code, "another address is not limited")
 	})
-	t.Run("per account", func(t *testing.T) {
+	t.Run("per account and address", func(t *testing.T) {
 		for i := range 3 {
-			require.Equal(t, http.StatusUnauthorized, login("target", "203.0.113."+strconv.Itoa(i+1)).code)
+			ip := "203.0.113." + strconv.Itoa(i+1)
+			require.Equal(t, http.StatusUnauthorized, login("target", ip).code)
+			require.Equal(t, http.StatusUnauthorized, login("target", ip).code)
 		}
-		res := login("TARGET", "203.0.113.99")
+		res := login("TARGET", "203.0.113.1")
 		require.Equal(t, http.StatusTooManyRequests, res.code, "case does not make a new account")
 		require.NotEmpty(t, res.header.Get("Retry-After"))
+		require.Contains(t, string(res.raw), "for this account", "the account limit answered, not the address limit")
+		require.Equal(t, http.StatusUnauthorized, login("target", "203.0.113.99").code,
+			"a flood from other addresses never rate-limits the owner's address")
 	})
 }
 

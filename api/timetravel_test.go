@@ -18,7 +18,6 @@ import (
 	"github.com/securevault/vault/authtoken"
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
-	"github.com/securevault/vault/envelope"
 	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/internal/pgtest"
 	"github.com/securevault/vault/keys"
@@ -74,16 +73,12 @@ func newTimeTravelEnv(t *testing.T) *identityEnv {
 	tokens, err := authtoken.New(tokenKeys, authtoken.Config{})
 	require.NoError(t, err)
 	opts := commands.IdentityOptions{LoginIPRate: -1, LoginAccountRate: -1}
-	ident, err := commands.NewIdentity(svc, hasher, tokens, opts)
+	dataKeys := newDataKeys(t, db)
+	ident, err := commands.NewIdentity(svc, commands.IdentityDeps{Hasher: hasher, Tokens: tokens, DataKeys: dataKeys, Users: streams.NewCatalog(db.Pool)}, opts)
 	require.NoError(t, err)
 
-	root, err := envelope.NewDataKey()
-	require.NoError(t, err)
-	kr, err := keys.NewKeyring(ctx, db.Pool, root, logger, keys.KeyringOptions{})
-	require.NoError(t, err)
-	t.Cleanup(kr.Close)
 	sec, err := commands.NewSecrets(svc, commands.SecretDeps{
-		DataKeys: keys.NewStore(db.Pool, kr, logger), ReadModel: secrets.NewQuery(db.Pool), KeyProvider: keys.ProviderLocal,
+		DataKeys: dataKeys, ReadModel: secrets.NewQuery(db.Pool), KeyProvider: keys.ProviderLocal,
 	})
 	require.NoError(t, err)
 	tt, err := commands.NewTimeTravel(sec, ident, streams.NewCatalog(db.Pool))
@@ -97,7 +92,7 @@ func newTimeTravelEnv(t *testing.T) *identityEnv {
 	created, err := ident.Bootstrap(ctx, testAdminPassword)
 	require.NoError(t, err)
 	require.True(t, created)
-	return &identityEnv{t: t, db: db, store: store, ident: ident, hasher: hasher, keys: tokenKeys, tokens: tokens, server: server, opts: opts}
+	return &identityEnv{t: t, db: db, store: store, ident: ident, hasher: hasher, keys: tokenKeys, tokens: tokens, dataKeys: dataKeys, server: server, opts: opts}
 }
 
 // ttDo sends a request with the test's user agent.

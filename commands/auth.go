@@ -7,6 +7,7 @@ import (
 	"github.com/securevault/vault/authtoken"
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/ratelimit"
+	"github.com/securevault/vault/seal"
 )
 
 // IdentityReadModel is the projection identity commands wait for and
@@ -46,7 +47,7 @@ type IdentityOptions struct {
 	LoginIPRate  float64
 	LoginIPBurst int
 	// LoginAccountRate and LoginAccountBurst shape the bucket of each
-	// username tried, whether or not it exists.
+	// username tried (whether or not it exists) from each address.
 	LoginAccountRate  float64
 	LoginAccountBurst int
 	// LoginLimiterMaxKeys bounds the memory of each limiter.
@@ -87,6 +88,19 @@ func (o *IdentityOptions) defaults() {
 	}
 }
 
+// IdentityDeps are what the identity handlers need besides the Service.
+type IdentityDeps struct {
+	Hasher PasswordHasher
+	Tokens TokenIssuer
+	// DataKeys keeps the data keys that seal password hashes, one per user
+	// and password version; *keys.Store satisfies it.
+	DataKeys seal.DataKeys
+	// Users lists user streams. Bootstrap uses it once, to record who holds
+	// the admin role on a store created before that was recorded; without
+	// it such a store refuses to take the admin role from anyone.
+	Users StreamCatalog
+}
+
 // Identity is the user, role, policy and session handler set: commands,
 // authentication and the access checks the identity queries need. It is a
 // separate type around the shared Service so identity wiring stays additive.
@@ -94,19 +108,25 @@ type Identity struct {
 	svc            *Service
 	hasher         PasswordHasher
 	tokens         TokenIssuer
+	sealer         *seal.Sealer
+	users          StreamCatalog
 	opts           IdentityOptions
 	ipLimiter      *ratelimit.Keyed[string]
 	accountLimiter *ratelimit.Keyed[string]
 }
 
 // NewIdentity returns the identity handlers.
-func NewIdentity(svc *Service, hasher PasswordHasher, tokens TokenIssuer, opts IdentityOptions) (*Identity, error) {
-	if svc == nil || hasher == nil || tokens == nil {
-		return nil, domain.Errorf(domain.EINTERNAL, "identity needs a service, a password hasher and a token issuer")
+func NewIdentity(svc *Service, deps IdentityDeps, opts IdentityOptions) (*Identity, error) {
+	if svc == nil || deps.Hasher == nil || deps.Tokens == nil || deps.DataKeys == nil {
+		return nil, domain.Errorf(domain.EINTERNAL, "identity needs a service, a password hasher, a token issuer and a data key store")
+	}
+	sealer, err := seal.New(deps.DataKeys)
+	if err != nil {
+		return nil, err
 	}
 	opts.defaults()
 	return &Identity{
-		svc: svc, hasher: hasher, tokens: tokens, opts: opts,
+		svc: svc, hasher: deps.Hasher, tokens: deps.Tokens, sealer: sealer, users: deps.Users, opts: opts,
 		ipLimiter:      newLoginLimiter(opts.LoginIPRate, opts.LoginIPBurst, opts.LoginLimiterMaxKeys, svc.opts.Now),
 		accountLimiter: newLoginLimiter(opts.LoginAccountRate, opts.LoginAccountBurst, opts.LoginLimiterMaxKeys, svc.opts.Now),
 	}, nil

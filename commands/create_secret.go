@@ -50,7 +50,7 @@ func (s *Secrets) CreateSecret(ctx context.Context, caller Caller, in CreateSecr
 		return SecretResult{}, err
 	}
 	version := sec.NextVersion()
-	sealed, err := s.seal(ctx, id, version, in.Value)
+	sealed, err := s.sealer.Seal(ctx, valueRef(id, version), in.Value)
 	if err != nil {
 		return SecretResult{}, err
 	}
@@ -72,7 +72,7 @@ func (s *Secrets) CreateSecret(ctx context.Context, caller Caller, in CreateSecr
 }
 
 func (s *Secrets) dropOrphanKey(ctx context.Context, id string, version int64) {
-	if _, err := s.deps.DataKeys.Delete(context.WithoutCancel(ctx), id, version); err != nil {
+	if err := s.sealer.Shred(context.WithoutCancel(ctx), id, version); err != nil {
 		s.svc.logger.WarnContext(ctx, "could not delete an unused data key", "secret_id", id, "version", version, "error", err)
 	}
 }

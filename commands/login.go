@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -17,9 +16,6 @@ import (
 // lock an unknown username exactly as a real account locks, so neither the
 // answer nor its timing tells an attacker which usernames exist.
 const LoginAttemptAggregate = "loginattempt"
-
-// loginFailUnknownUser is the failure reason on a loginattempt stream.
-const loginFailUnknownUser = "unknown_user"
 
 // Tokens is what a login or a refresh hands out. The values are bearer
 // credentials: they go to the client and nowhere else.
@@ -47,16 +43,20 @@ func loginAttemptStream(username string) string {
 }
 
 // Login checks a username and password and starts a session. Every path
-// does the work of exactly one Argon2id verification (the real one, or
-// VerifyDummy for an unknown, disabled or locked account) and answers wrong
-// credentials with one message. Repeated failures lock the account for a
-// growing interval; the failures are events, so the lockout holds on every
-// replica.
+// does the work of exactly one data key unwrap and one Argon2id
+// verification (the real ones, or verifyDummy for an unknown, disabled or
+// locked account) and answers wrong credentials with one message. Repeated
+// failures lock the address they came from out of the account for a
+// growing interval (see domain.LockoutPolicy); the failures are events, so
+// the lockout holds on every replica.
 func (id *Identity) Login(ctx context.Context, caller Caller, username, password string) (Tokens, error) {
+	address := loginAddress(caller.ClientIP)
 	if ok, wait := id.ipLimiter.Allow(caller.ClientIP); !ok {
 		return Tokens{}, newRateLimitError("too many login attempts from this address; retry later", wait)
 	}
-	if ok, wait := id.accountLimiter.Allow(loginAttemptStream(username)); !ok {
+	// Per account and address, so a flood against a username never slows
+	// its owner down elsewhere.
+	if ok, wait := id.accountLimiter.Allow(loginAttemptStream(username) + " " + address); !ok {
 		return Tokens{}, newRateLimitError("too many login attempts for this account; retry later", wait)
 	}
 	name, err := domain.NormalizeUsername(username)
@@ -70,7 +70,7 @@ func (id *Identity) Login(ctx context.Context, caller Caller, username, password
 	if res.Owner() == "" {
 		return Tokens{}, id.failUnknown(ctx, caller, name, password)
 	}
-	verifiedHash := ""
+	verified := int64(-1) // the password version already verified
 	for attempt := 0; ; attempt++ {
 		u, err := id.loadUser(ctx, res.Owner())
 		if domain.ErrorCode(err) == domain.ENOTFOUND {
@@ -81,8 +81,8 @@ func (id *Identity) Login(ctx context.Context, caller Caller, username, password
 			return Tokens{}, err
 		}
 		now := id.now()
-		if until := u.LockedUntil(id.opts.Lockout); now.Before(until) {
-			if err := id.hasher.VerifyDummy(ctx, password); err != nil {
+		if until := u.LockedUntil(id.opts.Lockout, address, now); now.Before(until) {
+			if err := id.verifyDummy(ctx, password); err != nil {
 				return Tokens{}, err
 			}
 			if err := id.recordUserFailure(ctx, caller, u, domain.LoginFailLocked, now); err != nil {
@@ -91,7 +91,7 @@ func (id *Identity) Login(ctx context.Context, caller Caller, username, password
 			return Tokens{}, errLocked(until.Sub(now))
 		}
 		if u.Disabled() {
-			if err := id.hasher.VerifyDummy(ctx, password); err != nil {
+			if err := id.verifyDummy(ctx, password); err != nil {
 				return Tokens{}, err
 			}
 			if err := id.recordUserFailure(ctx, caller, u, domain.LoginFailDisabled, now); err != nil {
@@ -99,8 +99,14 @@ func (id *Identity) Login(ctx context.Context, caller Caller, username, password
 			}
 			return Tokens{}, errBadCredentials()
 		}
-		if verifiedHash != u.PasswordHash() {
-			ok, err := id.hasher.Verify(ctx, password, u.PasswordHash())
+		if current := u.Password().Version; verified != current || u.LegacyPasswordHash() != "" {
+			ok, err := id.verifyPassword(ctx, u, password)
+			if domain.ErrorCode(err) == domain.ECONFLICT {
+				if attempt < identityRetries {
+					continue
+				}
+				return Tokens{}, domain.WrapError(domain.EINTERNAL, "the data key of a live password is missing", err)
+			}
 			if err != nil {
 				return Tokens{}, err
 			}
@@ -110,7 +116,7 @@ func (id *Identity) Login(ctx context.Context, caller Caller, username, password
 				}
 				return Tokens{}, errBadCredentials()
 			}
-			verifiedHash = u.PasswordHash()
+			verified = current
 		}
 		tokens, err := id.startSession(ctx, caller, u, now)
 		if domain.ErrorCode(err) == domain.ECONFLICT && attempt < identityRetries {
@@ -135,7 +141,7 @@ func (id *Identity) startSession(ctx context.Context, caller Caller, u *domain.U
 	if err != nil {
 		return Tokens{}, err
 	}
-	if err := u.RecordLoginSucceeded(sid, now); err != nil {
+	if err := u.RecordLoginSucceeded(sid, loginAddress(caller.ClientIP), now); err != nil {
 		return Tokens{}, err
 	}
 	md := caller.Metadata()
@@ -152,7 +158,7 @@ func (id *Identity) startSession(ctx context.Context, caller Caller, u *domain.U
 // recorded the login fails with that error, so an attempt never escapes
 // the lockout count.
 func (id *Identity) recordUserFailure(ctx context.Context, caller Caller, u *domain.User, reason string, now time.Time) error {
-	if err := u.RecordLoginFailed(reason, now); err != nil {
+	if err := u.RecordLoginFailed(reason, loginAddress(caller.ClientIP), now); err != nil {
 		return err
 	}
 	md := caller.Metadata()
@@ -163,13 +169,8 @@ func (id *Identity) recordUserFailure(ctx context.Context, caller Caller, u *dom
 	return err
 }
 
-type loginAttempts struct {
-	failures    int
-	lastFailure time.Time
-}
-
-// failUnknown is the unknown-username path: the same hashing work, the
-// same answer, and the same lockout as a real account, recorded on the
+// failUnknown is the unknown-username path: the same work, the same
+// answer, and the same lockout as a real account, recorded on the
 // username's loginattempt stream (never with the password).
 func (id *Identity) failUnknown(ctx context.Context, caller Caller, username, password string) error {
 	stream := loginAttemptStream(username)
@@ -177,31 +178,26 @@ func (id *Identity) failUnknown(ctx context.Context, caller Caller, username, pa
 	if err != nil {
 		return err
 	}
-	var seen loginAttempts
-	for _, ev := range events {
-		var f domain.LoginFailed
-		if ev.Type != domain.EventLoginFailed || json.Unmarshal(ev.Data, &f) != nil {
-			continue
-		}
-		seen.failures++
-		seen.lastFailure = f.At
+	seen, err := domain.FoldLoginAttempts(events)
+	if err != nil {
+		return err
 	}
-	if err := id.hasher.VerifyDummy(ctx, password); err != nil {
+	if err := id.verifyDummy(ctx, password); err != nil {
 		return err
 	}
 	now := id.now()
-	reason := loginFailUnknownUser
-	until := lockedUntil(id.opts.Lockout, seen)
+	address := loginAddress(caller.ClientIP)
+	reason := domain.LoginFailUnknownUser
+	until := seen.LockedUntil(id.opts.Lockout, address, now)
 	if now.Before(until) {
 		reason = domain.LoginFailLocked
 	}
-	data, err := json.Marshal(domain.LoginFailed{Reason: reason, At: now.UTC()})
+	ev, err := domain.NewLoginAttemptFailed(reason, address, now, caller.Metadata())
 	if err != nil {
-		return domain.WrapError(domain.EINTERNAL, "cannot record a failed login", err)
+		return err
 	}
 	_, err = id.svc.log.AppendStreams(context.WithoutCancel(ctx), domain.StreamAppend{
-		StreamID: stream, Expected: domain.ExpectAny,
-		Events: []domain.NewEvent{{ID: domain.NewID(), Type: domain.EventLoginFailed, SchemaVersion: 1, Data: data, Metadata: caller.Metadata()}},
+		StreamID: stream, Expected: domain.ExpectAny, Events: []domain.NewEvent{ev},
 	})
 	if err != nil {
 		return err
@@ -210,17 +206,4 @@ func (id *Identity) failUnknown(ctx context.Context, caller Caller, username, pa
 		return errLocked(until.Sub(now))
 	}
 	return errBadCredentials()
-}
-
-// lockedUntil is domain.User.LockedUntil for a loginattempt stream, so an
-// unknown username locks on the same schedule as a real one.
-func lockedUntil(p domain.LockoutPolicy, a loginAttempts) time.Time {
-	if p.Threshold <= 0 || a.failures < p.Threshold {
-		return time.Time{}
-	}
-	d := p.Base
-	for i := p.Threshold; i < a.failures && d < p.Max; i++ {
-		d *= 2
-	}
-	return a.lastFailure.Add(min(d, p.Max))
 }

@@ -29,8 +29,9 @@ type PolicyInput struct {
 	Statements  *[]domain.Statement
 }
 
-// CreatePolicy needs `admin` on policies/<name>. The name is reserved in
-// the same atomic append as PolicyCreated.
+// CreatePolicy needs `admin` on policies/<name>, and the caller must cover
+// what its statements allow (or hold escalate there). The name is reserved
+// in the same atomic append as PolicyCreated.
 func (id *Identity) CreatePolicy(ctx context.Context, caller Caller, in PolicyInput) (PolicyView, Written, error) {
 	name, err := domain.NormalizeName("policy", derefInput(in.Name))
 	if err != nil {
@@ -41,6 +42,9 @@ func (id *Identity) CreatePolicy(ctx context.Context, caller Caller, in PolicyIn
 	}
 	p, err := domain.NewPolicy(domain.NewID(), name, derefInput(in.Description), derefInput(in.Statements))
 	if err != nil {
+		return PolicyView{}, Written{}, err
+	}
+	if err := id.authorizeGrant(ctx, caller, PolicyResource(name), nil, p.View().Statements); err != nil {
 		return PolicyView{}, Written{}, err
 	}
 	res, err := id.loadReservation(ctx, domain.PolicyNameReservationStream(name))
@@ -59,7 +63,8 @@ func (id *Identity) CreatePolicy(ctx context.Context, caller Caller, in PolicyIn
 }
 
 // UpdatePolicy needs `admin` on the policy's name, and on the new name when
-// it is renamed. The change applies to every role using the policy at once.
+// it is renamed; the caller must cover the statements' grant (new allows,
+// lifted denies). The change applies to every role using the policy at once.
 func (id *Identity) UpdatePolicy(ctx context.Context, caller Caller, policyID string, in PolicyInput) (PolicyView, Written, error) {
 	if err := domain.ValidateID("policy id", policyID); err != nil {
 		return PolicyView{}, Written{}, err
@@ -99,6 +104,9 @@ func (id *Identity) UpdatePolicy(ctx context.Context, caller Caller, policyID st
 	if len(p.Changes()) == 0 {
 		return policyView(p), Written{}, nil
 	}
+	if err := id.authorizeGrant(ctx, caller, PolicyResource(oldName), cur.Statements, p.View().Statements); err != nil {
+		return PolicyView{}, Written{}, err
+	}
 	md := caller.Metadata()
 	appends := []domain.StreamAppend{p.StreamAppend(md)}
 	if name != oldName {
@@ -116,8 +124,9 @@ func (id *Identity) UpdatePolicy(ctx context.Context, caller Caller, policyID st
 }
 
 // DeletePolicy needs `admin` on policies/<name> and frees the name. Roles
-// still naming the policy get nothing from it, at once; the built-in admin
-// policy stays.
+// still naming the policy get nothing from it, at once, so its denies stop
+// binding their holders: the caller must cover what it denies. The built-in
+// admin policy stays.
 func (id *Identity) DeletePolicy(ctx context.Context, caller Caller, policyID string) (Written, error) {
 	if err := domain.ValidateID("policy id", policyID); err != nil {
 		return Written{}, err
@@ -129,7 +138,11 @@ func (id *Identity) DeletePolicy(ctx context.Context, caller Caller, policyID st
 	if err := id.Authorize(ctx, caller, domain.ActionAdmin, PolicyResource(p.Name())); err != nil {
 		return Written{}, err
 	}
+	before := p.View().Statements
 	if err := p.Delete(); err != nil {
+		return Written{}, err
+	}
+	if err := id.authorizeGrant(ctx, caller, PolicyResource(p.Name()), before, nil); err != nil {
 		return Written{}, err
 	}
 	res, err := id.loadReservation(ctx, domain.PolicyNameReservationStream(p.Name()))

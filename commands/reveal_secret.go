@@ -36,16 +36,11 @@ func (s *Secrets) RevealSecret(ctx context.Context, caller Caller, id string, ve
 	if err != nil {
 		return RevealedSecret{}, Written{}, err
 	}
-	dk, err := s.deps.DataKeys.DataKey(ctx, sec.ID(), v.Version)
+	plaintext, err := s.sealer.Open(ctx, valueRef(sec.ID(), v.Version), v.SealedValue)
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ENOTFOUND {
 			return RevealedSecret{}, Written{}, domain.WrapError(domain.EINTERNAL, "the data key of a live version is missing", err)
 		}
-		return RevealedSecret{}, Written{}, err
-	}
-	plaintext, err := envelope.Open(dk, v.SealedValue, envelope.AAD(sec.ID(), v.Version))
-	envelope.Zero(dk)
-	if err != nil {
 		return RevealedSecret{}, Written{}, err
 	}
 	res, err := s.svc.log.AppendStreams(ctx, domain.StreamAppend{

@@ -33,7 +33,8 @@ func derefInput[T any](p *T) T {
 	return *p
 }
 
-// CreateRole needs `admin` on roles/<name>; every policy must exist. The
+// CreateRole needs `admin` on roles/<name>, and the caller must cover what
+// the policies grant (or hold escalate there); every policy must exist. The
 // name is reserved in the same atomic append as RoleCreated.
 func (id *Identity) CreateRole(ctx context.Context, caller Caller, in RoleInput) (RoleView, Written, error) {
 	name, err := domain.NormalizeName("role", derefInput(in.Name))
@@ -45,6 +46,13 @@ func (id *Identity) CreateRole(ctx context.Context, caller Caller, in RoleInput)
 	}
 	policies := derefInput(in.Policies)
 	if err := id.requirePolicies(ctx, policies); err != nil {
+		return RoleView{}, Written{}, err
+	}
+	granted, err := id.policyStatements(ctx, policies)
+	if err != nil {
+		return RoleView{}, Written{}, err
+	}
+	if err := id.authorizeGrant(ctx, caller, RoleResource(name), nil, granted); err != nil {
 		return RoleView{}, Written{}, err
 	}
 	r, err := domain.NewRole(domain.NewID(), name, derefInput(in.Description), policies)
@@ -67,7 +75,9 @@ func (id *Identity) CreateRole(ctx context.Context, caller Caller, in RoleInput)
 }
 
 // UpdateRole needs `admin` on the role's name, and on the new name when it
-// is renamed; a rename swaps the name reservations atomically.
+// is renamed; a rename swaps the name reservations atomically. A change of
+// policies must be covered by the caller: what added policies allow, and
+// what removed policies deny (authorizeGrant).
 func (id *Identity) UpdateRole(ctx context.Context, caller Caller, roleID string, in RoleInput) (RoleView, Written, error) {
 	if err := domain.ValidateID("role id", roleID); err != nil {
 		return RoleView{}, Written{}, err
@@ -92,6 +102,17 @@ func (id *Identity) UpdateRole(ctx context.Context, caller Caller, roleID string
 	if in.Policies != nil {
 		policies = *in.Policies
 		if err := id.requirePolicies(ctx, policies); err != nil {
+			return RoleView{}, Written{}, err
+		}
+		before, err := id.policyStatements(ctx, r.PolicyIDs())
+		if err != nil {
+			return RoleView{}, Written{}, err
+		}
+		after, err := id.policyStatements(ctx, policies)
+		if err != nil {
+			return RoleView{}, Written{}, err
+		}
+		if err := id.authorizeGrant(ctx, caller, RoleResource(oldName), before, after); err != nil {
 			return RoleView{}, Written{}, err
 		}
 	}
@@ -123,7 +144,8 @@ func (id *Identity) UpdateRole(ctx context.Context, caller Caller, roleID string
 }
 
 // DeleteRole needs `admin` on roles/<name> and frees the name. Users still
-// naming the role get nothing from it; the built-in admin role stays.
+// naming the role get nothing from it, so its denies stop binding them: the
+// caller must cover what they deny. The built-in admin role stays.
 func (id *Identity) DeleteRole(ctx context.Context, caller Caller, roleID string) (Written, error) {
 	if err := domain.ValidateID("role id", roleID); err != nil {
 		return Written{}, err
@@ -136,6 +158,13 @@ func (id *Identity) DeleteRole(ctx context.Context, caller Caller, roleID string
 		return Written{}, err
 	}
 	if err := r.Delete(); err != nil {
+		return Written{}, err
+	}
+	before, err := id.policyStatements(ctx, r.PolicyIDs())
+	if err != nil {
+		return Written{}, err
+	}
+	if err := id.authorizeGrant(ctx, caller, RoleResource(r.Name()), before, nil); err != nil {
 		return Written{}, err
 	}
 	res, err := id.loadReservation(ctx, domain.RoleNameReservationStream(r.Name()))

@@ -59,7 +59,7 @@ func (s *Secrets) RotateSecret(ctx context.Context, caller Caller, in RotateSecr
 				"secret %s is at version %d, not the expected %d", sec.Name(), sec.CurrentVersion(), *in.ExpectedVersion)
 		}
 		version := sec.NextVersion()
-		sealed, err := s.seal(ctx, sec.ID(), version, value)
+		sealed, err := s.sealer.Seal(ctx, valueRef(sec.ID(), version), value)
 		if err != nil {
 			return SecretResult{}, err
 		}

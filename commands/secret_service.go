@@ -2,11 +2,9 @@ package commands
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/securevault/vault/domain"
-	"github.com/securevault/vault/envelope"
+	"github.com/securevault/vault/seal"
 )
 
 // SecretsReadModel is the projection secret commands wait for and secret
@@ -16,14 +14,6 @@ const SecretsReadModel = "secrets"
 // conflictRetries bounds how often a command without If-Match reloads and
 // retries after losing an optimistic-concurrency race.
 const conflictRetries = 5
-
-// DataKeys stores one data key per (secret id, version); *keys.Store
-// satisfies it. Deleting a key destroys every value sealed under it.
-type DataKeys interface {
-	NewDataKey(ctx context.Context, ownerID string, version int64) ([]byte, error)
-	DataKey(ctx context.Context, ownerID string, version int64) ([]byte, error)
-	Delete(ctx context.Context, ownerID string, version int64) (bool, error)
-}
 
 // SecretReadModel is the read side of the secrets projection;
 // *projections/secrets.Query satisfies it.
@@ -38,7 +28,7 @@ type SecretReadModel interface {
 
 // SecretDeps are what secret commands need besides the shared Service.
 type SecretDeps struct {
-	DataKeys  DataKeys
+	DataKeys  seal.DataKeys
 	ReadModel SecretReadModel
 	// KeyProvider names the key-encryption-key provider recorded with each
 	// version ("local" or "aws-kms"), so an operator can tell which provider
@@ -52,8 +42,9 @@ type SecretDeps struct {
 // Secrets is the secret command and query handler set. It is a separate
 // type around the shared Service so secret wiring stays additive.
 type Secrets struct {
-	svc  *Service
-	deps SecretDeps
+	svc    *Service
+	deps   SecretDeps
+	sealer *seal.Sealer
 }
 
 // NewSecrets returns the secret handlers.
@@ -70,7 +61,11 @@ func NewSecrets(svc *Service, deps SecretDeps) (*Secrets, error) {
 	if deps.KeepVersions < 1 {
 		return nil, domain.Errorf(domain.EINVALID, "versions to keep must be at least 1, not %d", deps.KeepVersions)
 	}
-	return &Secrets{svc: svc, deps: deps}, nil
+	sealer, err := seal.New(deps.DataKeys)
+	if err != nil {
+		return nil, err
+	}
+	return &Secrets{svc: svc, deps: deps, sealer: sealer}, nil
 }
 
 // SecretResult is what a secret write returns: the secret's metadata (from
@@ -99,37 +94,9 @@ func (s *Secrets) load(ctx context.Context, id string) (loadedSecret, error) {
 	return loadedSecret{Secret: sec, position: position}, nil
 }
 
-// versionKey returns the data key for a new version, stored before the
-// event that will reference it. When a key for the version exists already,
-// no stored event uses it yet (the aggregate's next version is still this
-// one): either a concurrent rotation is sealing under it or an earlier
-// attempt died between storing the key and appending. Adopting it is safe in
-// both cases, since at most one append of this version can win and a key
-// bound to (id, version) never seals another version; refusing would leave
-// the secret unrotatable after a crash.
-func (s *Secrets) versionKey(ctx context.Context, id string, version int64) ([]byte, error) {
-	dk, err := s.deps.DataKeys.NewDataKey(ctx, id, version)
-	if err == nil {
-		return dk, nil
-	}
-	if domain.ErrorCode(err) != domain.ECONFLICT {
-		return nil, err
-	}
-	dk, err2 := s.deps.DataKeys.DataKey(ctx, id, version)
-	if err2 != nil {
-		return nil, domain.WrapError(domain.ECONFLICT, "a concurrent change to this secret won; retry", errors.Join(err, err2))
-	}
-	return dk, nil
-}
-
-// seal encrypts value as version of secret id under a fresh data key.
-func (s *Secrets) seal(ctx context.Context, id string, version int64, value []byte) ([]byte, error) {
-	dk, err := s.versionKey(ctx, id, version)
-	if err != nil {
-		return nil, err
-	}
-	defer envelope.Zero(dk)
-	return envelope.Seal(dk, value, envelope.AAD(id, version))
+// valueRef names the sealed value of one version of a secret.
+func valueRef(id string, version int64) seal.Ref {
+	return seal.Ref{Purpose: seal.SecretValue, OwnerID: id, Version: version}
 }
 
 // write appends the aggregate's changes and waits for the read model; with
@@ -193,11 +160,5 @@ func retryConflicts[T any](ctx context.Context, attempt func() (T, error)) (T, e
 // readable again: reveal checks the aggregate first, and destroying the
 // version again retries the delete.
 func (s *Secrets) shred(ctx context.Context, id string, versions []int64) error {
-	var errs []error
-	for _, v := range versions {
-		if _, err := s.deps.DataKeys.Delete(ctx, id, v); err != nil {
-			errs = append(errs, fmt.Errorf("delete data key of version %d: %w", v, err))
-		}
-	}
-	return errors.Join(errs...)
+	return s.sealer.Shred(ctx, id, versions...)
 }

@@ -109,11 +109,11 @@ func (id *Identity) Seed(ctx context.Context, demoPassword string) (SeedReport, 
 			rids = append(rids, roleIDs[n])
 		}
 		_, created, err := id.seedOne(ctx, domain.UsernameReservationStream(su.username), md, func(newID string) (domain.StreamAppend, error) {
-			hash, err := id.hasher.Hash(ctx, demoPassword)
+			sealed, err := id.hashAndSeal(ctx, newID, domain.FirstPasswordVersion, demoPassword)
 			if err != nil {
 				return domain.StreamAppend{}, err
 			}
-			u, err := domain.NewUser(newID, su.username, su.email, hash)
+			u, err := domain.NewUser(newID, su.username, su.email, sealed)
 			if err != nil {
 				return domain.StreamAppend{}, err
 			}

@@ -34,11 +34,11 @@ func TestLongStreamsLoadFromSnapshots(t *testing.T) {
 	t.Cleanup(store.Close)
 	svc := NewService(store, nil, logger, Options{Snapshots: store})
 
-	user, err := domain.NewUser(domain.NewID(), "snappy", "", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA")
+	user, err := domain.NewUser(domain.NewID(), "snappy", "", domain.SealedPassword{Version: 1, Sealed: []byte("sealed-hash")})
 	require.NoError(t, err)
 	appendLogins := func(n int) {
 		for range n {
-			require.NoError(t, user.RecordLoginSucceeded(domain.NewID(), time.Now()))
+			require.NoError(t, user.RecordLoginSucceeded(domain.NewID(), "192.0.2.1", time.Now()))
 		}
 		_, err := store.AppendStreams(ctx, user.StreamAppend(domain.Metadata{Actor: domain.SystemActor}))
 		require.NoError(t, err)
@@ -86,7 +86,7 @@ func TestLongStreamsLoadFromSnapshots(t *testing.T) {
 	require.NoError(t, err)
 	sameState(load(), foldAll())
 	// A state of another stream under this stream's key is refused too.
-	other, err := domain.NewUser(domain.NewID(), "other", "", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA")
+	other, err := domain.NewUser(domain.NewID(), "other", "", domain.SealedPassword{Version: 1, Sealed: []byte("sealed-hash-stand-in")})
 	require.NoError(t, err)
 	_, err = store.AppendStreams(ctx, other.StreamAppend(domain.Metadata{Actor: domain.SystemActor}))
 	require.NoError(t, err)

@@ -54,7 +54,7 @@ func newDataKeys(t *testing.T, db *pgtest.Database) *keys.Store {
 
 // timeTravelOver builds the secret and identity handlers over one service
 // and time travel over them.
-func timeTravelOver(t *testing.T, db *pgtest.Database, svc *commands.Service, dataKeys commands.DataKeys, keep int) (*commands.Secrets, *commands.TimeTravel) {
+func timeTravelOver(t *testing.T, db *pgtest.Database, svc *commands.Service, dataKeys *keys.Store, keep int) (*commands.Secrets, *commands.TimeTravel) {
 	t.Helper()
 	sec, err := commands.NewSecrets(svc, commands.SecretDeps{
 		DataKeys: dataKeys, ReadModel: secrets.NewQuery(db.Pool), KeyProvider: keys.ProviderLocal, KeepVersions: keep,
@@ -66,7 +66,7 @@ func timeTravelOver(t *testing.T, db *pgtest.Database, svc *commands.Service, da
 	require.NoError(t, err)
 	tokens, err := authtoken.New(ring, authtoken.Config{})
 	require.NoError(t, err)
-	ident, err := commands.NewIdentity(svc, hasher, tokens, commands.IdentityOptions{})
+	ident, err := commands.NewIdentity(svc, commands.IdentityDeps{Hasher: hasher, Tokens: tokens, DataKeys: dataKeys}, commands.IdentityOptions{})
 	require.NoError(t, err)
 	tt, err := commands.NewTimeTravel(sec, ident, streams.NewCatalog(db.Pool))
 	require.NoError(t, err)

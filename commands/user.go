@@ -29,9 +29,10 @@ type CreateUserInput struct {
 	Disabled bool
 }
 
-// CreateUser needs `admin` on users/<username>. The username is reserved in
-// the same atomic append as UserCreated, so two concurrent creations of one
-// name cannot both succeed, on one replica or many.
+// CreateUser needs `admin` on users/<username>, and the caller must cover
+// what the roles grant (or hold escalate there). The username is reserved
+// in the same atomic append as UserCreated, so two concurrent creations of
+// one name cannot both succeed, on one replica or many.
 func (id *Identity) CreateUser(ctx context.Context, caller Caller, in CreateUserInput) (UserView, Written, error) {
 	name, err := domain.NormalizeUsername(in.Username)
 	if err != nil {
@@ -46,6 +47,13 @@ func (id *Identity) CreateUser(ctx context.Context, caller Caller, in CreateUser
 	if err := id.requireRoles(ctx, in.Roles); err != nil {
 		return UserView{}, Written{}, err
 	}
+	granted, err := id.userStatements(ctx, in.Roles)
+	if err != nil {
+		return UserView{}, Written{}, err
+	}
+	if err := id.authorizeGrant(ctx, caller, UserResource(name), nil, granted); err != nil {
+		return UserView{}, Written{}, err
+	}
 	userID := domain.NewID()
 	res, err := id.loadReservation(ctx, domain.UsernameReservationStream(name))
 	if err != nil {
@@ -56,25 +64,38 @@ func (id *Identity) CreateUser(ctx context.Context, caller Caller, in CreateUser
 	if err := res.Reserve(userID); err != nil {
 		return UserView{}, Written{}, err
 	}
-	hash, err := id.hasher.Hash(ctx, in.Password)
+	sealed, err := id.hashAndSeal(ctx, userID, domain.FirstPasswordVersion, in.Password)
 	if err != nil {
 		return UserView{}, Written{}, err
 	}
-	u, err := domain.NewUser(userID, name, in.Email, hash)
+	u, err := domain.NewUser(userID, name, in.Email, sealed)
 	if err != nil {
+		id.dropUnusedPasswordKey(ctx, userID, sealed.Version)
 		return UserView{}, Written{}, err
 	}
 	if err := u.AssignRoles(in.Roles); err != nil {
+		id.dropUnusedPasswordKey(ctx, userID, sealed.Version)
 		return UserView{}, Written{}, err
 	}
 	if in.Disabled {
 		if err := u.Disable(); err != nil {
+			id.dropUnusedPasswordKey(ctx, userID, sealed.Version)
 			return UserView{}, Written{}, err
 		}
 	}
-	md := caller.Metadata()
-	w, err := id.svc.appendAndWait(ctx, []string{IdentityReadModel}, res.StreamAppend(md), u.StreamAppend(md))
+	members, err := id.adminMembershipChange(ctx, userID, false, u.HoldsActively(domain.AdminRoleID))
 	if err != nil {
+		id.dropUnusedPasswordKey(ctx, userID, sealed.Version)
+		return UserView{}, Written{}, err
+	}
+	md := caller.Metadata()
+	appends := append([]domain.StreamAppend{res.StreamAppend(md), u.StreamAppend(md)}, stamp(md, members)...)
+	w, err := id.svc.appendAndWait(ctx, []string{IdentityReadModel}, appends...)
+	if err != nil {
+		if domain.ErrorCode(err) == domain.ECONFLICT {
+			// The id is fresh, so no stored event uses its key.
+			id.dropUnusedPasswordKey(ctx, userID, sealed.Version)
+		}
 		return UserView{}, Written{}, nameTaken(err, "user", name)
 	}
 	return userView(u), w, nil
@@ -90,8 +111,12 @@ type UpdateUserInput struct {
 	Disabled *bool
 }
 
-// UpdateUser needs `admin` on users/<username>. Disabling revokes every
-// session of the user in the same atomic append.
+// UpdateUser needs `admin` on users/<username>. New roles must be covered
+// by the caller (authorizeGrant); a change of the e-mail address (where
+// password resets go), the password or the disabled flag of another user
+// needs the caller to cover everything that user holds (authorizeTakeover).
+// Disabling revokes every session of the user in the same atomic append;
+// a new password ends the user's other sessions.
 func (id *Identity) UpdateUser(ctx context.Context, caller Caller, userID string, in UpdateUserInput) (UserView, Written, error) {
 	if err := domain.ValidateID("user id", userID); err != nil {
 		return UserView{}, Written{}, err
@@ -112,8 +137,31 @@ func (id *Identity) UpdateUser(ctx context.Context, caller Caller, userID string
 			return UserView{}, Written{}, domain.Errorf(domain.EUNPROCESSABLE, "a username cannot be changed")
 		}
 	}
+	wasAdmin, wasDisabled := u.HoldsActively(domain.AdminRoleID), u.Disabled()
 	if in.Email != nil {
 		if err := u.UpdateEmail(*in.Email); err != nil {
+			return UserView{}, Written{}, err
+		}
+	}
+	if in.Disabled != nil {
+		if *in.Disabled {
+			err = u.Disable()
+		} else {
+			err = u.Enable()
+		}
+		if err != nil {
+			return UserView{}, Written{}, err
+		}
+	}
+	if in.Password != nil {
+		if err := id.opts.PasswordPolicy.Check(u.Username(), *in.Password); err != nil {
+			return UserView{}, Written{}, err
+		}
+	}
+	// Decided on the roles the user holds now; new roles are a grant,
+	// checked next, so what the user holds afterwards is covered too.
+	if len(u.Changes()) > 0 || in.Password != nil {
+		if err := id.authorizeTakeover(ctx, caller, u); err != nil {
 			return UserView{}, Written{}, err
 		}
 	}
@@ -121,34 +169,35 @@ func (id *Identity) UpdateUser(ctx context.Context, caller Caller, userID string
 		if err := id.requireRoles(ctx, *in.Roles); err != nil {
 			return UserView{}, Written{}, err
 		}
+		before, err := id.userStatements(ctx, u.RoleIDs())
+		if err != nil {
+			return UserView{}, Written{}, err
+		}
+		after, err := id.userStatements(ctx, *in.Roles)
+		if err != nil {
+			return UserView{}, Written{}, err
+		}
+		if err := id.authorizeGrant(ctx, caller, UserResource(u.Username()), before, after); err != nil {
+			return UserView{}, Written{}, err
+		}
 		if err := u.AssignRoles(*in.Roles); err != nil {
 			return UserView{}, Written{}, err
 		}
 	}
 	var revocations []domain.StreamAppend
-	if in.Disabled != nil {
-		if *in.Disabled && !u.Disabled() {
-			if err := u.Disable(); err != nil {
-				return UserView{}, Written{}, err
-			}
-			if revocations, err = id.revokeUserSessions(ctx, u.ID(), domain.RevokeDisabled); err != nil {
-				return UserView{}, Written{}, err
-			}
-		} else if !*in.Disabled {
-			if err := u.Enable(); err != nil {
-				return UserView{}, Written{}, err
-			}
-		}
-	}
-	if in.Password != nil {
-		if err := id.opts.PasswordPolicy.Check(u.Username(), *in.Password); err != nil {
+	if u.Disabled() && !wasDisabled {
+		if revocations, err = id.revokeUserSessions(ctx, u.ID(), domain.RevokeDisabled); err != nil {
 			return UserView{}, Written{}, err
 		}
-		hash, err := id.hasher.Hash(ctx, *in.Password)
+	}
+	replaced := int64(0)
+	if in.Password != nil {
+		replaced = u.Password().Version
+		sealed, err := id.hashAndSeal(ctx, u.ID(), u.NextPasswordVersion(), *in.Password)
 		if err != nil {
 			return UserView{}, Written{}, err
 		}
-		if err := u.ChangePassword(hash); err != nil {
+		if err := u.ChangePassword(sealed); err != nil {
 			return UserView{}, Written{}, err
 		}
 		if revocations == nil { // disabling revoked every session already
@@ -164,25 +213,46 @@ func (id *Identity) UpdateUser(ctx context.Context, caller Caller, userID string
 	if len(u.Changes()) == 0 {
 		return userView(u), Written{}, nil
 	}
-	md := caller.Metadata()
-	appends := append([]domain.StreamAppend{u.StreamAppend(md)}, stamp(md, revocations)...)
-	w, err := id.svc.appendAndWait(ctx, []string{IdentityReadModel}, appends...)
+	members, err := id.adminMembershipChange(ctx, u.ID(), wasAdmin, u.HoldsActively(domain.AdminRoleID))
 	if err != nil {
 		return UserView{}, Written{}, err
+	}
+	md := caller.Metadata()
+	appends := append([]domain.StreamAppend{u.StreamAppend(md)}, stamp(md, append(members, revocations...))...)
+	w, err := id.svc.appendAndWait(ctx, []string{IdentityReadModel}, appends...)
+	if err != nil {
+		// A new password's key stays: a concurrent change of the same
+		// version may have won with it (see seal.Sealer.NewKey).
+		return UserView{}, Written{}, err
+	}
+	if in.Password != nil {
+		id.shredOldPassword(ctx, u.ID(), replaced)
 	}
 	return userView(u), w, nil
 }
 
-// DeleteUser needs `admin` on users/<username>. It releases the username
-// and revokes every session in one atomic append. Nobody deletes their own
-// account, so an administrator cannot lock everyone out by accident.
+// DeleteUser needs `admin` on users/<username> and that the caller covers
+// what the user holds. It releases the username and revokes every session
+// in one atomic append, then deletes the user's data keys, which shreds
+// every password hash the user ever had. Nobody deletes their own account,
+// so an administrator cannot lock everyone out by accident; deleting a
+// deleted user again finishes a shredding that failed (and answers 404).
 func (id *Identity) DeleteUser(ctx context.Context, caller Caller, userID string) (Written, error) {
 	if err := domain.ValidateID("user id", userID); err != nil {
 		return Written{}, err
 	}
-	u, err := id.loadUser(ctx, userID)
+	u, err := loadLatest(ctx, id.svc, domain.StreamID(domain.UserAggregate, userID), domain.LoadUser, domain.RestoreUser)
 	if err != nil {
 		return Written{}, err
+	}
+	if u.Deleted() {
+		if !id.Allowed(caller, domain.ActionAdmin, UserResource(u.Username())) {
+			return Written{}, domain.Errorf(domain.ENOTFOUND, "user not found")
+		}
+		if err := id.sealer.ShredOwner(ctx, u.ID()); err != nil {
+			return Written{}, domain.WrapError(domain.EUNAVAILABLE, "the user's keys could not be deleted yet; retry", err)
+		}
+		return Written{}, domain.Errorf(domain.ENOTFOUND, "user not found")
 	}
 	if err := id.Authorize(ctx, caller, domain.ActionAdmin, UserResource(u.Username())); err != nil {
 		return Written{}, err
@@ -190,14 +260,22 @@ func (id *Identity) DeleteUser(ctx context.Context, caller Caller, userID string
 	if caller.Principal.UserID == u.ID() {
 		return Written{}, domain.Errorf(domain.EUNPROCESSABLE, "you cannot delete your own account")
 	}
+	if err := id.authorizeTakeover(ctx, caller, u); err != nil {
+		return Written{}, err
+	}
 	res, err := id.loadReservation(ctx, domain.UsernameReservationStream(u.Username()))
 	if err != nil {
 		return Written{}, err
 	}
+	wasAdmin := u.HoldsActively(domain.AdminRoleID)
 	if err := u.Delete(); err != nil {
 		return Written{}, err
 	}
 	if err := res.Release(u.ID()); err != nil {
+		return Written{}, err
+	}
+	members, err := id.adminMembershipChange(ctx, u.ID(), wasAdmin, false)
+	if err != nil {
 		return Written{}, err
 	}
 	revocations, err := id.revokeUserSessions(ctx, u.ID(), domain.RevokeUserDeleted)
@@ -205,6 +283,13 @@ func (id *Identity) DeleteUser(ctx context.Context, caller Caller, userID string
 		return Written{}, err
 	}
 	md := caller.Metadata()
-	appends := append([]domain.StreamAppend{u.StreamAppend(md), res.StreamAppend(md)}, stamp(md, revocations)...)
-	return id.svc.appendAndWait(ctx, []string{IdentityReadModel}, appends...)
+	appends := append([]domain.StreamAppend{u.StreamAppend(md), res.StreamAppend(md)}, stamp(md, append(members, revocations...))...)
+	w, err := id.svc.appendAndWait(ctx, []string{IdentityReadModel}, appends...)
+	if err != nil {
+		return Written{}, err
+	}
+	if err := id.sealer.ShredOwner(context.WithoutCancel(ctx), u.ID()); err != nil {
+		return Written{}, domain.WrapError(domain.EUNAVAILABLE, "the user is deleted but its keys could not be deleted yet; delete it again to finish", err)
+	}
+	return w, nil
 }

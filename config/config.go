@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/securevault/vault/domain"
 )
 
 // Mode is the deployment mode.
@@ -95,18 +97,22 @@ type Config struct {
 
 	TestMode bool
 
-	Argon2MemoryKiB    int
-	Argon2Iterations   int
-	Argon2Parallelism  int
-	PasswordMinLength  int
-	LoginIPRate        float64
-	LoginIPBurst       int
-	LoginAccountRate   float64
-	LoginAccountBurst  int
-	LockoutThreshold   int
-	LockoutBase        time.Duration
-	LockoutMax         time.Duration
-	SecretKeepVersions int
+	Argon2MemoryKiB   int
+	Argon2Iterations  int
+	Argon2Parallelism int
+	PasswordMinLength int
+	LoginIPRate       float64
+	LoginIPBurst      int
+	LoginAccountRate  float64
+	LoginAccountBurst int
+	LockoutThreshold  int
+	LockoutBase       time.Duration
+	LockoutMax        time.Duration
+	// LockoutAccountThreshold and LockoutAccountWindow are the
+	// account-wide ceiling (see domain.LockoutPolicy).
+	LockoutAccountThreshold int
+	LockoutAccountWindow    time.Duration
+	SecretKeepVersions      int
 
 	// CheckpointKey is the Ed25519 seed (base64) signing chain checkpoints;
 	// the checkpoint package parses it (and generates one in dev mode).
@@ -157,19 +163,21 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 		MaxBodyBytes:   int64(p.int(EnvMaxBodyBytes, 1024)),
 		TestMode:       p.bool(EnvTestMode),
 
-		Argon2MemoryKiB:    p.int(EnvArgon2MemoryKiB, 1024),
-		Argon2Iterations:   p.int(EnvArgon2Iterations, 1),
-		Argon2Parallelism:  p.int(EnvArgon2Parallelism, 1),
-		PasswordMinLength:  p.int(EnvPasswordMinLength, 8),
-		LoginIPRate:        p.float(EnvLoginIPRate),
-		LoginIPBurst:       p.int(EnvLoginIPBurst, 1),
-		LoginAccountRate:   p.float(EnvLoginAccountRate),
-		LoginAccountBurst:  p.int(EnvLoginAccountBurst, 1),
-		LockoutThreshold:   p.int(EnvLockoutThreshold, 1),
-		LockoutBase:        p.duration(EnvLockoutBase),
-		LockoutMax:         p.duration(EnvLockoutMax),
-		SecretKeepVersions: p.int(EnvSecretKeepVersions, 1),
-		CheckpointEvery:    p.int(EnvCheckpointEvery, 1),
+		Argon2MemoryKiB:         p.int(EnvArgon2MemoryKiB, 1024),
+		Argon2Iterations:        p.int(EnvArgon2Iterations, 1),
+		Argon2Parallelism:       p.int(EnvArgon2Parallelism, 1),
+		PasswordMinLength:       p.int(EnvPasswordMinLength, 8),
+		LoginIPRate:             p.float(EnvLoginIPRate),
+		LoginIPBurst:            p.int(EnvLoginIPBurst, 1),
+		LoginAccountRate:        p.float(EnvLoginAccountRate),
+		LoginAccountBurst:       p.int(EnvLoginAccountBurst, 1),
+		LockoutThreshold:        p.int(EnvLockoutThreshold, 1),
+		LockoutBase:             p.duration(EnvLockoutBase),
+		LockoutMax:              p.duration(EnvLockoutMax),
+		LockoutAccountThreshold: p.int(EnvLockoutAccountThreshold, 0),
+		LockoutAccountWindow:    p.duration(EnvLockoutAccountWindow),
+		SecretKeepVersions:      p.int(EnvSecretKeepVersions, 1),
+		CheckpointEvery:         p.int(EnvCheckpointEvery, 1),
 
 		ReadYourWritesTimeout: p.duration(EnvReadYourWritesTimeout),
 		MinPositionTimeout:    p.duration(EnvMinPositionTimeout),
@@ -222,6 +230,12 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 	}
 	if c.LockoutBase > 0 && c.LockoutMax > 0 && c.LockoutMax < c.LockoutBase {
 		p.fail(EnvLockoutMax, "must be at least %s", EnvLockoutBase)
+	}
+	if c.LockoutAccountThreshold > domain.MaxLockoutAccountThreshold {
+		p.fail(EnvLockoutAccountThreshold, "must be at most %d", domain.MaxLockoutAccountThreshold)
+	}
+	if c.LockoutAccountWindow > domain.MaxLockoutAccountWindow {
+		p.fail(EnvLockoutAccountWindow, "must be at most %s", domain.MaxLockoutAccountWindow)
 	}
 	if c.KMSKeyID != "" && c.AWSRegion == "" {
 		p.fail(EnvAWSRegion, "is required when %s is set", EnvKMSKeyID)

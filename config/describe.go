@@ -17,47 +17,49 @@ type Var struct {
 
 // Variable names.
 const (
-	EnvDatabaseURL           = "DATABASE_URL"
-	EnvSecretKey             = "SECRET_KEY"
-	EnvEncryptionKey         = "ENCRYPTION_KEY"
-	EnvNATSURL               = "NATS_URL"
-	EnvMode                  = "VAULT_ENV"
-	EnvListenAddr            = "VAULT_LISTEN_ADDR"
-	EnvMetricsAddr           = "VAULT_METRICS_ADDR"
-	EnvAdminPassword         = "VAULT_ADMIN_PASSWORD"
-	EnvDataDir               = "VAULT_DATA_DIR"
-	EnvJetStreamStream       = "VAULT_JETSTREAM_STREAM"
-	EnvSubjectPrefix         = "VAULT_SUBJECT_PREFIX"
-	EnvLogLevel              = "VAULT_LOG_LEVEL"
-	EnvLogFormat             = "VAULT_LOG_FORMAT"
-	EnvTrustedProxies        = "VAULT_TRUSTED_PROXIES"
-	EnvRateLimitRPS          = "VAULT_RATE_LIMIT_RPS"
-	EnvRateLimitBurst        = "VAULT_RATE_LIMIT_BURST"
-	EnvMaxBodyBytes          = "VAULT_MAX_BODY_BYTES"
-	EnvReadYourWritesTimeout = "VAULT_READ_YOUR_WRITES_TIMEOUT"
-	EnvMinPositionTimeout    = "VAULT_MIN_POSITION_TIMEOUT"
-	EnvAccessTokenTTL        = "VAULT_ACCESS_TOKEN_TTL"
-	EnvRefreshTokenTTL       = "VAULT_REFRESH_TOKEN_TTL"
-	EnvShutdownTimeout       = "VAULT_SHUTDOWN_TIMEOUT"
-	EnvKMSKeyID              = "KMS_KEY_ID"
-	EnvAWSRegion             = "AWS_REGION"
-	EnvKMSEndpoint           = "KMS_ENDPOINT"
-	EnvTestMode              = "VAULT_TEST_MODE"
-	EnvArgon2MemoryKiB       = "VAULT_ARGON2_MEMORY_KIB"
-	EnvArgon2Iterations      = "VAULT_ARGON2_ITERATIONS"
-	EnvArgon2Parallelism     = "VAULT_ARGON2_PARALLELISM"
-	EnvPasswordMinLength     = "VAULT_PASSWORD_MIN_LENGTH"
-	EnvLoginIPRate           = "VAULT_LOGIN_IP_RATE"
-	EnvLoginIPBurst          = "VAULT_LOGIN_IP_BURST"
-	EnvLoginAccountRate      = "VAULT_LOGIN_ACCOUNT_RATE"
-	EnvLoginAccountBurst     = "VAULT_LOGIN_ACCOUNT_BURST"
-	EnvLockoutThreshold      = "VAULT_LOCKOUT_THRESHOLD"
-	EnvLockoutBase           = "VAULT_LOCKOUT_BASE"
-	EnvLockoutMax            = "VAULT_LOCKOUT_MAX"
-	EnvSecretKeepVersions    = "VAULT_SECRET_KEEP_VERSIONS"
-	EnvSecretKeyPrevious     = "SECRET_KEY_PREVIOUS"
-	EnvCheckpointKey         = "VAULT_CHECKPOINT_KEY"
-	EnvCheckpointEvery       = "VAULT_CHECKPOINT_EVERY"
+	EnvDatabaseURL             = "DATABASE_URL"
+	EnvSecretKey               = "SECRET_KEY"
+	EnvEncryptionKey           = "ENCRYPTION_KEY"
+	EnvNATSURL                 = "NATS_URL"
+	EnvMode                    = "VAULT_ENV"
+	EnvListenAddr              = "VAULT_LISTEN_ADDR"
+	EnvMetricsAddr             = "VAULT_METRICS_ADDR"
+	EnvAdminPassword           = "VAULT_ADMIN_PASSWORD"
+	EnvDataDir                 = "VAULT_DATA_DIR"
+	EnvJetStreamStream         = "VAULT_JETSTREAM_STREAM"
+	EnvSubjectPrefix           = "VAULT_SUBJECT_PREFIX"
+	EnvLogLevel                = "VAULT_LOG_LEVEL"
+	EnvLogFormat               = "VAULT_LOG_FORMAT"
+	EnvTrustedProxies          = "VAULT_TRUSTED_PROXIES"
+	EnvRateLimitRPS            = "VAULT_RATE_LIMIT_RPS"
+	EnvRateLimitBurst          = "VAULT_RATE_LIMIT_BURST"
+	EnvMaxBodyBytes            = "VAULT_MAX_BODY_BYTES"
+	EnvReadYourWritesTimeout   = "VAULT_READ_YOUR_WRITES_TIMEOUT"
+	EnvMinPositionTimeout      = "VAULT_MIN_POSITION_TIMEOUT"
+	EnvAccessTokenTTL          = "VAULT_ACCESS_TOKEN_TTL"
+	EnvRefreshTokenTTL         = "VAULT_REFRESH_TOKEN_TTL"
+	EnvShutdownTimeout         = "VAULT_SHUTDOWN_TIMEOUT"
+	EnvKMSKeyID                = "KMS_KEY_ID"
+	EnvAWSRegion               = "AWS_REGION"
+	EnvKMSEndpoint             = "KMS_ENDPOINT"
+	EnvTestMode                = "VAULT_TEST_MODE"
+	EnvArgon2MemoryKiB         = "VAULT_ARGON2_MEMORY_KIB"
+	EnvArgon2Iterations        = "VAULT_ARGON2_ITERATIONS"
+	EnvArgon2Parallelism       = "VAULT_ARGON2_PARALLELISM"
+	EnvPasswordMinLength       = "VAULT_PASSWORD_MIN_LENGTH"
+	EnvLoginIPRate             = "VAULT_LOGIN_IP_RATE"
+	EnvLoginIPBurst            = "VAULT_LOGIN_IP_BURST"
+	EnvLoginAccountRate        = "VAULT_LOGIN_ACCOUNT_RATE"
+	EnvLoginAccountBurst       = "VAULT_LOGIN_ACCOUNT_BURST"
+	EnvLockoutThreshold        = "VAULT_LOCKOUT_THRESHOLD"
+	EnvLockoutBase             = "VAULT_LOCKOUT_BASE"
+	EnvLockoutMax              = "VAULT_LOCKOUT_MAX"
+	EnvLockoutAccountThreshold = "VAULT_LOCKOUT_ACCOUNT_THRESHOLD"
+	EnvLockoutAccountWindow    = "VAULT_LOCKOUT_ACCOUNT_WINDOW"
+	EnvSecretKeepVersions      = "VAULT_SECRET_KEEP_VERSIONS"
+	EnvSecretKeyPrevious       = "SECRET_KEY_PREVIOUS"
+	EnvCheckpointKey           = "VAULT_CHECKPOINT_KEY"
+	EnvCheckpointEvery         = "VAULT_CHECKPOINT_EVERY"
 )
 
 // Describe lists every variable Load reads, in the order an operator meets
@@ -97,11 +99,13 @@ func Describe() []Var {
 		{EnvPasswordMinLength, "12", "no", "Shortest accepted password; passwords may not contain the username."},
 		{EnvLoginIPRate, "1", "no", "Login attempts per second allowed per client IP (token bucket; 429 with Retry-After beyond it)."},
 		{EnvLoginIPBurst, "20", "no", "Login attempts a client IP may make in a burst."},
-		{EnvLoginAccountRate, "0.1", "no", "Login attempts per second allowed per username, existing or not."},
-		{EnvLoginAccountBurst, "10", "no", "Login attempts per username in a burst."},
-		{EnvLockoutThreshold, "5", "no", "Consecutive failed logins that lock an account."},
+		{EnvLoginAccountRate, "0.1", "no", "Login attempts per second allowed per username (existing or not) from one client IP."},
+		{EnvLoginAccountBurst, "10", "no", "Login attempts per username from one client IP in a burst."},
+		{EnvLockoutThreshold, "5", "no", "Consecutive failed logins from one address (an IPv6 /64 counts as one) that lock that address out of the account; the owner at another address is not locked."},
 		{EnvLockoutBase, "1m", "no", "First lockout; it doubles with every further failure."},
 		{EnvLockoutMax, "1h", "no", "Longest lockout."},
+		{EnvLockoutAccountThreshold, "20", "no", "Wrong passwords for one account, from any addresses, within VAULT_LOCKOUT_ACCOUNT_WINDOW after which one failure locks an address (at most 100; 0 turns the ceiling off). An address with no recent failure can always try."},
+		{EnvLockoutAccountWindow, "1h", "no", "Window of the account-wide ceiling (at most 24h)."},
 		{EnvCheckpointKey, "", "production", "Ed25519 key (base64 of a 32-byte seed) that signs the periodic chain-head checkpoints. Generated once into `<VAULT_DATA_DIR>/checkpoint-key` in dev mode."},
 		{EnvCheckpointEvery, "1000", "no", "Sign and publish a checkpoint of the hash chain every N events."},
 		{EnvSecretKeepVersions, "10", "no", "Versions a secret keeps; rotating past it destroys (crypto-shreds) the oldest."},

@@ -97,9 +97,11 @@ func PoliciesFor(roleIDs []string, roles map[string]RoleView, policies map[strin
 	return out
 }
 
+// statementHasAction: `*` stands for every action but escalate, so a
+// statement hands out escalate only where it names it.
 func statementHasAction(st Statement, action string) bool {
 	for _, a := range st.Actions {
-		if strings.EqualFold(a, action) || a == ActionAny {
+		if strings.EqualFold(a, action) || a == ActionAny && !strings.EqualFold(action, ActionEscalate) {
 			return true
 		}
 	}

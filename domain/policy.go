@@ -29,7 +29,8 @@ const (
 	EffectDeny  = "deny"
 )
 
-// Actions a statement can grant or deny. ActionAny matches every action.
+// Actions a statement can grant or deny. ActionAny matches every action
+// except ActionEscalate, which must always be named (see covers.go).
 const (
 	ActionRead    = "read"
 	ActionList    = "list"
@@ -39,7 +40,11 @@ const (
 	ActionReveal  = "reveal"
 	ActionDestroy = "destroy"
 	ActionAdmin   = "admin"
-	ActionAny     = "*"
+	// ActionEscalate on users/<name>, roles/<name> or policies/<name> lets
+	// its holder grant there what it does not hold itself (Kubernetes'
+	// escalate and bind verbs).
+	ActionEscalate = "escalate"
+	ActionAny      = "*"
 )
 
 // Resource types: the first segment of every resource path.
@@ -88,13 +93,14 @@ type PolicyView struct {
 }
 
 // AdminPolicy is the built-in policy that allows every action on every
-// resource. It is a function, not a variable, so nobody can edit it.
+// resource, escalate included (`*` does not imply it). It is a function, not
+// a variable, so nobody can edit it.
 func AdminPolicy() PolicyView {
 	return PolicyView{
 		ID:          AdminPolicyID,
 		Name:        AdminPolicyName,
 		Description: "Built-in: allows every action on every resource.",
-		Statements:  []Statement{{Effect: EffectAllow, Actions: []string{ActionAny}, Resources: []string{"**"}}},
+		Statements:  []Statement{{Effect: EffectAllow, Actions: []string{ActionAny, ActionEscalate}, Resources: []string{"**"}}},
 	}
 }
 
@@ -138,12 +144,15 @@ type PolicyNameReleased struct {
 	PolicyID string `json:"policy_id"`
 }
 
+// anyActions are the actions `*` stands for: every action but escalate. It
+// is the one list of actions, so a new action is covered by `*` and by the
+// no-escalation check at once.
+func anyActions() []string {
+	return []string{ActionRead, ActionList, ActionWrite, ActionRotate, ActionDelete, ActionReveal, ActionDestroy, ActionAdmin}
+}
+
 func isAction(a string) bool {
-	switch a {
-	case ActionRead, ActionList, ActionWrite, ActionRotate, ActionDelete, ActionReveal, ActionDestroy, ActionAdmin, ActionAny:
-		return true
-	}
-	return false
+	return a == ActionAny || a == ActionEscalate || slices.Contains(anyActions(), a)
 }
 
 func isResourceType(t string) bool {
@@ -428,6 +437,11 @@ func (p *Policy) Update(name, description string, statements []Statement) error 
 	n, d, st, err := checkPolicyInput(name, description, statements)
 	if err != nil {
 		return err
+	}
+	if p.ID() == AdminPolicyID {
+		if err := checkAdminPolicyKept(p.state, n, st); err != nil {
+			return err
+		}
 	}
 	if n == p.state.Name && d == p.state.Description && statementsEqual(st, p.state.Statements) {
 		return nil

@@ -176,6 +176,11 @@ func (r *Role) Update(name, description string, policyIDs []string) error {
 	if err != nil {
 		return err
 	}
+	if r.ID() == AdminRoleID {
+		if err := checkAdminRoleKept(r.state, n, ids); err != nil {
+			return err
+		}
+	}
 	if n == r.state.Name && d == r.state.Description && slices.Equal(ids, r.state.PolicyIDs) {
 		return nil
 	}

@@ -121,13 +121,13 @@ func TestSecretSnapshotStaysCompact(t *testing.T) {
 func TestUserProfileVersion(t *testing.T) {
 	t.Parallel()
 	c := &committer{}
-	u, err := domain.NewUser(domain.NewID(), "profiled", "", hash)
+	u, err := domain.NewUser(domain.NewID(), "profiled", "", sealedPw(1))
 	require.NoError(t, err)
 	c.commit(u)
 	require.Equal(t, int64(1), u.ProfileVersion())
 	require.NoError(t, u.UpdateEmail("p@example.com"))
-	require.NoError(t, u.RecordLoginSucceeded(domain.NewID(), time.Now()))
-	require.NoError(t, u.RecordLoginFailed(domain.LoginFailBadPassword, time.Now()))
+	require.NoError(t, u.RecordLoginSucceeded(domain.NewID(), "203.0.113.7", time.Now()))
+	require.NoError(t, u.RecordLoginFailed(domain.LoginFailBadPassword, "203.0.113.7", time.Now()))
 	c.commit(u)
 	require.Equal(t, int64(2), u.ProfileVersion())
 	loaded, err := domain.LoadUser(c.events)

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/json"
 	"net/mail"
 	"slices"
 	"strings"
@@ -35,14 +36,20 @@ const (
 	EventRefreshReuseDetected = "RefreshReuseDetected"
 )
 
-// UserCreated carries the password hash (never the password): it is what a
-// rebuilt user verifies logins against. The field is sealed_*, so
-// RedactForBus keeps it inside Postgres.
+// UserCreated starts a user. The password hash is never in it: schema
+// version 2 carries the hash sealed under the user's data key of
+// PasswordVersion (outside the log, see the seal package), so deleting the
+// user's keys crypto-shreds it. Version 1 carried the hash itself in
+// sealed_password_hash; such events still load (LegacyPasswordHash), and
+// their hash stays in the log until the user changes password. Fields are
+// sealed_*, so RedactForBus keeps them inside Postgres.
 type UserCreated struct {
-	UserID       string `json:"user_id"`
-	Username     string `json:"username"`
-	Email        string `json:"email,omitempty"`
-	PasswordHash string `json:"sealed_password_hash"`
+	UserID             string `json:"user_id"`
+	Username           string `json:"username"`
+	Email              string `json:"email,omitempty"`
+	PasswordVersion    int64  `json:"password_version,omitempty"`
+	SealedPassword     []byte `json:"sealed_password,omitempty"`
+	LegacyPasswordHash string `json:"sealed_password_hash,omitempty"`
 }
 
 // UserUpdated replaces the user's profile fields.
@@ -50,10 +57,33 @@ type UserUpdated struct {
 	Email string `json:"email"`
 }
 
-// UserPasswordChanged carries the new hash, never the password; sealed like
-// UserCreated's.
+// UserPasswordChanged carries the new hash sealed like UserCreated's (schema
+// version 2), or the hash itself (version 1, LegacyPasswordHash).
 type UserPasswordChanged struct {
-	PasswordHash string `json:"sealed_password_hash"`
+	PasswordVersion    int64  `json:"password_version,omitempty"`
+	SealedPassword     []byte `json:"sealed_password,omitempty"`
+	LegacyPasswordHash string `json:"sealed_password_hash,omitempty"`
+}
+
+// SealedPassword is a password hash sealed under the user's data key of
+// Version, with the user id and Version as additional data.
+type SealedPassword struct {
+	Version int64
+	Sealed  []byte
+}
+
+// maxSealedPassword bounds a sealed hash (an encoded Argon2id hash is
+// about 100 bytes).
+const maxSealedPassword = 1024
+
+func checkSealedPassword(p SealedPassword) error {
+	if p.Version < 1 {
+		return Errorf(EINVALID, "password version must be positive")
+	}
+	if len(p.Sealed) == 0 || len(p.Sealed) > maxSealedPassword {
+		return Errorf(EINVALID, "sealed password is malformed")
+	}
+	return nil
 }
 
 // UserRolesAssigned replaces the user's role set.
@@ -70,24 +100,31 @@ type UserEnabled struct{}
 // UserDeleted is final: a deleted user takes no further commands.
 type UserDeleted struct{}
 
-// LoginSucceeded resets the failed-login streak.
+// LoginSucceeded ends the failed-login streak of the address it came from.
+// Address is schema version 2's; older events have none.
 type LoginSucceeded struct {
 	SessionID string    `json:"session_id"`
 	At        time.Time `json:"at"`
+	Address   string    `json:"address,omitempty"`
 }
 
 // LoginFailed never carries the attempted password; Reason is one of the
-// LoginFail* constants.
+// LoginFail* constants. Address (schema version 2) is the client address it
+// came from, as the lockout counts it (an IPv6 /64 is one address); older
+// events have none and count as one unknown address.
 type LoginFailed struct {
-	Reason string    `json:"reason"`
-	At     time.Time `json:"at"`
+	Reason  string    `json:"reason"`
+	At      time.Time `json:"at"`
+	Address string    `json:"address,omitempty"`
 }
 
-// Reasons a login fails, as recorded on the user stream.
+// Reasons a login fails, as recorded on the user stream (and, for
+// LoginFailUnknownUser, on a loginattempt stream).
 const (
 	LoginFailBadPassword = "bad_password"
 	LoginFailDisabled    = "disabled"
 	LoginFailLocked      = "locked"
+	LoginFailUnknownUser = "unknown_user"
 )
 
 // UsernameReserved claims a username for a user; the reservation stream is
@@ -186,30 +223,19 @@ func (p PasswordPolicy) Check(username, password string) error {
 	return nil
 }
 
-// LockoutPolicy makes repeated login failures lock an account for a growing
-// interval: Base after Threshold consecutive failures, doubling with each
-// further failure, capped at Max.
-type LockoutPolicy struct {
-	Threshold int
-	Base      time.Duration
-	Max       time.Duration
-}
-
-// DefaultLockoutPolicy locks after 5 failures for 1 minute, up to 1 hour.
-func DefaultLockoutPolicy() LockoutPolicy {
-	return LockoutPolicy{Threshold: 5, Base: time.Minute, Max: time.Hour}
-}
-
 type userState struct {
-	Username     string    `json:"username"`
-	Email        string    `json:"email,omitempty"`
-	PasswordHash string    `json:"password_hash"`
-	RoleIDs      []string  `json:"role_ids"`
-	Disabled     bool      `json:"disabled"`
-	Deleted      bool      `json:"deleted"`
-	FailedLogins int       `json:"failed_logins"`
-	LastFailure  time.Time `json:"last_failure"`
-	LastLogin    time.Time `json:"last_login"`
+	Username        string `json:"username"`
+	Email           string `json:"email,omitempty"`
+	PasswordVersion int64  `json:"password_version"`
+	SealedPassword  []byte `json:"sealed_password,omitempty"`
+	// LegacyPasswordHash is a hash from a schema version 1 event, until
+	// the user's next password change.
+	LegacyPasswordHash string        `json:"legacy_password_hash,omitempty"`
+	RoleIDs            []string      `json:"role_ids"`
+	Disabled           bool          `json:"disabled"`
+	Deleted            bool          `json:"deleted"`
+	Logins             LoginFailures `json:"logins"`
+	LastLogin          time.Time     `json:"last_login"`
 	// ProfileVersion is the stream version of the last event that changed
 	// the profile, which listings show as the last update.
 	ProfileVersion int64 `json:"profile_version"`
@@ -221,20 +247,28 @@ type User struct {
 	state userState
 }
 
-// userSnapshotLayout changes whenever userState changes shape.
-const userSnapshotLayout = 2
+// userSnapshotLayout changes whenever userState changes shape (2: sealed
+// password hashes and per-address login failures, or the profile version;
+// 3: both).
+const userSnapshotLayout = 3
 
 var userRegistry = sync.OnceValue(func() *Registry {
 	r := NewRegistry()
-	Register[UserCreated](r, EventUserCreated, 1)
+	Register[UserCreated](r, EventUserCreated, 2)
 	Register[UserUpdated](r, EventUserUpdated, 1)
-	Register[UserPasswordChanged](r, EventUserPasswordChanged, 1)
+	Register[UserPasswordChanged](r, EventUserPasswordChanged, 2)
 	Register[UserRolesAssigned](r, EventUserRolesAssigned, 1)
 	Register[UserDisabled](r, EventUserDisabled, 1)
 	Register[UserEnabled](r, EventUserEnabled, 1)
 	Register[UserDeleted](r, EventUserDeleted, 1)
-	Register[LoginSucceeded](r, EventLoginSucceeded, 1)
-	Register[LoginFailed](r, EventLoginFailed, 1)
+	Register[LoginSucceeded](r, EventLoginSucceeded, 2)
+	Register[LoginFailed](r, EventLoginFailed, 2)
+	// Every version 1 payload is a valid version 2 payload: the clear hash
+	// keeps its field (read as LegacyPasswordHash) and logins have no
+	// address. The upcasts only say so.
+	for _, t := range []string{EventUserCreated, EventUserPasswordChanged, EventLoginSucceeded, EventLoginFailed} {
+		r.Upcast(t, 1, func(data json.RawMessage) (json.RawMessage, error) { return data, nil })
+	}
 	return r
 })
 
@@ -248,27 +282,27 @@ func (u *User) snapshotState() any  { return &u.state }
 func (u *User) apply(payload any) {
 	switch e := payload.(type) {
 	case UserCreated:
-		u.state = userState{Username: e.Username, Email: e.Email, PasswordHash: e.PasswordHash, RoleIDs: []string{}}
+		u.state = userState{Username: e.Username, Email: e.Email, RoleIDs: []string{}}
+		u.state.setPassword(e.PasswordVersion, e.SealedPassword, e.LegacyPasswordHash)
 	case UserUpdated:
 		u.state.Email = e.Email
 	case UserPasswordChanged:
-		u.state.PasswordHash = e.PasswordHash
-		u.state.FailedLogins = 0
+		u.state.setPassword(e.PasswordVersion, e.SealedPassword, e.LegacyPasswordHash)
+		u.state.Logins.reset()
 	case UserRolesAssigned:
 		u.state.RoleIDs = slices.Clone(e.RoleIDs)
 	case UserDisabled:
 		u.state.Disabled = true
 	case UserEnabled:
 		u.state.Disabled = false
-		u.state.FailedLogins = 0
+		u.state.Logins.reset()
 	case UserDeleted:
 		u.state.Deleted = true
 	case LoginSucceeded:
-		u.state.FailedLogins = 0
+		u.state.Logins.recordSuccess(e.Address)
 		u.state.LastLogin = e.At
 	case LoginFailed:
-		u.state.FailedLogins++
-		u.state.LastFailure = e.At
+		u.state.Logins.recordFailure(e.Address, e.Reason, e.At)
 	}
 	switch payload.(type) {
 	case UserCreated, UserUpdated, UserPasswordChanged, UserRolesAssigned, UserDisabled, UserEnabled:
@@ -277,9 +311,16 @@ func (u *User) apply(payload any) {
 	}
 }
 
-// NewUser creates a user. passwordHash must come from the password package;
-// the plaintext never reaches the domain.
-func NewUser(id, username, email, passwordHash string) (*User, error) {
+func (s *userState) setPassword(version int64, sealed []byte, legacy string) {
+	s.PasswordVersion = max(s.PasswordVersion, version)
+	s.SealedPassword = slices.Clone(sealed)
+	s.LegacyPasswordHash = legacy
+}
+
+// NewUser creates a user whose password hash was sealed under the user's
+// data key of version password.Version (1 for a new user); the hash and the
+// plaintext never reach the domain.
+func NewUser(id, username, email string, password SealedPassword) (*User, error) {
 	if err := ValidateID("user id", id); err != nil {
 		return nil, err
 	}
@@ -291,23 +332,21 @@ func NewUser(id, username, email, passwordHash string) (*User, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkHash(passwordHash); err != nil {
+	if err := checkSealedPassword(password); err != nil {
 		return nil, err
 	}
 	u := &User{}
 	u.setStream(UserAggregate, id)
-	if err := record(u, UserCreated{UserID: id, Username: name, Email: email, PasswordHash: passwordHash}); err != nil {
+	if err := record(u, UserCreated{
+		UserID: id, Username: name, Email: email, PasswordVersion: password.Version, SealedPassword: password.Sealed,
+	}); err != nil {
 		return nil, err
 	}
 	return u, nil
 }
 
-func checkHash(h string) error {
-	if h == "" || len(h) > 512 || strings.ContainsAny(h, " \n") {
-		return Errorf(EINVALID, "password hash is malformed")
-	}
-	return nil
-}
+// FirstPasswordVersion is the password version of a new user.
+const FirstPasswordVersion = 1
 
 // LoadUser folds a user stream.
 func LoadUser(events []RecordedEvent) (*User, error) {
@@ -355,15 +394,23 @@ func (u *User) UpdateEmail(email string) error {
 	return record(u, UserUpdated{Email: email})
 }
 
-// ChangePassword replaces the password hash.
-func (u *User) ChangePassword(passwordHash string) error {
+// NextPasswordVersion is the version the next password must be sealed as:
+// each version has its own data key, so no two hashes share one.
+func (u *User) NextPasswordVersion() int64 { return u.state.PasswordVersion + 1 }
+
+// ChangePassword replaces the password with one sealed as
+// NextPasswordVersion.
+func (u *User) ChangePassword(password SealedPassword) error {
 	if err := u.live(); err != nil {
 		return err
 	}
-	if err := checkHash(passwordHash); err != nil {
+	if err := checkSealedPassword(password); err != nil {
 		return err
 	}
-	return record(u, UserPasswordChanged{PasswordHash: passwordHash})
+	if password.Version != u.NextPasswordVersion() {
+		return Errorf(ECONFLICT, "the password was changed concurrently; retry")
+	}
+	return record(u, UserPasswordChanged{PasswordVersion: password.Version, SealedPassword: password.Sealed})
 }
 
 // AssignRoles replaces the user's roles. Whether each role exists is the
@@ -412,14 +459,15 @@ func (u *User) Enable() error {
 	if err := u.live(); err != nil {
 		return err
 	}
-	if !u.state.Disabled && u.state.FailedLogins == 0 {
+	if !u.state.Disabled && len(u.state.Logins.Addresses) == 0 && len(u.state.Logins.Recent) == 0 {
 		return nil
 	}
 	return record(u, UserEnabled{})
 }
 
 // Delete marks the user deleted. The command layer releases the username in
-// the same atomic append (see ReleaseUsername) and revokes sessions.
+// the same atomic append (see ReleaseUsername), revokes sessions and then
+// deletes the user's data keys.
 func (u *User) Delete() error {
 	if err := u.live(); err != nil {
 		return err
@@ -427,19 +475,21 @@ func (u *User) Delete() error {
 	return record(u, UserDeleted{})
 }
 
-// RecordLoginSucceeded notes a successful login that started sessionID.
-func (u *User) RecordLoginSucceeded(sessionID string, at time.Time) error {
+// RecordLoginSucceeded notes a successful login from address that started
+// sessionID.
+func (u *User) RecordLoginSucceeded(sessionID, address string, at time.Time) error {
 	if err := u.live(); err != nil {
 		return err
 	}
 	if err := ValidateID("session id", sessionID); err != nil {
 		return err
 	}
-	return record(u, LoginSucceeded{SessionID: sessionID, At: at.UTC()})
+	return record(u, LoginSucceeded{SessionID: sessionID, At: at.UTC(), Address: address})
 }
 
-// RecordLoginFailed notes a failed login; reason is a LoginFail* constant.
-func (u *User) RecordLoginFailed(reason string, at time.Time) error {
+// RecordLoginFailed notes a failed login from address; reason is a
+// LoginFail* constant.
+func (u *User) RecordLoginFailed(reason, address string, at time.Time) error {
 	if err := u.live(); err != nil {
 		return err
 	}
@@ -448,22 +498,17 @@ func (u *User) RecordLoginFailed(reason string, at time.Time) error {
 	default:
 		return Errorf(EINVALID, "unknown login failure reason")
 	}
-	return record(u, LoginFailed{Reason: reason, At: at.UTC()})
+	return record(u, LoginFailed{Reason: reason, At: at.UTC(), Address: address})
 }
 
-// LockedUntil is when the current failure streak stops locking the account;
-// the zero time means not locked by p.
-func (u *User) LockedUntil(p LockoutPolicy) time.Time {
-	if p.Threshold <= 0 || u.state.FailedLogins < p.Threshold {
-		return time.Time{}
-	}
-	d := p.Base
-	for i := p.Threshold; i < u.state.FailedLogins && d < p.Max; i++ {
-		d *= 2
-	}
-	d = min(d, p.Max)
-	return u.state.LastFailure.Add(d)
+// LockedUntil is when address may try to log in again; the zero time means
+// now (see LoginFailures.LockedUntil).
+func (u *User) LockedUntil(p LockoutPolicy, address string, now time.Time) time.Time {
+	return u.state.Logins.LockedUntil(p, address, now)
 }
+
+// Logins is the user's folded login history.
+func (u *User) Logins() LoginFailures { return u.state.Logins }
 
 // Username is the lowercased username.
 func (u *User) Username() string { return u.state.Username }
@@ -471,8 +516,21 @@ func (u *User) Username() string { return u.state.Username }
 // Email is the e-mail address, possibly empty.
 func (u *User) Email() string { return u.state.Email }
 
-// PasswordHash is the encoded Argon2id hash to verify logins against.
-func (u *User) PasswordHash() string { return u.state.PasswordHash }
+// Password is the sealed hash to verify logins against; for a user whose
+// password predates sealing, it is empty and LegacyPasswordHash holds the
+// hash itself.
+func (u *User) Password() SealedPassword {
+	return SealedPassword{Version: u.state.PasswordVersion, Sealed: slices.Clone(u.state.SealedPassword)}
+}
+
+// LegacyPasswordHash is the clear hash a schema version 1 event left, or "".
+func (u *User) LegacyPasswordHash() string { return u.state.LegacyPasswordHash }
+
+// HoldsActively reports whether the user holds roleID and may use it: live
+// and not disabled. It is who counts as an admin for RoleMembers.
+func (u *User) HoldsActively(roleID string) bool {
+	return u.live() == nil && !u.state.Disabled && slices.Contains(u.state.RoleIDs, roleID)
+}
 
 // RoleIDs are the user's roles, sorted.
 func (u *User) RoleIDs() []string { return slices.Clone(u.state.RoleIDs) }
@@ -483,9 +541,6 @@ func (u *User) Disabled() bool { return u.state.Disabled }
 // Deleted reports whether the user was deleted.
 func (u *User) Deleted() bool { return u.state.Deleted }
 
-// FailedLogins is the current streak of failed logins.
-func (u *User) FailedLogins() int { return u.state.FailedLogins }
-
 // LastLogin is when the last successful login happened.
 func (u *User) LastLogin() time.Time { return u.state.LastLogin }
 
@@ -493,299 +548,3 @@ func (u *User) LastLogin() time.Time { return u.state.LastLogin }
 // user's profile (created, updated, password, roles, disabled, enabled):
 // what a listing shows as the last update. Logins are not profile changes.
 func (u *User) ProfileVersion() int64 { return u.state.ProfileVersion }
-
-// Reservation is a name-reservation stream (username-<name>,
-// rolename-<name>, policyname-<name>). A name is free when its stream does
-// not exist or its last event is a release; the command layer appends with
-// Expected(), so two claims on one name cannot both succeed.
-type Reservation struct {
-	AggregateRoot
-	state reservationState
-}
-
-type reservationState struct {
-	Owner string `json:"owner"`
-}
-
-var reservationRegistry = sync.OnceValue(func() *Registry {
-	r := NewRegistry()
-	Register[UsernameReserved](r, EventUsernameReserved, 1)
-	Register[UsernameReleased](r, EventUsernameReleased, 1)
-	Register[RoleNameReserved](r, EventRoleNameReserved, 1)
-	Register[RoleNameReleased](r, EventRoleNameReleased, 1)
-	Register[PolicyNameReserved](r, EventPolicyNameReserved, 1)
-	Register[PolicyNameReleased](r, EventPolicyNameReleased, 1)
-	return r
-})
-
-// ReservationEvents is the registry of name-reservation events.
-func ReservationEvents() *Registry { return reservationRegistry() }
-
-func (r *Reservation) registry() *Registry { return reservationRegistry() }
-func (r *Reservation) snapshotState() any  { return &r.state }
-
-func (r *Reservation) apply(payload any) {
-	switch e := payload.(type) {
-	case UsernameReserved:
-		r.state.Owner = e.UserID
-	case RoleNameReserved:
-		r.state.Owner = e.RoleID
-	case PolicyNameReserved:
-		r.state.Owner = e.PolicyID
-	case UsernameReleased, RoleNameReleased, PolicyNameReleased:
-		r.state.Owner = ""
-	}
-}
-
-func isReservationAggregate(agg string) bool {
-	return agg == UsernameAggregate || agg == RoleNameAggregate || agg == PolicyNameAggregate
-}
-
-// LoadReservation folds a reservation stream; no events means a free name.
-// streamID is one of UsernameReservationStream, RoleNameReservationStream,
-// PolicyNameReservationStream.
-func LoadReservation(streamID string, events []RecordedEvent) (*Reservation, error) {
-	agg := AggregateOf(streamID)
-	if !isReservationAggregate(agg) || len(streamID) <= len(agg)+1 {
-		return nil, Errorf(EINTERNAL, "%s is not a reservation stream", streamID)
-	}
-	r := &Reservation{}
-	r.streamID, r.id = streamID, streamID[len(agg)+1:]
-	if err := fold(r, agg, events); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-// Owner is the id holding the name, or "" when the name is free.
-func (r *Reservation) Owner() string { return r.state.Owner }
-
-// Reserve claims the name for ownerID. Holding it already is a no-op;
-// another owner holding it is a conflict.
-func (r *Reservation) Reserve(ownerID string) error {
-	if err := ValidateID("owner id", ownerID); err != nil {
-		return err
-	}
-	switch r.state.Owner {
-	case ownerID:
-		return nil
-	case "":
-	default:
-		return Errorf(ECONFLICT, "the name %q is already taken", r.id)
-	}
-	switch AggregateOf(r.streamID) {
-	case UsernameAggregate:
-		return record(r, UsernameReserved{UserID: ownerID})
-	case RoleNameAggregate:
-		return record(r, RoleNameReserved{RoleID: ownerID})
-	default:
-		return record(r, PolicyNameReserved{PolicyID: ownerID})
-	}
-}
-
-// Release frees the name if ownerID holds it.
-func (r *Reservation) Release(ownerID string) error {
-	if r.state.Owner != ownerID || ownerID == "" {
-		return Errorf(ECONFLICT, "the name %q is not held by this owner", r.id)
-	}
-	switch AggregateOf(r.streamID) {
-	case UsernameAggregate:
-		return record(r, UsernameReleased{UserID: ownerID})
-	case RoleNameAggregate:
-		return record(r, RoleNameReleased{RoleID: ownerID})
-	default:
-		return record(r, PolicyNameReleased{PolicyID: ownerID})
-	}
-}
-
-// SessionStarted opens a session whose current refresh token is
-// RefreshTokenID (the token's jti, never the token itself).
-type SessionStarted struct {
-	SessionID      string    `json:"session_id"`
-	UserID         string    `json:"user_id"`
-	RefreshTokenID string    `json:"refresh_token_id"`
-	ExpiresAt      time.Time `json:"expires_at"`
-}
-
-// SessionRefreshed rotates the refresh token: only RefreshTokenID is valid
-// afterwards.
-type SessionRefreshed struct {
-	PreviousTokenID string    `json:"previous_token_id"`
-	RefreshTokenID  string    `json:"refresh_token_id"`
-	ExpiresAt       time.Time `json:"expires_at"`
-}
-
-// SessionRevoked ends a session; Reason is one of the Revoke* constants.
-type SessionRevoked struct {
-	Reason string `json:"reason"`
-}
-
-// RefreshReuseDetected records that a spent refresh token was presented,
-// which means it was stolen or replayed; the session is revoked with it.
-type RefreshReuseDetected struct {
-	TokenID string `json:"token_id"`
-}
-
-// Reasons a session is revoked.
-const (
-	RevokeLogout      = "logout"
-	RevokeUserDeleted = "user_deleted"
-	RevokeDisabled    = "user_disabled"
-	RevokeReuse       = "refresh_reuse"
-	RevokeAdmin       = "admin"
-	// RevokePasswordChanged ends the other sessions of a user whose
-	// password changed: whoever knew the old one is logged out.
-	RevokePasswordChanged = "password_changed"
-)
-
-type sessionState struct {
-	UserID         string    `json:"user_id"`
-	RefreshTokenID string    `json:"refresh_token_id"`
-	ExpiresAt      time.Time `json:"expires_at"`
-	Revoked        bool      `json:"revoked"`
-	RevokeReason   string    `json:"revoke_reason,omitempty"`
-	ReuseDetected  bool      `json:"reuse_detected"`
-}
-
-// Session is a login session (stream session-<id>). Rotating its refresh
-// token is an append with Expected(): of two concurrent refreshes with the
-// same token exactly one wins, and the loser retries into reuse detection.
-type Session struct {
-	AggregateRoot
-	state sessionState
-}
-
-const sessionSnapshotLayout = 1
-
-var sessionRegistry = sync.OnceValue(func() *Registry {
-	r := NewRegistry()
-	Register[SessionStarted](r, EventSessionStarted, 1)
-	Register[SessionRefreshed](r, EventSessionRefreshed, 1)
-	Register[SessionRevoked](r, EventSessionRevoked, 1)
-	Register[RefreshReuseDetected](r, EventRefreshReuseDetected, 1)
-	return r
-})
-
-// SessionEvents is the registry of session events.
-func SessionEvents() *Registry { return sessionRegistry() }
-
-func (s *Session) registry() *Registry { return sessionRegistry() }
-func (s *Session) snapshotState() any  { return &s.state }
-
-func (s *Session) apply(payload any) {
-	switch e := payload.(type) {
-	case SessionStarted:
-		s.state = sessionState{UserID: e.UserID, RefreshTokenID: e.RefreshTokenID, ExpiresAt: e.ExpiresAt}
-	case SessionRefreshed:
-		s.state.RefreshTokenID = e.RefreshTokenID
-		s.state.ExpiresAt = e.ExpiresAt
-	case SessionRevoked:
-		s.state.Revoked = true
-		s.state.RevokeReason = e.Reason
-	case RefreshReuseDetected:
-		s.state.Revoked = true
-		s.state.RevokeReason = RevokeReuse
-		s.state.ReuseDetected = true
-	}
-}
-
-// StartSession opens session id for userID with its first refresh token.
-func StartSession(id, userID, refreshTokenID string, expiresAt time.Time) (*Session, error) {
-	for field, v := range map[string]string{"session id": id, "user id": userID, "refresh token id": refreshTokenID} {
-		if err := ValidateID(field, v); err != nil {
-			return nil, err
-		}
-	}
-	if expiresAt.IsZero() {
-		return nil, Errorf(EINVALID, "session expiry is required")
-	}
-	s := &Session{}
-	s.setStream(SessionAggregate, id)
-	if err := record(s, SessionStarted{SessionID: id, UserID: userID, RefreshTokenID: refreshTokenID, ExpiresAt: expiresAt.UTC()}); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-// LoadSession folds a session stream.
-func LoadSession(events []RecordedEvent) (*Session, error) {
-	s := &Session{}
-	if err := fold(s, SessionAggregate, events); err != nil {
-		return nil, err
-	}
-	if s.Version() == 0 {
-		return nil, Errorf(ENOTFOUND, "session not found")
-	}
-	return s, nil
-}
-
-// Snapshot serialises the session at its loaded version.
-func (s *Session) Snapshot() ([]byte, int64, error) { return snapshot(s, sessionSnapshotLayout) }
-
-// RestoreSession loads a session from a snapshot plus later events.
-func RestoreSession(snap []byte, version int64, rest []RecordedEvent) (*Session, error) {
-	s := &Session{}
-	if err := restore(s, SessionAggregate, sessionSnapshotLayout, snap, version, rest); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-func errSessionInvalid() error { return Errorf(EUNAUTHORIZED, "session is not valid") }
-
-// Refresh rotates the refresh token from presentedID to newID. Presenting
-// any token but the current one is reuse: the session is revoked, a
-// RefreshReuseDetected change is left pending and an EUNAUTHORIZED error is
-// returned. The caller must append Changes even then, so the revocation
-// sticks (ReuseDetected tells it so).
-func (s *Session) Refresh(presentedID, newID string, expiresAt, now time.Time) error {
-	if s.state.Revoked || !now.Before(s.state.ExpiresAt) {
-		return errSessionInvalid()
-	}
-	if err := ValidateID("refresh token id", newID); err != nil {
-		return err
-	}
-	if presentedID != s.state.RefreshTokenID {
-		if err := record(s, RefreshReuseDetected{TokenID: presentedID}); err != nil {
-			return err
-		}
-		return errSessionInvalid()
-	}
-	return record(s, SessionRefreshed{PreviousTokenID: presentedID, RefreshTokenID: newID, ExpiresAt: expiresAt.UTC()})
-}
-
-// Revoke ends the session; revoking a revoked session records nothing.
-func (s *Session) Revoke(reason string) error {
-	if s.Version() == 0 {
-		return Errorf(ENOTFOUND, "session not found")
-	}
-	switch reason {
-	case RevokeLogout, RevokeUserDeleted, RevokeDisabled, RevokeAdmin, RevokePasswordChanged:
-	default:
-		return Errorf(EINVALID, "unknown revocation reason")
-	}
-	if s.state.Revoked {
-		return nil
-	}
-	return record(s, SessionRevoked{Reason: reason})
-}
-
-// Active reports whether tokens of this session may be accepted at now.
-func (s *Session) Active(now time.Time) bool {
-	return s.Version() > 0 && !s.state.Revoked && now.Before(s.state.ExpiresAt)
-}
-
-// UserID is the session's user.
-func (s *Session) UserID() string { return s.state.UserID }
-
-// RefreshTokenID is the jti of the only refresh token currently valid.
-func (s *Session) RefreshTokenID() string { return s.state.RefreshTokenID }
-
-// ExpiresAt is when the session's refresh token expires.
-func (s *Session) ExpiresAt() time.Time { return s.state.ExpiresAt }
-
-// Revoked reports whether the session was revoked.
-func (s *Session) Revoked() bool { return s.state.Revoked }
-
-// ReuseDetected reports whether a spent refresh token killed the session.
-func (s *Session) ReuseDetected() bool { return s.state.ReuseDetected }

@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,12 @@ import (
 )
 
 const hash = "$argon2id$v=19$m=65536,t=3,p=2$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+
+// sealedPw stands for a hash sealed by the seal package: the domain only
+// carries the bytes.
+func sealedPw(version int64) domain.SealedPassword {
+	return domain.SealedPassword{Version: version, Sealed: []byte(fmt.Sprintf("ciphertext-of-version-%d", version))}
+}
 
 // committer mimics the event store for one stream: it turns an aggregate's
 // pending changes into recorded events and marks them committed.
@@ -113,21 +120,23 @@ func TestNewUserValidates(t *testing.T) {
 	t.Parallel()
 	id := domain.NewID()
 	cases := []struct {
-		name                   string
-		id, user, email, phash string
-		code                   string
+		name            string
+		id, user, email string
+		password        domain.SealedPassword
+		code            string
 	}{
-		{"valid", id, "Alice", "alice@example.com", hash, ""},
-		{"no email", id, "alice", "", hash, ""},
-		{"bad id", "123", "alice", "", hash, domain.EINVALID},
-		{"bad username", id, "a", "", hash, domain.EINVALID},
-		{"bad email", id, "alice", "not-an-email", hash, domain.EINVALID},
-		{"email with display name", id, "alice", "Alice <alice@example.com>", hash, domain.EINVALID},
-		{"empty hash", id, "alice", "", "", domain.EINVALID},
+		{"valid", id, "Alice", "alice@example.com", sealedPw(1), ""},
+		{"no email", id, "alice", "", sealedPw(1), ""},
+		{"bad id", "123", "alice", "", sealedPw(1), domain.EINVALID},
+		{"bad username", id, "a", "", sealedPw(1), domain.EINVALID},
+		{"bad email", id, "alice", "not-an-email", sealedPw(1), domain.EINVALID},
+		{"email with display name", id, "alice", "Alice <alice@example.com>", sealedPw(1), domain.EINVALID},
+		{"nothing sealed", id, "alice", "", domain.SealedPassword{Version: 1}, domain.EINVALID},
+		{"no version", id, "alice", "", domain.SealedPassword{Sealed: []byte("x")}, domain.EINVALID},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			u, err := domain.NewUser(tc.id, tc.user, tc.email, tc.phash)
+			u, err := domain.NewUser(tc.id, tc.user, tc.email, tc.password)
 			if tc.code != "" {
 				require.Equal(t, tc.code, domain.ErrorCode(err))
 				require.Nil(t, u)
@@ -145,7 +154,7 @@ func TestUserLifecycle(t *testing.T) {
 	t.Parallel()
 	var log committer
 	id := domain.NewID()
-	u, err := domain.NewUser(id, "alice", "alice@example.com", hash)
+	u, err := domain.NewUser(id, "alice", "alice@example.com", sealedPw(1))
 	require.NoError(t, err)
 	log.commit(u)
 
@@ -153,7 +162,9 @@ func TestUserLifecycle(t *testing.T) {
 	require.NoError(t, u.UpdateEmail("alice@example.org"))
 	require.NoError(t, u.UpdateEmail("alice@example.org"), "an unchanged email records nothing")
 	require.NoError(t, u.AssignRoles([]string{role2, role1, role2}))
-	require.NoError(t, u.ChangePassword(hash+"x"))
+	require.Equal(t, int64(2), u.NextPasswordVersion())
+	require.Equal(t, domain.ECONFLICT, domain.ErrorCode(u.ChangePassword(sealedPw(3))), "each version is sealed under its own key")
+	require.NoError(t, u.ChangePassword(sealedPw(2)))
 	require.NoError(t, u.Disable())
 	require.NoError(t, u.Disable(), "disabling twice records nothing")
 	require.NoError(t, u.Enable())
@@ -168,7 +179,8 @@ func TestUserLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, id, loaded.ID())
 	require.Equal(t, "alice@example.org", loaded.Email())
-	require.Equal(t, hash+"x", loaded.PasswordHash())
+	require.Equal(t, sealedPw(2), loaded.Password())
+	require.Empty(t, loaded.LegacyPasswordHash())
 	wantRoles := []string{role1, role2}
 	if role2 < role1 {
 		wantRoles = []string{role2, role1}
@@ -188,11 +200,11 @@ func TestUserLifecycle(t *testing.T) {
 	require.True(t, deleted.Deleted())
 	for name, op := range map[string]func() error{
 		"update":   func() error { return deleted.UpdateEmail("x@example.com") },
-		"password": func() error { return deleted.ChangePassword(hash) },
+		"password": func() error { return deleted.ChangePassword(sealedPw(3)) },
 		"roles":    func() error { return deleted.AssignRoles(nil) },
 		"disable":  deleted.Disable,
 		"delete":   deleted.Delete,
-		"login":    func() error { return deleted.RecordLoginSucceeded(domain.NewID(), time.Now()) },
+		"login":    func() error { return deleted.RecordLoginSucceeded(domain.NewID(), "192.0.2.1", time.Now()) },
 	} {
 		t.Run("deleted user refuses "+name, func(t *testing.T) {
 			require.Equal(t, domain.ENOTFOUND, domain.ErrorCode(op()))
@@ -205,10 +217,11 @@ func TestUserLifecycle(t *testing.T) {
 
 func TestLoginLockoutGrows(t *testing.T) {
 	t.Parallel()
-	u, err := domain.NewUser(domain.NewID(), "bob", "", hash)
+	u, err := domain.NewUser(domain.NewID(), "bob", "", sealedPw(1))
 	require.NoError(t, err)
 	policy := domain.LockoutPolicy{Threshold: 3, Base: time.Minute, Max: 10 * time.Minute}
 	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	const attacker, owner = "203.0.113.9", "198.51.100.4"
 
 	cases := []struct {
 		failures int
@@ -222,28 +235,130 @@ func TestLoginLockoutGrows(t *testing.T) {
 		for n < tc.failures {
 			n++
 			at = t0.Add(time.Duration(n) * time.Second)
-			require.NoError(t, u.RecordLoginFailed(domain.LoginFailBadPassword, at))
+			require.NoError(t, u.RecordLoginFailed(domain.LoginFailBadPassword, attacker, at))
 		}
-		require.Equal(t, tc.failures, u.FailedLogins())
+		require.Equal(t, tc.failures, u.Logins().Failures(attacker, at))
 		if tc.lockFor == 0 {
-			require.True(t, u.LockedUntil(policy).IsZero(), "failures=%d", tc.failures)
+			require.True(t, u.LockedUntil(policy, attacker, at).IsZero(), "failures=%d", tc.failures)
 		} else {
-			require.Equal(t, at.Add(tc.lockFor), u.LockedUntil(policy), "failures=%d", tc.failures)
+			require.Equal(t, at.Add(tc.lockFor), u.LockedUntil(policy, attacker, at), "failures=%d", tc.failures)
 		}
+		require.True(t, u.LockedUntil(policy, owner, at).IsZero(), "another address is never locked by these")
 	}
 
-	require.NoError(t, u.RecordLoginSucceeded(domain.NewID(), t0.Add(time.Hour)))
-	require.Zero(t, u.FailedLogins())
-	require.True(t, u.LockedUntil(policy).IsZero())
+	require.NoError(t, u.RecordLoginSucceeded(domain.NewID(), attacker, t0.Add(time.Hour)))
+	require.Zero(t, u.Logins().Failures(attacker, t0.Add(time.Hour)))
+	require.True(t, u.LockedUntil(policy, attacker, t0.Add(time.Hour)).IsZero())
 
-	require.Equal(t, domain.EINVALID, domain.ErrorCode(u.RecordLoginFailed("hunter2", t0)), "reasons are a closed set, so no password can slip in")
+	require.Equal(t, domain.EINVALID, domain.ErrorCode(u.RecordLoginFailed("hunter2", attacker, t0)), "reasons are a closed set, so no password can slip in")
 	for _, ch := range u.Changes() {
 		if ch.Type == domain.EventLoginFailed {
 			var payload map[string]any
 			require.NoError(t, json.Unmarshal(ch.Data, &payload))
-			require.ElementsMatch(t, []string{"reason", "at"}, keys(payload))
+			require.ElementsMatch(t, []string{"reason", "at", "address"}, keys(payload))
 		}
 	}
+}
+
+func TestLoginLockoutCeilingSlowsManyAddresses(t *testing.T) {
+	t.Parallel()
+	u, err := domain.NewUser(domain.NewID(), "bob", "", sealedPw(1))
+	require.NoError(t, err)
+	policy := domain.LockoutPolicy{Threshold: 5, Base: time.Minute, Max: time.Hour, AccountThreshold: 6, AccountWindow: time.Hour}
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	at := t0
+	fail := func(addr string) {
+		at = at.Add(time.Second)
+		require.NoError(t, u.RecordLoginFailed(domain.LoginFailBadPassword, addr, at))
+	}
+	for i := range 5 {
+		fail(fmt.Sprintf("203.0.113.%d", i))
+	}
+	require.False(t, u.Logins().AtCeiling(policy, at))
+	require.True(t, u.LockedUntil(policy, "203.0.113.0", at).IsZero(), "one failure each is below the per-address threshold")
+	fail("203.0.113.5")
+	require.True(t, u.Logins().AtCeiling(policy, at))
+	require.Equal(t, at.Add(time.Minute), u.LockedUntil(policy, "203.0.113.5", at), "past the ceiling one failure locks its address")
+	require.False(t, u.LockedUntil(policy, "203.0.113.0", at).IsZero())
+	require.True(t, u.LockedUntil(policy, "198.51.100.4", at).IsZero(), "an address with no failure may still try")
+
+	later := at.Add(time.Hour + time.Second)
+	require.False(t, u.Logins().AtCeiling(policy, later), "the ceiling counts only the window")
+	require.True(t, u.LockedUntil(policy, "203.0.113.5", later).IsZero())
+
+	t.Run("attempts refused while locked test no password and do not count", func(t *testing.T) {
+		v, err := domain.NewUser(domain.NewID(), "carl", "", sealedPw(1))
+		require.NoError(t, err)
+		for i := range 10 {
+			require.NoError(t, v.RecordLoginFailed(domain.LoginFailLocked, "203.0.113.1", t0.Add(time.Duration(i)*time.Second)))
+		}
+		require.False(t, v.Logins().AtCeiling(policy, t0.Add(time.Minute)))
+	})
+}
+
+func TestLoginHistoryStaysBounded(t *testing.T) {
+	t.Parallel()
+	var log committer
+	u, err := domain.NewUser(domain.NewID(), "bob", "", sealedPw(1))
+	require.NoError(t, err)
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 300 {
+		require.NoError(t, u.RecordLoginFailed(domain.LoginFailBadPassword, fmt.Sprintf("10.0.%d.%d", i/256, i%256), t0.Add(time.Duration(i)*time.Second)))
+	}
+	log.commit(u)
+	f := u.Logins()
+	require.Len(t, f.Addresses, 100, "at most 100 addresses are remembered")
+	require.Len(t, f.Recent, 100)
+	require.Zero(t, f.Failures("10.0.0.0", t0.Add(time.Hour)), "the least recent address was forgotten first")
+	require.Equal(t, 1, f.Failures("10.0.1.43", t0.Add(time.Hour)))
+
+	// A day later everything is forgotten on the next failure.
+	require.NoError(t, u.RecordLoginFailed(domain.LoginFailBadPassword, "192.0.2.1", t0.Add(25*time.Hour)))
+	log.commit(u)
+	require.Len(t, u.Logins().Addresses, 1)
+	require.Len(t, u.Logins().Recent, 1)
+
+	// The bounded state survives a snapshot.
+	snap, version, err := u.Snapshot()
+	require.NoError(t, err)
+	restored, err := domain.RestoreUser(snap, version, nil)
+	require.NoError(t, err)
+	require.Equal(t, u.Logins(), restored.Logins())
+
+	t.Run("a snapshot of the previous layout is not used", func(t *testing.T) {
+		old := strings.Replace(string(snap), `"layout":2`, `"layout":1`, 1)
+		_, err := domain.RestoreUser([]byte(old), version, nil)
+		require.Error(t, err)
+	})
+	t.Run("a password change or enabling clears the history", func(t *testing.T) {
+		loaded, err := domain.LoadUser(log.events)
+		require.NoError(t, err)
+		require.NoError(t, loaded.ChangePassword(sealedPw(2)))
+		require.Empty(t, loaded.Logins().Addresses)
+		require.Empty(t, loaded.Logins().Recent)
+	})
+}
+
+func TestFoldLoginAttempts(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	var events []domain.RecordedEvent
+	for i := range 4 {
+		ev, err := domain.NewLoginAttemptFailed(domain.LoginFailUnknownUser, "203.0.113.7", t0.Add(time.Duration(i)*time.Second), domain.Metadata{})
+		require.NoError(t, err)
+		events = append(events, domain.RecordedEvent{Position: int64(i + 1), StreamID: "loginattempt-x", Version: int64(i + 1), ID: ev.ID, Type: ev.Type, SchemaVersion: ev.SchemaVersion, Data: ev.Data})
+	}
+	// A version 1 event has no address: it counts as one unknown address.
+	events = append(events, domain.RecordedEvent{Position: 5, StreamID: "loginattempt-x", Version: 5, ID: domain.NewID(),
+		Type: domain.EventLoginFailed, SchemaVersion: 1, Data: json.RawMessage(`{"reason":"unknown_user","at":"2026-05-01T12:00:10Z"}`)})
+	f, err := domain.FoldLoginAttempts(events)
+	require.NoError(t, err)
+	policy := domain.LockoutPolicy{Threshold: 4, Base: time.Minute, Max: time.Hour}
+	require.Equal(t, t0.Add(3*time.Second+time.Minute), f.LockedUntil(policy, "203.0.113.7", t0.Add(11*time.Second)))
+	require.True(t, f.LockedUntil(policy, "198.51.100.1", t0.Add(11*time.Second)).IsZero())
+	require.Equal(t, 1, f.Failures("", t0.Add(11*time.Second)))
+	_, err = domain.NewLoginAttemptFailed(domain.LoginFailBadPassword, "x", t0, domain.Metadata{})
+	require.Error(t, err, "a loginattempt stream has no password to get wrong")
 }
 
 func keys(m map[string]any) []string {
@@ -257,14 +372,14 @@ func keys(m map[string]any) []string {
 func TestUserSnapshotRoundTrip(t *testing.T) {
 	t.Parallel()
 	var log committer
-	u, err := domain.NewUser(domain.NewID(), "carol", "carol@example.com", hash)
+	u, err := domain.NewUser(domain.NewID(), "carol", "carol@example.com", sealedPw(1))
 	require.NoError(t, err)
 	require.NoError(t, u.AssignRoles([]string{domain.AdminRoleID}))
 	log.commit(u)
 	snap, version, err := u.Snapshot()
 	require.NoError(t, err)
 	require.Equal(t, int64(2), version)
-	require.NotContains(t, string(snap), "password\":\"", "sanity: only the hash field is stored")
+	require.NotContains(t, string(snap), "argon2id", "a snapshot holds no hash")
 
 	require.NoError(t, u.Disable())
 	log.commit(u)
@@ -275,17 +390,46 @@ func TestUserSnapshotRoundTrip(t *testing.T) {
 	require.Equal(t, full, restored)
 }
 
-func TestPasswordHashNeverLeavesPostgres(t *testing.T) {
+func TestPasswordHashNeverEntersTheLog(t *testing.T) {
 	t.Parallel()
-	u, err := domain.NewUser(domain.NewID(), "dave", "", hash)
+	u, err := domain.NewUser(domain.NewID(), "dave", "", sealedPw(1))
 	require.NoError(t, err)
-	require.NoError(t, u.ChangePassword(hash+"y"))
+	require.NoError(t, u.ChangePassword(sealedPw(2)))
 	for _, ch := range u.Changes() {
-		require.Contains(t, string(ch.Data), "argon2id", "the log keeps the hash")
+		require.Equal(t, 2, ch.SchemaVersion, ch.Type)
+		require.NotContains(t, string(ch.Data), "sealed_password_hash", "no clear hash field")
 		out, err := domain.RedactForBus(ch.Data)
 		require.NoError(t, err)
-		require.NotContains(t, string(out), "argon2id", "the bus never sees it: %s", ch.Type)
+		require.NotContains(t, string(out), "sealed_", "the bus never sees even the sealed hash: %s", ch.Type)
 	}
+}
+
+// TestLegacyPasswordHashStillLoads: events from before sealing carried the
+// hash itself; they still fold (and logins verify against them) until the
+// user's next password change replaces it with a sealed one.
+func TestLegacyPasswordHashStillLoads(t *testing.T) {
+	t.Parallel()
+	id := domain.NewID()
+	created, err := json.Marshal(map[string]any{"user_id": id, "username": "erin", "sealed_password_hash": hash})
+	require.NoError(t, err)
+	events := []domain.RecordedEvent{{Position: 1, StreamID: "user-" + id, Version: 1, ID: domain.NewID(),
+		Type: domain.EventUserCreated, SchemaVersion: 1, Data: created}}
+	u, err := domain.LoadUser(events)
+	require.NoError(t, err)
+	require.Equal(t, hash, u.LegacyPasswordHash())
+	require.Equal(t, int64(1), u.NextPasswordVersion())
+
+	changed, err := json.Marshal(map[string]any{"sealed_password_hash": hash + "x"})
+	require.NoError(t, err)
+	events = append(events, domain.RecordedEvent{Position: 2, StreamID: "user-" + id, Version: 2, ID: domain.NewID(),
+		Type: domain.EventUserPasswordChanged, SchemaVersion: 1, Data: changed})
+	u, err = domain.LoadUser(events)
+	require.NoError(t, err)
+	require.Equal(t, hash+"x", u.LegacyPasswordHash())
+
+	require.NoError(t, u.ChangePassword(sealedPw(1)))
+	require.Empty(t, u.LegacyPasswordHash(), "the first sealed password replaces the clear one")
+	require.Equal(t, sealedPw(1), u.Password())
 }
 
 func TestReservationClaimsANameOnce(t *testing.T) {

@@ -93,10 +93,15 @@ func Open(dataKey, sealed, aad []byte) ([]byte, error) {
 // and one version. Every field is length-prefixed so that no two distinct
 // (secretID, version) pairs encode to the same bytes: ("ab", 1) and
 // ("a", ...) can never collide the way a plain concatenation could.
-func AAD(secretID string, version int64) []byte {
-	b := make([]byte, 0, 4+len(aadLabel)+4+len(secretID)+8)
-	b = appendString(b, aadLabel)
-	b = appendString(b, secretID)
+func AAD(secretID string, version int64) []byte { return PurposeAAD(aadLabel, secretID, version) }
+
+// PurposeAAD is AAD for any kind of sealed value: label says what the value
+// is (a secret value, a password hash), so a ciphertext of one kind never
+// opens as another, with the same unambiguous encoding.
+func PurposeAAD(label, ownerID string, version int64) []byte {
+	b := make([]byte, 0, 4+len(label)+4+len(ownerID)+8)
+	b = appendString(b, label)
+	b = appendString(b, ownerID)
 	return binary.BigEndian.AppendUint64(b, uint64(version))
 }
 

@@ -141,6 +141,22 @@ func (s *Store) Delete(ctx context.Context, ownerID string, version int64) (bool
 	return n > 0, nil
 }
 
+// DeleteOwner destroys every data key of an owner, whatever the versions,
+// and reports how many there were.
+func (s *Store) DeleteOwner(ctx context.Context, ownerID string) (int64, error) {
+	if ownerID == "" {
+		return 0, domain.Errorf(domain.EINVALID, "data key owner id is empty")
+	}
+	n, err := s.q.DeleteOwnerDataKeys(ctx, s.pool, ownerID)
+	if err != nil {
+		return 0, dbError("destroy data keys", err)
+	}
+	if n > 0 {
+		s.logger.InfoContext(ctx, "data keys destroyed", "owner_id", ownerID, "count", n)
+	}
+	return n, nil
+}
+
 // Count returns how many data keys are stored.
 func (s *Store) Count(ctx context.Context) (int64, error) {
 	n, err := s.q.CountDataKeys(ctx, s.pool)

@@ -79,8 +79,9 @@ func benchHistory(ctx context.Context, logger *slog.Logger, adminURL string, siz
 		return err
 	}
 	defer keyring.Close()
+	dataKeys := keys.NewStore(db.pool, keyring, logger)
 	sec, err := commands.NewSecrets(svc, commands.SecretDeps{
-		DataKeys: keys.NewStore(db.pool, keyring, logger), ReadModel: secrets.NewQuery(db.pool), KeyProvider: keys.ProviderLocal,
+		DataKeys: dataKeys, ReadModel: secrets.NewQuery(db.pool), KeyProvider: keys.ProviderLocal,
 	})
 	if err != nil {
 		return err
@@ -97,7 +98,7 @@ func benchHistory(ctx context.Context, logger *slog.Logger, adminURL string, siz
 	if err != nil {
 		return err
 	}
-	ident, err := commands.NewIdentity(svc, hasher, tokens, commands.IdentityOptions{LoginIPRate: -1, LoginAccountRate: -1})
+	ident, err := commands.NewIdentity(svc, commands.IdentityDeps{Hasher: hasher, Tokens: tokens, DataKeys: dataKeys}, commands.IdentityOptions{LoginIPRate: -1, LoginAccountRate: -1})
 	if err != nil {
 		return err
 	}

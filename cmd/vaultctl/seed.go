@@ -9,6 +9,8 @@ import (
 	"github.com/securevault/vault/cmd/internal/wire"
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/eventstore"
+	"github.com/securevault/vault/keys"
+	"github.com/securevault/vault/projections/streams"
 )
 
 func seedCmd(e *env) *cobra.Command {
@@ -31,7 +33,14 @@ func seedCmd(e *env) *cobra.Command {
 			// No read-model waiter: vaultctl does not run projections, the
 			// vaultd instances pick the events up.
 			svc := commands.NewService(store, nil, e.logger, commands.Options{Snapshots: wire.Snapshots(store)})
-			ident, err := wire.NewIdentity(svc, e.cfg)
+			provider, keyring, err := wire.OpenKeys(cmd.Context(), e.cfg, e.pool, e.logger)
+			if err != nil {
+				return err
+			}
+			if keyring != nil {
+				defer keyring.Close()
+			}
+			ident, err := wire.NewIdentity(svc, e.cfg, keys.NewStore(e.pool, provider, e.logger), streams.NewCatalog(e.pool))
 			if err != nil {
 				return err
 			}

@@ -124,7 +124,7 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout,
 		Snapshots:             wire.Snapshots(a.store),
 	})
-	if a.identity, err = wire.NewIdentity(a.service, cfg); err != nil {
+	if a.identity, err = wire.NewIdentity(a.service, cfg, a.dataKeys, streams.NewCatalog(a.pool)); err != nil {
 		return nil, err
 	}
 	if a.secrets, err = commands.NewSecrets(a.service, commands.SecretDeps{

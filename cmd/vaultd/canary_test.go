@@ -18,7 +18,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/securevault/vault/config"
+	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/internal/natstest"
+	"github.com/securevault/vault/seal"
 )
 
 // client is a minimal API client for end-to-end tests.
@@ -66,10 +68,11 @@ func (c *client) login(username, password string) {
 	c.token = out.AccessToken
 }
 
-// TestCanaryNeverLeaves plants secret values and then searches every place
-// the service writes — every table (events included), the log output, the
-// metrics and every JetStream message — for the values and their common
-// encodings. A reveal proves the value is really stored (encrypted).
+// TestCanaryNeverLeaves plants secret values and passwords, then searches
+// every place the service writes — every table (events included), the log
+// output, the metrics and every JetStream message — for the values, the
+// passwords' Argon2id hashes and their common encodings. A reveal and a
+// login prove each is really stored (sealed).
 func TestCanaryNeverLeaves(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -107,11 +110,41 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	status, _ = c.do(http.MethodGet, "/metrics", nil)
 	require.Equal(t, http.StatusOK, status)
 
+	// A planted password, its first Argon2id hash (opened from its sealed
+	// form while its key exists), then a second password and hash.
+	userPassword := "PLANTED-PW-" + randomText(t, 24)
+	newPassword := "PLANTED-PW2-" + randomText(t, 24)
+	status, body = c.do(http.MethodPost, "/api/v1/users", map[string]any{"username": "canary", "password": userPassword})
+	require.Equal(t, http.StatusCreated, status, string(body))
+	require.NoError(t, json.Unmarshal(body, &created))
+	userID := created.ID
+	userClient := &client{t: t, base: inst.baseURL}
+	userClient.login("canary", userPassword)
+	hashes := []string{passwordHash(t, inst, userID, 1)}
+	status, body = c.do(http.MethodPut, "/api/v1/users/"+userID, map[string]any{"password": newPassword})
+	require.Equal(t, http.StatusOK, status, string(body))
+	userClient.login("canary", newPassword)
+	hashes = append(hashes, passwordHash(t, inst, userID, 2))
+	status, body = c.do(http.MethodPost, "/api/v1/auth/login", map[string]string{"username": "canary", "password": userPassword})
+	require.Equal(t, http.StatusUnauthorized, status, string(body))
+
 	var needles []string
-	for _, v := range []string{canary, rotated} {
-		needles = append(needles, v,
-			base64.StdEncoding.EncodeToString([]byte(v)), base64.RawStdEncoding.EncodeToString([]byte(v)),
-			base64.URLEncoding.EncodeToString([]byte(v)), hex.EncodeToString([]byte(v)))
+	encodings := func(v []byte) []string {
+		return []string{string(v),
+			base64.StdEncoding.EncodeToString(v), base64.RawStdEncoding.EncodeToString(v),
+			base64.URLEncoding.EncodeToString(v), base64.RawURLEncoding.EncodeToString(v), hex.EncodeToString(v)}
+	}
+	for _, v := range []string{canary, rotated, userPassword, newPassword, adminPassword} {
+		needles = append(needles, encodings([]byte(v))...)
+	}
+	for _, h := range hashes {
+		needles = append(needles, encodings([]byte(h))...)
+		// The PHC string's last field is the raw hash, in unpadded base64.
+		parts := strings.Split(h, "$")
+		raw, err := base64.RawStdEncoding.DecodeString(parts[len(parts)-1])
+		require.NoError(t, err)
+		require.Len(t, raw, 32)
+		needles = append(needles, encodings(raw)...)
 	}
 	assertAbsent := func(where, haystack string) {
 		t.Helper()
@@ -156,7 +189,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	}, 20*time.Second, 50*time.Millisecond)
 	info, err := stream.Info(ctx)
 	require.NoError(t, err)
-	var sawVersionEvent bool
+	var sawVersionEvent, sawPasswordEvent bool
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
 		msg, err := stream.GetMsg(ctx, seq)
 		require.NoError(t, err)
@@ -169,10 +202,40 @@ func TestCanaryNeverLeaves(t *testing.T) {
 		if strings.HasSuffix(msg.Subject, ".SecretVersionAdded") {
 			sawVersionEvent = true
 		}
+		if strings.HasSuffix(msg.Subject, ".UserPasswordChanged") {
+			sawPasswordEvent = true
+		}
 	}
 	require.True(t, sawVersionEvent, "the secret's events were published")
+	require.True(t, sawPasswordEvent, "the user's events were published")
 
 	// And the service's own log output, last, so it includes everything.
 	inst.stop(t)
 	assertAbsent("the log output", d.logSink.String())
+}
+
+// passwordHash opens a user's sealed hash of one password version the way
+// a login does, so the test knows exactly what must never appear.
+func passwordHash(t *testing.T, inst *instance, userID string, version int64) string {
+	t.Helper()
+	events, err := inst.app.store.ReadStream(context.Background(), domain.StreamID(domain.UserAggregate, userID), 0, 1000)
+	require.NoError(t, err)
+	var sealed []byte
+	for _, ev := range events {
+		var p struct {
+			Version int64  `json:"password_version"`
+			Sealed  []byte `json:"sealed_password"`
+		}
+		require.NoError(t, json.Unmarshal(ev.Data, &p))
+		if p.Version == version && len(p.Sealed) > 0 {
+			sealed = p.Sealed
+		}
+	}
+	require.NotEmpty(t, sealed, "version %d of the password is in the log, sealed", version)
+	sealer, err := seal.New(inst.app.dataKeys)
+	require.NoError(t, err)
+	hash, err := sealer.Open(context.Background(), seal.Ref{Purpose: seal.PasswordHash, OwnerID: userID, Version: version}, sealed)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(hash), "$argon2id$"), "a real Argon2id hash")
+	return string(hash)
 }

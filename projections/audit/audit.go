@@ -136,6 +136,10 @@ func ruleFor(eventType string) (rule, bool) {
 		return rule{action: "role.reserve_name", resourceType: domain.ResourceRoles, idField: "role_id"}, true
 	case domain.EventRoleNameReleased:
 		return rule{action: "role.release_name", resourceType: domain.ResourceRoles, idField: "role_id"}, true
+	case domain.EventRoleMemberAdded:
+		return rule{action: "role.add_member", resourceType: domain.ResourceRoles}, true
+	case domain.EventRoleMemberRemoved:
+		return rule{action: "role.remove_member", resourceType: domain.ResourceRoles}, true
 	case domain.EventPolicyCreated:
 		return rule{action: "policy.create", resourceType: domain.ResourcePolicies}, true
 	case domain.EventPolicyUpdated:

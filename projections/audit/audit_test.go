@@ -86,7 +86,7 @@ func TestMap(t *testing.T) {
 			Data: data(t, domain.RefreshReuseDetected{TokenID: "t1"}), Metadata: md("anonymous", "")},
 			domain.AuditEntry{UserID: "anonymous", Action: "session.refresh", ResourceType: "sessions", ResourceID: session, Outcome: "denied"}, false},
 		{"user created never copies the hash", domain.RecordedEvent{StreamID: "user-" + alice, Type: domain.EventUserCreated,
-			Data: data(t, domain.UserCreated{UserID: alice, Username: "alice", PasswordHash: "$argon2id$secret"}), Metadata: md(domain.SystemActor, "")},
+			Data: data(t, domain.UserCreated{UserID: alice, Username: "alice", LegacyPasswordHash: "$argon2id$secret"}), Metadata: md(domain.SystemActor, "")},
 			domain.AuditEntry{UserID: "system", Action: "user.create", ResourceType: "users", ResourceID: alice, Outcome: "allowed"}, false},
 		{"username reserved names the user id", domain.RecordedEvent{StreamID: "username-alice", Type: domain.EventUsernameReserved,
 			Data: data(t, domain.UsernameReserved{UserID: alice}), Metadata: md(domain.SystemActor, "")},

@@ -36,6 +36,10 @@ WHERE owner_id = $1 AND version = $2;
 -- name: DeleteDataKey :execrows
 DELETE FROM data_keys WHERE owner_id = $1 AND version = $2;
 
+-- name: DeleteOwnerDataKeys :execrows
+-- Every version of one owner (a deleted user's password hashes).
+DELETE FROM data_keys WHERE owner_id = $1;
+
 -- name: ListDataKeysAfter :many
 -- Keyset pagination: stable while rows are added or deleted concurrently.
 SELECT owner_id, version, provider, key_id, wrapped, created_at, rewrapped_at

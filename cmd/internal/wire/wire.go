@@ -33,7 +33,7 @@ func Projections() []projections.Projection {
 // Upcasters gathers the event store upcasters of every aggregate.
 func Upcasters() map[string]eventstore.Upcaster {
 	out := make(map[string]eventstore.Upcaster)
-	for _, reg := range []*domain.Registry{domain.UserEvents(), domain.RoleEvents(), domain.PolicyEvents(), domain.SecretEvents()} {
+	for _, reg := range []*domain.Registry{domain.UserEvents(), domain.RoleEvents(), domain.PolicyEvents(), domain.SecretEvents(), domain.RoleMembersEvents()} {
 		for typ, up := range reg.StoreUpcasters() {
 			out[typ] = up
 		}
@@ -91,8 +91,9 @@ func OpenKeys(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, logge
 }
 
 // NewIdentity builds the identity handlers (password hashing, tokens, login
-// limits) from the configuration.
-func NewIdentity(svc *commands.Service, cfg *config.Config) (*commands.Identity, error) {
+// limits) from the configuration. dataKeys seals password hashes; users
+// lists user streams for the one-time upgrade of older stores.
+func NewIdentity(svc *commands.Service, cfg *config.Config, dataKeys *keys.Store, users commands.StreamCatalog) (*commands.Identity, error) {
 	params := password.Params{
 		Memory:      uint32(cfg.Argon2MemoryKiB),
 		Iterations:  uint32(cfg.Argon2Iterations),
@@ -120,9 +121,12 @@ func NewIdentity(svc *commands.Service, cfg *config.Config) (*commands.Identity,
 	if err != nil {
 		return nil, err
 	}
-	return commands.NewIdentity(svc, hasher, tokens, commands.IdentityOptions{
-		PasswordPolicy:    domain.PasswordPolicy{MinLength: cfg.PasswordMinLength, MaxLength: domain.DefaultPasswordPolicy().MaxLength},
-		Lockout:           domain.LockoutPolicy{Threshold: cfg.LockoutThreshold, Base: cfg.LockoutBase, Max: cfg.LockoutMax},
+	return commands.NewIdentity(svc, commands.IdentityDeps{Hasher: hasher, Tokens: tokens, DataKeys: dataKeys, Users: users}, commands.IdentityOptions{
+		PasswordPolicy: domain.PasswordPolicy{MinLength: cfg.PasswordMinLength, MaxLength: domain.DefaultPasswordPolicy().MaxLength},
+		Lockout: domain.LockoutPolicy{
+			Threshold: cfg.LockoutThreshold, Base: cfg.LockoutBase, Max: cfg.LockoutMax,
+			AccountThreshold: cfg.LockoutAccountThreshold, AccountWindow: cfg.LockoutAccountWindow,
+		},
 		LoginIPRate:       cfg.LoginIPRate,
 		LoginIPBurst:      cfg.LoginIPBurst,
 		LoginAccountRate:  cfg.LoginAccountRate,

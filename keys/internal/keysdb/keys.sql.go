@@ -87,6 +87,19 @@ func (q *Queries) DeleteInactiveMasterKey(ctx context.Context, db DBTX, id strin
 	return result.RowsAffected(), nil
 }
 
+const deleteOwnerDataKeys = `-- name: DeleteOwnerDataKeys :execrows
+DELETE FROM data_keys WHERE owner_id = $1
+`
+
+// Every version of one owner (a deleted user's password hashes).
+func (q *Queries) DeleteOwnerDataKeys(ctx context.Context, db DBTX, ownerID string) (int64, error) {
+	result, err := db.Exec(ctx, deleteOwnerDataKeys, ownerID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const getDataKey = `-- name: GetDataKey :one
 SELECT owner_id, version, provider, key_id, wrapped, created_at, rewrapped_at
 FROM data_keys
