@@ -27,7 +27,8 @@ import (
 )
 
 // kin-openapi decodes JSON, CSV and text bodies itself; an NDJSON export is
-// validated as the array of its lines, as the document describes it.
+// validated as the array of its lines, as the document describes it. The
+// registry is kin-openapi's own, so the decoder is registered once, here.
 func init() {
 	openapi3filter.RegisterBodyDecoder("application/x-ndjson", func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
 		lines := []any{}
@@ -43,10 +44,6 @@ func init() {
 		return lines, sc.Err()
 	})
 }
-
-// vaultHeaders are the response headers that mean something to a client of
-// this API: one that a response carries must be documented for it.
-var vaultHeaders = []string{api.HeaderPosition, api.HeaderAtPosition, "ETag", "Location", "Retry-After", "WWW-Authenticate", "Content-Disposition"}
 
 // contract is a running vaultd, the OpenAPI document it serves, and the
 // record of what the scenario has exercised.
@@ -266,6 +263,9 @@ func (c *contract) validate(s step, req *http.Request, a *answer) {
 	out.SetBodyBytes(a.body)
 	require.NoError(c.t, openapi3filter.ValidateResponse(context.Background(), out), "%s: %s %d: %s", s.name, op, a.status, a.body)
 
+	// The response headers that mean something to a client of this API:
+	// one that an answer carries must be documented for it.
+	vaultHeaders := []string{api.HeaderPosition, api.HeaderAtPosition, "ETag", "Location", "Retry-After", "WWW-Authenticate", "Content-Disposition"}
 	documented := route.Operation.Responses.Status(a.status).Value.Headers
 	for _, h := range vaultHeaders {
 		if a.header.Get(h) == "" {

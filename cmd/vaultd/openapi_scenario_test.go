@@ -98,6 +98,18 @@ func TestOpenAPIContract(t *testing.T) {
 		for _, s := range c.probes() {
 			c.run(s)
 		}
+		// A method no path documents answers 405 with the documented ones
+		// in Allow (405 is the router's answer, outside every operation).
+		for path, item := range c.doc.Paths.Map() {
+			req, err := http.NewRequest(http.MethodOptions, c.inst.baseURL+c.fill(probePath(path)), nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+c.tokens["admin"])
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode, path)
+			require.ElementsMatch(t, slices.Collect(maps.Keys(item.Operations())), strings.Split(resp.Header.Get("Allow"), ", "), "%s: Allow", path)
+		}
 	}))
 
 	require.True(t, t.Run("Teardown", func(t *testing.T) {
@@ -238,6 +250,7 @@ func scenarioSteps() []step {
 		{name: "get beyond the head of the log", as: "admin", method: get, path: secret, headers: map[string]string{"X-Vault-Min-Position": "999999999"}, status: 400},
 		{name: "rotate if still version 1", as: "admin", method: put, path: secret + "/rotate", headers: map[string]string{"If-Match": `"1"`}, body: map[string]any{"value": "s3cr3t-v2"}, status: 200},
 		{name: "rotate if still version 1, again", as: "admin", method: put, path: secret + "/rotate", headers: map[string]string{"If-Match": `"1"`}, body: map[string]any{"value": "s3cr3t-v3"}, status: 412},
+		{name: "rotate with a malformed If-Match", as: "admin", method: put, path: secret + "/rotate", headers: map[string]string{"If-Match": "version one"}, body: map[string]any{"value": "x"}, status: 400},
 		{name: "rotate to a generated value", as: "admin", method: put, path: secret + "/rotate", body: map[string]any{"generate": map[string]any{"length": 32, "charset": "hex"}}, status: 200},
 		{name: "versions", as: "admin", method: get, path: secret + "/versions", status: 200},
 		{name: "reveal", as: "admin", method: get, path: secret + "/reveal", status: 200},
