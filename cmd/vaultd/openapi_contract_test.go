@@ -319,8 +319,13 @@ func (c *contract) secured(op *openapi3.Operation) bool {
 // summary is the statuses each operation answered, for the log.
 func (c *contract) summary() string {
 	var b strings.Builder
+	total := 0
 	for _, op := range slices.Sorted(maps.Keys(c.seen)) {
 		fmt.Fprintf(&b, "%-52s %v\n", op, slices.Sorted(maps.Keys(c.seen[op])))
+		for _, n := range c.seen[op] {
+			total += n
+		}
 	}
+	fmt.Fprintf(&b, "%d answers validated over %d operations\n", total, len(c.seen))
 	return b.String()
 }
