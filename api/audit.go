@@ -6,8 +6,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,7 +49,7 @@ func auditParams() []string {
 func (s *Server) MountAudit(deps AuditDeps) {
 	s.handle(http.MethodGet, "/api/v1/audit/logs", s.authenticated(deps.Authenticate, func(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
 		s.auditLogs(w, r, caller, deps.Audit)
-	}))
+	}), auditParams()...)
 }
 
 func (s *Server) auditLogs(w http.ResponseWriter, r *http.Request, caller commands.Caller, q AuditQueries) {
@@ -156,19 +154,9 @@ func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request, caller comm
 // parameters and malformed values are 400s naming the parameter. Filter
 // values are checked by the command layer.
 func parseAuditQuery(r *http.Request) (commands.AuditInput, string, error) {
-	values, err := url.ParseQuery(r.URL.RawQuery)
+	values, err := strictQuery(r.URL.RawQuery, auditParams())
 	if err != nil {
-		return commands.AuditInput{}, "", domain.Errorf(domain.EINVALID, "the query string is malformed")
-	}
-	allowed := auditParams()
-	for name, vs := range values {
-		if !slices.Contains(allowed, name) {
-			return commands.AuditInput{}, "", domain.Errorf(domain.EINVALID, "unknown query parameter %q; allowed: %s",
-				truncateParam(name), strings.Join(allowed, ", "))
-		}
-		if len(vs) > 1 {
-			return commands.AuditInput{}, "", domain.Errorf(domain.EINVALID, "query parameter %q is given more than once", name)
-		}
+		return commands.AuditInput{}, "", err
 	}
 	in := commands.AuditInput{
 		User: values.Get("user"), Action: values.Get("action"), ResourceType: values.Get("resource_type"),
@@ -206,13 +194,6 @@ func acceptsNDJSON(accept []string) bool {
 		}
 	}
 	return false
-}
-
-func truncateParam(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }
 
 // AuditCSVHeader is the header row of a CSV export; vaultctl prints the

@@ -66,16 +66,14 @@ func CallerFrom(r *http.Request, p commands.Principal) commands.Caller {
 }
 
 // authenticated wraps a handler that needs a signed-in caller: without a
-// valid bearer token it answers 401 JSON (with WWW-Authenticate), with one
-// it records the actor for logs and metadata and passes the Caller on.
+// valid bearer token it answers 401 JSON (writeError adds WWW-Authenticate),
+// with one it records the actor for logs and metadata and passes the Caller
+// on.
 func (s *Server) authenticated(authn func(r *http.Request) (commands.Principal, error),
 	h func(w http.ResponseWriter, r *http.Request, caller commands.Caller)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := authn(r)
 		if err != nil {
-			if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="securevault"`)
-			}
 			s.writeError(w, r, err)
 			return
 		}

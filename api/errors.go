@@ -76,8 +76,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case status >= http.StatusInternalServerError:
 		s.logger.WarnContext(ctx, "dependency unavailable", "request_id", reqID, "error", err)
 	}
+	if status == http.StatusUnauthorized {
+		// Every 401 names the scheme that would work (RFC 9110 15.5.2),
+		// whichever handler refused: the secret endpoints and the login too.
+		w.Header().Set("WWW-Authenticate", bearerChallenge)
+	}
 	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: message}})
 }
+
+// bearerChallenge is the WWW-Authenticate challenge of every 401.
+const bearerChallenge = `Bearer realm="securevault"`
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, domain.Errorf(domain.ENOTFOUND, "no such endpoint"))

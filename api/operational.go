@@ -22,14 +22,17 @@ const (
 )
 
 func (s *Server) registerOperational(gatherer prometheus.Gatherer) {
-	s.handle(http.MethodGet, pathHealthz, s.healthz)
-	s.handle(http.MethodGet, pathReadyz, s.readyz)
+	// Probes and the scrape ignore their query string: an orchestrator or a
+	// scrape configuration may add parameters nobody here controls, and a
+	// refused probe would restart a healthy instance.
+	s.handleAnyQuery(http.MethodGet, pathHealthz, http.HandlerFunc(s.healthz))
+	s.handleAnyQuery(http.MethodGet, pathReadyz, http.HandlerFunc(s.readyz))
 	metrics := promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
 		ErrorLog:      promLogger{s},
 		ErrorHandling: promhttp.ContinueOnError,
 	})
 	if !s.cfg.MetricsOnOwnListener {
-		s.router.Handle(pathMetrics, metrics).Methods(http.MethodGet)
+		s.handleAnyQuery(http.MethodGet, pathMetrics, metrics)
 	}
 	// The metrics listener's own router: exposition and liveness only, so
 	// opening it to a scraper's network opens nothing else.

@@ -10,8 +10,8 @@ import (
 
 func (h identityHandlers) mountPolicies() {
 	h.s.handle(http.MethodPost, "/api/v1/policies", h.s.authenticated(h.authn, h.createPolicy))
-	h.s.handle(http.MethodGet, "/api/v1/policies", h.s.authenticated(h.authn, h.listPolicies))
-	h.s.handle(http.MethodGet, "/api/v1/policies/{id}", h.s.authenticated(h.authn, h.getPolicy))
+	h.s.handle(http.MethodGet, "/api/v1/policies", h.s.authenticated(h.authn, h.listPolicies), timeTravelQuery("name", "limit", "cursor")...)
+	h.s.handle(http.MethodGet, "/api/v1/policies/{id}", h.s.authenticated(h.authn, h.getPolicy), timeTravelQuery()...)
 	h.s.handle(http.MethodPut, "/api/v1/policies/{id}", h.s.authenticated(h.authn, h.updatePolicy))
 	h.s.handle(http.MethodDelete, "/api/v1/policies/{id}", h.s.authenticated(h.authn, h.deletePolicy))
 }

@@ -10,8 +10,8 @@ import (
 
 func (h identityHandlers) mountRoles() {
 	h.s.handle(http.MethodPost, "/api/v1/roles", h.s.authenticated(h.authn, h.createRole))
-	h.s.handle(http.MethodGet, "/api/v1/roles", h.s.authenticated(h.authn, h.listRoles))
-	h.s.handle(http.MethodGet, "/api/v1/roles/{id}", h.s.authenticated(h.authn, h.getRole))
+	h.s.handle(http.MethodGet, "/api/v1/roles", h.s.authenticated(h.authn, h.listRoles), timeTravelQuery("name", "limit", "cursor")...)
+	h.s.handle(http.MethodGet, "/api/v1/roles/{id}", h.s.authenticated(h.authn, h.getRole), timeTravelQuery()...)
 	h.s.handle(http.MethodPut, "/api/v1/roles/{id}", h.s.authenticated(h.authn, h.updateRole))
 	h.s.handle(http.MethodDelete, "/api/v1/roles/{id}", h.s.authenticated(h.authn, h.deleteRole))
 }

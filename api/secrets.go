@@ -31,13 +31,13 @@ type SecretsDeps struct {
 func (s *Server) MountSecrets(deps SecretsDeps) {
 	h := secretHandlers{s: s, deps: deps}
 	s.handle(http.MethodPost, "/api/v1/secrets", h.create)
-	s.handle(http.MethodGet, "/api/v1/secrets", h.list)
-	s.handle(http.MethodGet, "/api/v1/secrets/{id}", h.get)
+	s.handle(http.MethodGet, "/api/v1/secrets", h.list, timeTravelQuery("prefix", "tag", "include_deleted", "limit", "cursor")...)
+	s.handle(http.MethodGet, "/api/v1/secrets/{id}", h.get, timeTravelQuery()...)
 	s.handle(http.MethodDelete, "/api/v1/secrets/{id}", h.delete)
-	s.handle(http.MethodGet, "/api/v1/secrets/{id}/reveal", h.reveal)
+	s.handle(http.MethodGet, "/api/v1/secrets/{id}/reveal", h.reveal, "version")
 	s.handle(http.MethodPut, "/api/v1/secrets/{id}/rotate", h.rotate)
 	s.handle(http.MethodPost, "/api/v1/secrets/{id}/restore", h.restore)
-	s.handle(http.MethodGet, "/api/v1/secrets/{id}/versions", h.versions)
+	s.handle(http.MethodGet, "/api/v1/secrets/{id}/versions", h.versions, timeTravelQuery()...)
 	s.handle(http.MethodPost, "/api/v1/secrets/{id}/versions/{version}/destroy", h.destroy)
 	h.mountTimeTravel()
 }

@@ -94,6 +94,8 @@ type Server struct {
 	readyChecks []ReadyCheck
 	waiter      PositionWaiter
 	logHead     func(ctx context.Context) (int64, error)
+	// endpoints are the routes handle registered, with their queries.
+	endpoints []Endpoint
 }
 
 // New builds a server with the operational endpoints (/healthz, /readyz,
@@ -126,6 +128,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.router.NotFoundHandler = http.HandlerFunc(s.notFound)
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
 	s.registerOperational(deps.Gatherer)
+	if err := s.registerOpenAPI(); err != nil {
+		return nil, err
+	}
 
 	// Outermost first: the request context must exist before anything logs,
 	// and panics are recovered inside the observer so they count as 500s.
@@ -188,10 +193,4 @@ func (s *Server) httpServer(addr string, h http.Handler) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
-}
-
-// handle registers a route for one method. Endpoint files use it so every
-// route has a path template for metrics and a method for 405 answers.
-func (s *Server) handle(method, path string, h http.HandlerFunc) *mux.Route {
-	return s.router.HandleFunc(path, h).Methods(method)
 }

@@ -452,7 +452,7 @@ func TestAccessLogKeepsTokensOut(t *testing.T) {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	})
+	}, "token")
 	const canary = "CanaryS3cretValue"
 	req := httptest.NewRequest(http.MethodPost, "/test/login?token="+canary, strings.NewReader(`{"password":"`+canary+`"}`))
 	req.Header.Set("Content-Type", "application/json")

@@ -10,8 +10,8 @@ import (
 
 func (h identityHandlers) mountUsers() {
 	h.s.handle(http.MethodPost, "/api/v1/users", h.s.authenticated(h.authn, h.createUser))
-	h.s.handle(http.MethodGet, "/api/v1/users", h.s.authenticated(h.authn, h.listUsers))
-	h.s.handle(http.MethodGet, "/api/v1/users/{id}", h.s.authenticated(h.authn, h.getUser))
+	h.s.handle(http.MethodGet, "/api/v1/users", h.s.authenticated(h.authn, h.listUsers), timeTravelQuery("name", "limit", "cursor")...)
+	h.s.handle(http.MethodGet, "/api/v1/users/{id}", h.s.authenticated(h.authn, h.getUser), timeTravelQuery()...)
 	h.s.handle(http.MethodPut, "/api/v1/users/{id}", h.s.authenticated(h.authn, h.updateUser))
 	h.s.handle(http.MethodDelete, "/api/v1/users/{id}", h.s.authenticated(h.authn, h.deleteUser))
 }
