@@ -331,6 +331,9 @@ func scenarioSteps() []step {
 		{name: "check access as of a time", as: "admin", method: post, path: "/api/v1/authz/check", body: map[string]any{"user_id": "{reader}", "action": "reveal", "resource": "secrets/contract/db/password", "as_of": "{now}"}, status: 404},
 		{name: "check access for an unknown user", as: "admin", method: post, path: "/api/v1/authz/check", body: map[string]any{"user_id": "{unknown}", "action": "read", "resource": "secrets/x"}, status: 404},
 		{name: "check access without an action", as: "admin", method: post, path: "/api/v1/authz/check", body: map[string]any{"user_id": "{reader}", "resource": "secrets/x"}, status: 400},
+		{name: "check a grant the admin covers", as: "admin", method: post, path: "/api/v1/authz/check", body: map[string]any{"grant": map[string]any{"statements": []any{map[string]any{"effect": "allow", "actions": []any{"read"}, "resources": []any{"secrets/contract/**"}}}}, "target": "roles/contract"}, status: 200},
+		{name: "check a grant the reader lacks", as: "reader", method: post, path: "/api/v1/authz/check", body: map[string]any{"grant": map[string]any{"statements": []any{map[string]any{"effect": "allow", "actions": []any{"*"}, "resources": []any{"**"}}}}}, status: 200},
+		{name: "check a grant with an action as well", as: "admin", method: post, path: "/api/v1/authz/check", body: map[string]any{"grant": map[string]any{}, "action": "read"}, status: 400},
 		{name: "the reader may not check access", as: "reader", method: post, path: "/api/v1/authz/check", body: map[string]any{"user_id": "{admin_id}", "action": "read", "resource": "secrets/x"}, status: 403},
 
 		// The audit log.
