@@ -81,7 +81,7 @@ func newIdentityEnv(t testing.TB, o identityEnvOptions) *identityEnv {
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	db := pgtest.New(t)
-	store := eventstore.New(db.Pool, logger, eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
 	t.Cleanup(store.Close)
 
 	listener := pgnotify.NewListener(db.URL, logger)
@@ -90,7 +90,7 @@ func newIdentityEnv(t testing.TB, o identityEnvOptions) *identityEnv {
 	go func() { defer close(ldone); _ = listener.Run(lctx) }()
 	t.Cleanup(func() { lcancel(); <-ldone })
 
-	runner, err := projections.NewRunner(db.Pool, store, listener, logger, projections.Options{
+	runner, err := projections.NewRunner(db.AppPool, store, listener, logger, projections.Options{
 		PollInterval: 50 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 	}, identity.New())
 	require.NoError(t, err)
@@ -105,7 +105,7 @@ func newIdentityEnv(t testing.TB, o identityEnvOptions) *identityEnv {
 		}
 	})
 
-	waiter := projections.NewWaiter(db.Pool, listener, 20*time.Millisecond)
+	waiter := projections.NewWaiter(db.AppPool, listener, 20*time.Millisecond)
 	svc := commands.NewService(store, waiter, logger, commands.Options{ReadYourWritesTimeout: 10 * time.Second})
 
 	if o.params == (password.Params{}) {
@@ -131,7 +131,7 @@ func newIdentityEnv(t testing.TB, o identityEnvOptions) *identityEnv {
 
 	server, err := New(Config{}, Deps{Logger: logger, Waiter: waiter})
 	require.NoError(t, err)
-	server.MountIdentity(IdentityDeps{Identity: ident, Reader: identity.NewReader(db.Pool)})
+	server.MountIdentity(IdentityDeps{Identity: ident, Reader: identity.NewReader(db.AppPool)})
 
 	env := &identityEnv{t: t, db: db, store: store, ident: ident, hasher: hasher, keys: keys, tokens: tokens, server: server, opts: o.identity}
 	if o.bootstrap {

@@ -41,7 +41,7 @@ func newTimeTravelEnv(t *testing.T) *identityEnv {
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	db := pgtest.New(t)
-	store := eventstore.New(db.Pool, logger, eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
 	t.Cleanup(store.Close)
 
 	listener := pgnotify.NewListener(db.URL, logger)
@@ -50,7 +50,7 @@ func newTimeTravelEnv(t *testing.T) *identityEnv {
 	go func() { defer close(ldone); _ = listener.Run(lctx) }()
 	t.Cleanup(func() { lcancel(); <-ldone })
 
-	runner, err := projections.NewRunner(db.Pool, store, listener, logger, projections.Options{
+	runner, err := projections.NewRunner(db.AppPool, store, listener, logger, projections.Options{
 		PollInterval: 50 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 	}, streams.New(), identity.New(), secrets.New())
 	require.NoError(t, err)
@@ -64,7 +64,7 @@ func newTimeTravelEnv(t *testing.T) *identityEnv {
 		}
 	})
 
-	waiter := projections.NewWaiter(db.Pool, listener, 20*time.Millisecond)
+	waiter := projections.NewWaiter(db.AppPool, listener, 20*time.Millisecond)
 	svc := commands.NewService(store, waiter, logger, commands.Options{ReadYourWritesTimeout: 10 * time.Second})
 	h, err := password.New(password.Config{Params: testParams()})
 	require.NoError(t, err)
@@ -79,19 +79,19 @@ func newTimeTravelEnv(t *testing.T) *identityEnv {
 
 	root, err := envelope.NewDataKey()
 	require.NoError(t, err)
-	kr, err := keys.NewKeyring(ctx, db.Pool, root, logger, keys.KeyringOptions{})
+	kr, err := keys.NewKeyring(ctx, db.AppPool, root, logger, keys.KeyringOptions{})
 	require.NoError(t, err)
 	t.Cleanup(kr.Close)
 	sec, err := commands.NewSecrets(svc, commands.SecretDeps{
-		DataKeys: keys.NewStore(db.Pool, kr, logger), ReadModel: secrets.NewQuery(db.Pool), KeyProvider: keys.ProviderLocal,
+		DataKeys: keys.NewStore(db.AppPool, kr, logger), ReadModel: secrets.NewQuery(db.AppPool), KeyProvider: keys.ProviderLocal,
 	})
 	require.NoError(t, err)
-	tt, err := commands.NewTimeTravel(sec, ident, streams.NewCatalog(db.Pool))
+	tt, err := commands.NewTimeTravel(sec, ident, streams.NewCatalog(db.AppPool))
 	require.NoError(t, err)
 
 	server, err := New(Config{}, Deps{Logger: logger, Waiter: waiter})
 	require.NoError(t, err)
-	server.MountIdentity(IdentityDeps{Identity: ident, Reader: identity.NewReader(db.Pool), TimeTravel: tt})
+	server.MountIdentity(IdentityDeps{Identity: ident, Reader: identity.NewReader(db.AppPool), TimeTravel: tt})
 	server.MountSecrets(SecretsDeps{Secrets: sec, Authenticate: BearerAuth(ident), TimeTravel: tt})
 
 	created, err := ident.Bootstrap(ctx, testAdminPassword)

@@ -34,18 +34,18 @@ func newTimeTravelEnv(t *testing.T, keep int) *timeTravelEnv {
 	t.Helper()
 	ctx := context.Background()
 	db := pgtest.New(t)
-	store := eventstore.New(db.Pool, discardLogger(), eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), discardLogger(), eventstore.Options{})
 	t.Cleanup(store.Close)
 	env := &timeTravelEnv{store: store, now: time.Now().Add(time.Hour)}
 	svc := commands.NewService(store, nil, discardLogger(), commands.Options{Now: func() time.Time { return env.now }})
 
 	root, err := envelope.NewDataKey()
 	require.NoError(t, err)
-	kr, err := keys.NewKeyring(ctx, db.Pool, root, discardLogger(), keys.KeyringOptions{})
+	kr, err := keys.NewKeyring(ctx, db.AppPool, root, discardLogger(), keys.KeyringOptions{})
 	require.NoError(t, err)
 	t.Cleanup(kr.Close)
 	env.secrets, err = commands.NewSecrets(svc, commands.SecretDeps{
-		DataKeys: keys.NewStore(db.Pool, kr, discardLogger()), ReadModel: secrets.NewQuery(db.Pool),
+		DataKeys: keys.NewStore(db.AppPool, kr, discardLogger()), ReadModel: secrets.NewQuery(db.AppPool),
 		KeyProvider: keys.ProviderLocal, KeepVersions: keep,
 	})
 	require.NoError(t, err)
@@ -57,7 +57,7 @@ func newTimeTravelEnv(t *testing.T, keep int) *timeTravelEnv {
 	require.NoError(t, err)
 	ident, err := commands.NewIdentity(svc, hasher, tokens, commands.IdentityOptions{})
 	require.NoError(t, err)
-	env.tt, err = commands.NewTimeTravel(env.secrets, ident, streams.NewCatalog(db.Pool))
+	env.tt, err = commands.NewTimeTravel(env.secrets, ident, streams.NewCatalog(db.AppPool))
 	require.NoError(t, err)
 	return env
 }

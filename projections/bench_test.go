@@ -44,7 +44,7 @@ func BenchmarkRebuild(b *testing.B) {
 	require.NoError(b, err)
 	b.Logf("generated %d events in %s", n, time.Since(started).Round(time.Millisecond))
 
-	store := eventstore.New(db.Pool, discard(), eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(b), discard(), eventstore.Options{})
 	b.Cleanup(store.Close)
 	r, err := projections.NewRunner(db.Pool, store, nil, discard(), projections.Options{}, streams.New())
 	require.NoError(b, err)

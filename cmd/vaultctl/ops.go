@@ -85,7 +85,10 @@ func verifyCmd(e *env) *cobra.Command {
 func projectionsCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "projections", Short: "Inspect and rebuild read models"}
 	newRunner := func() (*projections.Runner, *eventstore.Store, error) {
-		store := eventstore.New(e.pool, e.logger, eventstore.Options{Upcasters: wire.Upcasters()})
+		store, err := wire.OpenStore(e.cfg, e.pool, e.logger, eventstore.Options{})
+		if err != nil {
+			return nil, nil, err
+		}
 		r, err := projections.NewRunner(e.pool, store, nil, e.logger, projections.Options{}, wire.Projections()...)
 		if err != nil {
 			store.Close()

@@ -147,13 +147,13 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	db := pgtest.New(t)
-	store := eventstore.New(db.Pool, discard(), eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), discard(), eventstore.Options{})
 	t.Cleanup(store.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	l := pgnotify.NewListener(db.URL, discard())
 	ldone := make(chan struct{})
 	go func() { defer close(ldone); _ = l.Run(ctx) }()
-	r, err := projections.NewRunner(db.Pool, store, l, discard(), projections.Options{
+	r, err := projections.NewRunner(db.AppPool, store, l, discard(), projections.Options{
 		PageSize: 50, RebuildPageSize: 64, PollInterval: 100 * time.Millisecond,
 	}, audit.New())
 	require.NoError(t, err)
@@ -164,7 +164,7 @@ func newEnv(t *testing.T) *env {
 		require.NoError(t, <-rdone)
 		<-ldone
 	})
-	return &env{db: db, store: store, runner: r, waiter: projections.NewWaiter(db.Pool, l, 50*time.Millisecond)}
+	return &env{db: db, store: store, runner: r, waiter: projections.NewWaiter(db.AppPool, l, 50*time.Millisecond)}
 }
 
 func (e *env) append(t *testing.T, stream, typ string, payload any, meta domain.Metadata) int64 {
@@ -184,7 +184,7 @@ func (e *env) wait(t *testing.T, position int64) {
 // allRows reads the table through the reader, newest first.
 func (e *env) allRows(t *testing.T) []domain.AuditEntry {
 	t.Helper()
-	rows, err := audit.NewReader(e.db.Pool).List(context.Background(), domain.AuditFilter{Limit: 10_000})
+	rows, err := audit.NewReader(e.db.AppPool).List(context.Background(), domain.AuditFilter{Limit: 10_000})
 	require.NoError(t, err)
 	return rows
 }
@@ -280,7 +280,7 @@ func TestReaderFilters(t *testing.T) {
 			if tt.f.Limit == 0 {
 				tt.f.Limit = 100
 			}
-			rows, err := audit.NewReader(e.db.Pool).List(context.Background(), tt.f)
+			rows, err := audit.NewReader(e.db.AppPool).List(context.Background(), tt.f)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, positionsFrom(rows))
 		})
@@ -310,7 +310,7 @@ func TestReaderRefusesBadLimitsAndFindsByPosition(t *testing.T) {
 	e := newEnv(t)
 	head := e.append(t, "thing-1", "Touched", map[string]int{}, md(alice, "alice"))
 	e.wait(t, head)
-	r := audit.NewReader(e.db.Pool)
+	r := audit.NewReader(e.db.AppPool)
 	for _, limit := range []int{0, -1, 10_001} {
 		_, err := r.List(context.Background(), domain.AuditFilter{Limit: limit})
 		require.Equal(t, domain.EINVALID, domain.ErrorCode(err), "limit %d", limit)

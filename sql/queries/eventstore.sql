@@ -30,12 +30,18 @@ SELECT COALESCE(max(position), 0)::bigint FROM events WHERE recorded_at <= $1;
 SELECT COALESCE(max(version), 0)::bigint FROM events WHERE stream_id = $1;
 
 -- name: LoadSnapshot :one
-SELECT version, schema_version, state FROM snapshots WHERE stream_id = $1;
+SELECT version, schema_version, state, mac, mac_key_id FROM snapshots WHERE stream_id = $1;
 
 -- name: SaveSnapshot :exec
-INSERT INTO snapshots (stream_id, version, schema_version, state, created_at)
-VALUES ($1, $2, $3, $4, now())
+INSERT INTO snapshots (stream_id, version, schema_version, state, mac, mac_key_id, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, now())
 ON CONFLICT (stream_id) DO UPDATE
 SET version = EXCLUDED.version, schema_version = EXCLUDED.schema_version,
-    state = EXCLUDED.state, created_at = EXCLUDED.created_at
+    state = EXCLUDED.state, mac = EXCLUDED.mac, mac_key_id = EXCLUDED.mac_key_id,
+    created_at = EXCLUDED.created_at
 WHERE snapshots.version < EXCLUDED.version;
+
+-- name: DeleteSnapshot :exec
+-- A snapshot that fails its MAC is removed: it is only a cache, and a forged
+-- one with a huge version would otherwise never be replaced.
+DELETE FROM snapshots WHERE stream_id = $1 AND version = $2;

@@ -28,6 +28,22 @@ func (q *Queries) ChainHead(ctx context.Context, db DBTX) (ChainHeadRow, error) 
 	return i, err
 }
 
+const deleteSnapshot = `-- name: DeleteSnapshot :exec
+DELETE FROM snapshots WHERE stream_id = $1 AND version = $2
+`
+
+type DeleteSnapshotParams struct {
+	StreamID string
+	Version  int64
+}
+
+// A snapshot that fails its MAC is removed: it is only a cache, and a forged
+// one with a huge version would otherwise never be replaced.
+func (q *Queries) DeleteSnapshot(ctx context.Context, db DBTX, arg DeleteSnapshotParams) error {
+	_, err := db.Exec(ctx, deleteSnapshot, arg.StreamID, arg.Version)
+	return err
+}
+
 const lastPositionAt = `-- name: LastPositionAt :one
 SELECT COALESCE(max(position), 0)::bigint FROM events WHERE recorded_at <= $1
 `
@@ -41,24 +57,32 @@ func (q *Queries) LastPositionAt(ctx context.Context, db DBTX, recordedAt pgtype
 }
 
 const loadSnapshot = `-- name: LoadSnapshot :one
-SELECT version, schema_version, state FROM snapshots WHERE stream_id = $1
+SELECT version, schema_version, state, mac, mac_key_id FROM snapshots WHERE stream_id = $1
 `
 
 type LoadSnapshotRow struct {
 	Version       int64
 	SchemaVersion int32
 	State         []byte
+	Mac           []byte
+	MacKeyID      string
 }
 
 func (q *Queries) LoadSnapshot(ctx context.Context, db DBTX, streamID string) (LoadSnapshotRow, error) {
 	row := db.QueryRow(ctx, loadSnapshot, streamID)
 	var i LoadSnapshotRow
-	err := row.Scan(&i.Version, &i.SchemaVersion, &i.State)
+	err := row.Scan(
+		&i.Version,
+		&i.SchemaVersion,
+		&i.State,
+		&i.Mac,
+		&i.MacKeyID,
+	)
 	return i, err
 }
 
 const readAll = `-- name: ReadAll :many
-SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash
+SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash, hash_key_id
 FROM events
 WHERE position > $1
 ORDER BY position
@@ -91,6 +115,7 @@ func (q *Queries) ReadAll(ctx context.Context, db DBTX, arg ReadAllParams) ([]Ev
 			&i.RecordedAt,
 			&i.PrevHash,
 			&i.Hash,
+			&i.HashKeyID,
 		); err != nil {
 			return nil, err
 		}
@@ -103,7 +128,7 @@ func (q *Queries) ReadAll(ctx context.Context, db DBTX, arg ReadAllParams) ([]Ev
 }
 
 const readStream = `-- name: ReadStream :many
-SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash
+SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash, hash_key_id
 FROM events
 WHERE stream_id = $1 AND version > $2
 ORDER BY version
@@ -137,6 +162,7 @@ func (q *Queries) ReadStream(ctx context.Context, db DBTX, arg ReadStreamParams)
 			&i.RecordedAt,
 			&i.PrevHash,
 			&i.Hash,
+			&i.HashKeyID,
 		); err != nil {
 			return nil, err
 		}
@@ -149,7 +175,7 @@ func (q *Queries) ReadStream(ctx context.Context, db DBTX, arg ReadStreamParams)
 }
 
 const readStreamUntilPosition = `-- name: ReadStreamUntilPosition :many
-SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash
+SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash, hash_key_id
 FROM events
 WHERE stream_id = $1 AND version > $2 AND position <= $3
 ORDER BY version
@@ -189,6 +215,7 @@ func (q *Queries) ReadStreamUntilPosition(ctx context.Context, db DBTX, arg Read
 			&i.RecordedAt,
 			&i.PrevHash,
 			&i.Hash,
+			&i.HashKeyID,
 		); err != nil {
 			return nil, err
 		}
@@ -201,11 +228,12 @@ func (q *Queries) ReadStreamUntilPosition(ctx context.Context, db DBTX, arg Read
 }
 
 const saveSnapshot = `-- name: SaveSnapshot :exec
-INSERT INTO snapshots (stream_id, version, schema_version, state, created_at)
-VALUES ($1, $2, $3, $4, now())
+INSERT INTO snapshots (stream_id, version, schema_version, state, mac, mac_key_id, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, now())
 ON CONFLICT (stream_id) DO UPDATE
 SET version = EXCLUDED.version, schema_version = EXCLUDED.schema_version,
-    state = EXCLUDED.state, created_at = EXCLUDED.created_at
+    state = EXCLUDED.state, mac = EXCLUDED.mac, mac_key_id = EXCLUDED.mac_key_id,
+    created_at = EXCLUDED.created_at
 WHERE snapshots.version < EXCLUDED.version
 `
 
@@ -214,6 +242,8 @@ type SaveSnapshotParams struct {
 	Version       int64
 	SchemaVersion int32
 	State         []byte
+	Mac           []byte
+	MacKeyID      string
 }
 
 func (q *Queries) SaveSnapshot(ctx context.Context, db DBTX, arg SaveSnapshotParams) error {
@@ -222,6 +252,8 @@ func (q *Queries) SaveSnapshot(ctx context.Context, db DBTX, arg SaveSnapshotPar
 		arg.Version,
 		arg.SchemaVersion,
 		arg.State,
+		arg.Mac,
+		arg.MacKeyID,
 	)
 	return err
 }
