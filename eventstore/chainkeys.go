@@ -25,22 +25,28 @@ type ChainKeys struct {
 type chainKey struct {
 	id   string
 	key  []byte
-	pool sync.Pool // of hmac hashes: a link costs one HMAC, not an allocation of one
+	pool sync.Pool // of *mac: a link costs one HMAC, not the allocation of one
+}
+
+// mac is a reusable HMAC state with a scratch buffer for its input.
+type mac struct {
+	h   hash.Hash
+	buf []byte
 }
 
 func newChainKey(key []byte) *chainKey {
 	k := &chainKey{id: ChainKeyID(key), key: append([]byte(nil), key...)}
-	k.pool.New = func() any { return hmac.New(sha256.New, k.key) }
+	k.pool.New = func() any { return &mac{h: hmac.New(sha256.New, k.key), buf: make([]byte, 0, 512)} }
 	return k
 }
 
-func (k *chainKey) mac() hash.Hash {
-	h := k.pool.Get().(hash.Hash)
-	h.Reset()
-	return h
+func (k *chainKey) get() *mac {
+	m := k.pool.Get().(*mac)
+	m.h.Reset()
+	return m
 }
 
-func (k *chainKey) release(h hash.Hash) { k.pool.Put(h) }
+func (k *chainKey) put(m *mac) { k.pool.Put(m) }
 
 // NewChainKeys builds the key set from the current key and any former ones.
 // Every key must be at least MinChainKeyBytes long.

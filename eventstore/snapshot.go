@@ -11,14 +11,15 @@ import (
 // cache, but one a database owner could forge into a role or a policy that
 // was never granted; the MAC makes a forged one as useless as a missing one.
 func snapshotMAC(k *chainKey, streamID string, snap Snapshot) []byte {
-	h := k.mac()
-	defer k.release(h)
-	writeString(h, "securevault snapshot v1")
-	writeString(h, streamID)
-	writeInt(h, snap.Version)
-	writeInt(h, int64(snap.SchemaVersion))
-	writeBytes(h, snap.State)
-	return h.Sum(nil)
+	m := k.get()
+	defer k.put(m)
+	m.buf = appendString(m.buf[:0], "securevault snapshot v1")
+	m.buf = appendString(m.buf, streamID)
+	m.buf = appendInt(m.buf, snap.Version)
+	m.buf = appendInt(m.buf, int64(snap.SchemaVersion))
+	m.h.Write(m.buf)
+	m.h.Write(snap.State) // last, so its length needs no prefix
+	return m.h.Sum(nil)
 }
 
 // Snapshot is folded aggregate state at a stream version. It is a cache:
