@@ -107,25 +107,23 @@ func (s *Store) legacyLimit(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, translate(fmt.Errorf("read the chain seal: %w", err))
 	}
-	switch {
-	case len(seal) == 1:
+	if len(seal) == 1 {
 		limit, reason := s.checkSeal(&seal[0])
 		if reason != "" {
 			return 0, s.tampered(seal[0].Position, reason)
 		}
 		s.settle(limit)
 		return limit, nil
-	default:
-		first, err := s.queries.ReadAll(ctx, s.pool, esdb.ReadAllParams{Position: 0, Limit: 1})
-		if err != nil {
-			return 0, translate(fmt.Errorf("read the first event: %w", err))
-		}
-		if len(first) == 0 || first[0].HashKeyID.Valid {
-			s.settle(0)
-			return 0, nil
-		}
-		return math.MaxInt64, nil
 	}
+	first, err := s.queries.ReadAll(ctx, s.pool, esdb.ReadAllParams{Position: 0, Limit: 1})
+	if err != nil {
+		return 0, translate(fmt.Errorf("read the first event: %w", err))
+	}
+	if len(first) == 0 || first[0].HashKeyID.Valid {
+		s.settle(0)
+		return 0, nil
+	}
+	return math.MaxInt64, nil
 }
 
 func (s *Store) settle(limit int64) {

@@ -408,12 +408,12 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn, wake <-chan struct
 			synced = true
 			r.setLeader(true, cur.published)
 		}
-		events, err := r.events.ReadAll(ctx, cur.published, r.cfg.BatchSize)
+		events, err := r.nextBatch(ctx, cur)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if r.tampered() {
+			if errors.Is(err, errTampered) || r.tampered() {
 				return errTampered
 			}
 			r.logger.Warn("relay cannot read the event log; retrying", "error", err)
@@ -423,15 +423,7 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn, wake <-chan struct
 			continue
 		}
 		if len(events) == 0 {
-			if head, ok := r.observeLag(ctx, cur.published); ok && head < cur.published {
-				// What was published is gone from the log.
-				reason := fmt.Sprintf("the relay published up to position %d but the log now ends at %d: the log lost its tail", cur.published, head)
-				if r.cfg.Alarm != nil {
-					r.cfg.Alarm.Trip(head+1, reason)
-				}
-				r.logger.Error("the JetStream stream is ahead of the event log; not publishing", "position", head+1, "reason", reason)
-				return errTampered
-			}
+			r.observeLag(ctx, cur.published)
 			r.wait(ctx, wake)
 			continue
 		}
@@ -456,6 +448,44 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn, wake <-chan struct
 		backoff.reset()
 		r.observeLag(ctx, cur.published)
 	}
+}
+
+// nextBatch reads the events after the stream's tail, together with the
+// tail itself: the log must still hold, at the last published position,
+// the event that was published there. Otherwise the log was cut back (and
+// perhaps appended to again by a replica that never knew), and the batch
+// would extend the stream from an event the log no longer has.
+func (r *Relay) nextBatch(ctx context.Context, cur cursor) ([]domain.RecordedEvent, error) {
+	if cur.published == 0 {
+		return r.events.ReadAll(ctx, 0, r.cfg.BatchSize)
+	}
+	events, err := r.events.ReadAll(ctx, cur.published-1, r.cfg.BatchSize+1)
+	if err != nil {
+		return nil, err
+	}
+	if len(events) > 0 && events[0].Position == cur.published && (cur.lastMsgID == "" || events[0].ID == cur.lastMsgID) {
+		return events[1:], nil
+	}
+	head, err := r.events.HeadPosition(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d := Disagreement{Position: head + 1, Reason: fmt.Sprintf(
+		"the relay published up to position %d but the log now ends at %d: the log lost its tail", cur.published, head)}
+	if head >= cur.published {
+		d = Disagreement{Position: cur.published, Reason: fmt.Sprintf(
+			"the relay published event %s at position %d but the log now holds another event there: the log was rewritten", cur.lastMsgID, cur.published)}
+	}
+	r.streamAhead(d)
+	return nil, errTampered
+}
+
+// streamAhead reports a stream that holds what the log does not.
+func (r *Relay) streamAhead(d Disagreement) {
+	if r.cfg.Alarm != nil {
+		r.cfg.Alarm.Trip(d.Position, d.Reason)
+	}
+	r.logger.Error("the JetStream stream is ahead of the event log; not publishing", "position", d.Position, "reason", d.Reason)
 }
 
 // sync makes sure the stream exists and learns what it really holds.
@@ -492,11 +522,7 @@ func (r *Relay) sync(ctx context.Context, cur *cursor) error {
 		return err
 	}
 	if disagreement != nil {
-		if r.cfg.Alarm != nil {
-			r.cfg.Alarm.Trip(disagreement.Position, disagreement.Reason)
-		}
-		r.logger.Error("the JetStream stream is ahead of the event log; not publishing",
-			"position", disagreement.Position, "reason", disagreement.Reason)
+		r.streamAhead(*disagreement)
 		return errTampered
 	}
 	*cur = cursor{published: tail.Position, lastMsgID: tail.EventID, lastSeq: info.State.LastSeq}
@@ -769,14 +795,12 @@ func (r *Relay) saveCheckpoint(ctx context.Context, position int64) {
 	}
 }
 
-// observeLag sets the lag metric and returns the head it read.
-func (r *Relay) observeLag(ctx context.Context, published int64) (int64, bool) {
+func (r *Relay) observeLag(ctx context.Context, published int64) {
 	head, err := r.events.HeadPosition(ctx)
 	if err != nil {
-		return 0, false
+		return
 	}
 	r.metrics.lag.Set(float64(max(head-published, 0)))
-	return head, true
 }
 
 func (r *Relay) setLeader(leader bool, published int64) {
