@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/securevault/vault/checkpoint"
+	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/integrity"
 	"github.com/securevault/vault/internal/natstest"
 	"github.com/securevault/vault/internal/tamper"
@@ -89,10 +90,10 @@ func TestSignerNeverSignsAForgedLink(t *testing.T) {
 	require.Error(t, err, "nothing was signed")
 }
 
-// TestSignerWitnessTripsTheAlarmOnACutLog: the checkpoint stream outlives
+// TestSignerWitnessTripsTheAlarmOnARewrittenOrCutLog: the checkpoint stream outlives
 // the database. A signer starting on a log cut back below the newest
 // published checkpoint trips the alarm, naming the first missing position.
-func TestSignerWitnessTripsTheAlarmOnACutLog(t *testing.T) {
+func TestSignerWitnessTripsTheAlarmOnARewrittenOrCutLog(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
@@ -101,7 +102,11 @@ func TestSignerWitnessTripsTheAlarmOnACutLog(t *testing.T) {
 	newSigner := func(alarm checkpoint.Alarm) *checkpoint.Signer {
 		jp, err := checkpoint.NewJetStreamPublisher(natstest.Connect(t, ns.URL()), stream, "t"+strings.ToLower(stream)+".events")
 		require.NoError(t, err)
-		s, err := checkpoint.NewSigner(f.db.AppPool, f.store, f.key, jp, nil, slog.New(slog.DiscardHandler),
+		// A fresh store each time: a replica that just started, with
+		// nothing cached about the log.
+		store := eventstore.New(f.db.AppPool, f.db.ChainKeys(t), slog.New(slog.DiscardHandler), eventstore.Options{})
+		t.Cleanup(store.Close)
+		s, err := checkpoint.NewSigner(f.db.AppPool, store, f.key, jp, nil, slog.New(slog.DiscardHandler),
 			checkpoint.Config{Deployment: "test", Every: 10, PollInterval: 20 * time.Millisecond, Alarm: alarm})
 		require.NoError(t, err)
 		return s
@@ -115,6 +120,17 @@ func TestSignerWitnessTripsTheAlarmOnACutLog(t *testing.T) {
 		latch := integrity.NewLatch(slog.New(slog.DiscardHandler), nil)
 		require.NoError(t, newSigner(latch).CheckWitness(ctx))
 		require.False(t, latch.Tripped())
+	})
+	t.Run("a log rewritten from position 1 in unkeyed form trips", func(t *testing.T) {
+		// The one rewrite a replica's own reads cannot see after a restart:
+		// every link SHA-256, as if the log had never been keyed.
+		tamper.RechainFrom(t, f.db.Superuser(t), 1)
+		latch := integrity.NewLatch(slog.New(slog.DiscardHandler), nil)
+		require.NoError(t, newSigner(latch).CheckWitness(ctx))
+		v, ok := latch.Violation()
+		require.True(t, ok)
+		require.Equal(t, int64(20), v.Position, v.Reason)
+		require.Contains(t, v.Reason, "rewritten")
 	})
 	t.Run("a log cut below the checkpoint trips", func(t *testing.T) {
 		tamper.TruncateTail(t, f.db.Superuser(t), 15)
