@@ -275,7 +275,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	for {
 		if r.tampered() {
-			r.logger.Error("relay stopped: the event log failed its integrity check; nothing more is published until vaultd restarts")
+			r.logger.Warn("relay stopped: the event log failed its integrity check; nothing more is published until vaultd restarts")
 			<-ctx.Done()
 			return nil
 		}
@@ -480,10 +480,12 @@ func (r *Relay) nextBatch(ctx context.Context, cur cursor) ([]domain.RecordedEve
 	return nil, errTampered
 }
 
-// streamAhead reports a stream that holds what the log does not.
+// streamAhead reports a stream that holds what the log does not. The alarm
+// logs the error; without one the relay does.
 func (r *Relay) streamAhead(d Disagreement) {
 	if r.cfg.Alarm != nil {
 		r.cfg.Alarm.Trip(d.Position, d.Reason)
+		return
 	}
 	r.logger.Error("the JetStream stream is ahead of the event log; not publishing", "position", d.Position, "reason", d.Reason)
 }
