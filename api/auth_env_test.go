@@ -89,7 +89,7 @@ func newIdentityEnv(t testing.TB, o identityEnvOptions) *identityEnv {
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	db := pgtest.New(t)
-	store := eventstore.New(db.Pool, logger, eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
 	t.Cleanup(store.Close)
 
 	listener := pgnotify.NewListener(db.URL, logger)
@@ -98,7 +98,7 @@ func newIdentityEnv(t testing.TB, o identityEnvOptions) *identityEnv {
 	go func() { defer close(ldone); _ = listener.Run(lctx) }()
 	t.Cleanup(func() { lcancel(); <-ldone })
 
-	runner, err := projections.NewRunner(db.Pool, store, listener, logger, projections.Options{
+	runner, err := projections.NewRunner(db.AppPool, store, listener, logger, projections.Options{
 		PollInterval: 50 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 	}, identity.New())
 	require.NoError(t, err)
@@ -113,7 +113,7 @@ func newIdentityEnv(t testing.TB, o identityEnvOptions) *identityEnv {
 		}
 	})
 
-	waiter := projections.NewWaiter(db.Pool, listener, 20*time.Millisecond)
+	waiter := projections.NewWaiter(db.AppPool, listener, 20*time.Millisecond)
 	svc := commands.NewService(store, waiter, logger, commands.Options{ReadYourWritesTimeout: 10 * time.Second})
 
 	if o.params == (password.Params{}) {
@@ -144,7 +144,7 @@ func newIdentityEnv(t testing.TB, o identityEnvOptions) *identityEnv {
 
 	server, err := New(Config{}, Deps{Logger: logger, Waiter: waiter})
 	require.NoError(t, err)
-	server.MountIdentity(IdentityDeps{Identity: ident, Reader: identity.NewReader(db.Pool)})
+	server.MountIdentity(IdentityDeps{Identity: ident, Reader: identity.NewReader(db.AppPool)})
 
 	env := &identityEnv{t: t, db: db, store: store, ident: ident, hasher: hasher, keys: tokenKeys, tokens: tokens, dataKeys: dataKeys, server: server, opts: o.identity}
 	if o.bootstrap {
@@ -301,8 +301,8 @@ func newDataKeys(t testing.TB, db *pgtest.Database) *keys.Store {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	root, err := envelope.NewDataKey()
 	require.NoError(t, err)
-	kr, err := keys.NewKeyring(context.Background(), db.Pool, root, logger, keys.KeyringOptions{})
+	kr, err := keys.NewKeyring(context.Background(), db.AppPool, root, logger, keys.KeyringOptions{})
 	require.NoError(t, err)
 	t.Cleanup(kr.Close)
-	return keys.NewStore(db.Pool, kr, logger)
+	return keys.NewStore(db.AppPool, kr, logger)
 }

@@ -62,7 +62,10 @@ type readyBody struct {
 }
 
 // readyz runs every check concurrently, each under its own timeout. Check
-// errors are logged, not returned: they may name hosts or SQL.
+// errors are logged, not returned: they may name hosts or SQL. Only a
+// check that fails with a domain error (whose message is caller-safe by
+// definition) has its message shown, so an operator's probe sees, for
+// example, which log position failed its integrity check.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	results := make([]error, len(s.readyChecks))
 	var wg sync.WaitGroup
@@ -81,6 +84,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		if results[i] != nil {
 			failed = append(failed, c.Name)
 			body.Checks[c.Name] = "failed"
+			if domain.ErrorCode(results[i]) != domain.EINTERNAL {
+				body.Checks[c.Name] = "failed: " + domain.ErrorMessage(results[i])
+			}
 			s.logger.WarnContext(r.Context(), "readiness check failed",
 				"check", c.Name, "request_id", RequestIDFrom(r.Context()), "error", results[i])
 			continue

@@ -48,7 +48,7 @@ func TestReadinessAgainstPostgres(t *testing.T) {
 		status int
 		checks map[string]string
 	}{
-		{"migrated database", db.Pool, http.StatusOK, map[string]string{"postgres": "ok", "migrations": "ok"}},
+		{"migrated database, as the application role", db.AppPool, http.StatusOK, map[string]string{"postgres": "ok", "migrations": "ok"}},
 		{"database down", down, http.StatusServiceUnavailable, map[string]string{"postgres": "failed", "migrations": "failed"}},
 	}
 	for _, tc := range cases {

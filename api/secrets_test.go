@@ -49,10 +49,10 @@ func newSecretsAPI(t *testing.T, opts secretsAPIOptions) *secretsAPI {
 	ctx, cancel := context.WithCancel(context.Background())
 	db := pgtest.New(t)
 	listener := pgnotify.NewListener(db.URL, slog.New(slog.DiscardHandler))
-	waiter := projections.NewWaiter(db.Pool, listener, 50*time.Millisecond)
+	waiter := projections.NewWaiter(db.AppPool, listener, 50*time.Millisecond)
 	ts := newTestServerDeps(t, Config{MinPositionTimeout: 300 * time.Millisecond}, Deps{Waiter: waiter})
 	logger := slog.New(slog.NewJSONHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store := eventstore.New(db.Pool, logger, eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
 
 	listenDone := make(chan struct{})
 	go func() { defer close(listenDone); _ = listener.Run(ctx) }()
@@ -60,7 +60,7 @@ func newSecretsAPI(t *testing.T, opts secretsAPIOptions) *secretsAPI {
 	if opts.noProjection {
 		runDone <- nil
 	} else {
-		runner, err := projections.NewRunner(db.Pool, store, listener, logger,
+		runner, err := projections.NewRunner(db.AppPool, store, listener, logger,
 			projections.Options{PollInterval: 100 * time.Millisecond}, secrets.New())
 		require.NoError(t, err)
 		go func() { runDone <- runner.Run(ctx) }()
@@ -68,7 +68,7 @@ func newSecretsAPI(t *testing.T, opts secretsAPIOptions) *secretsAPI {
 
 	root, err := envelope.NewDataKey()
 	require.NoError(t, err)
-	kr, err := keys.NewKeyring(ctx, db.Pool, root, logger, keys.KeyringOptions{})
+	kr, err := keys.NewKeyring(ctx, db.AppPool, root, logger, keys.KeyringOptions{})
 	require.NoError(t, err)
 	rywTimeout := 30 * time.Second
 	if opts.noProjection {
@@ -76,7 +76,7 @@ func newSecretsAPI(t *testing.T, opts secretsAPIOptions) *secretsAPI {
 	}
 	svc := commands.NewService(store, waiter, logger, commands.Options{ReadYourWritesTimeout: rywTimeout})
 	sec, err := commands.NewSecrets(svc, commands.SecretDeps{
-		DataKeys: keys.NewStore(db.Pool, kr, logger), ReadModel: secrets.NewQuery(db.Pool), KeyProvider: keys.ProviderLocal,
+		DataKeys: keys.NewStore(db.AppPool, kr, logger), ReadModel: secrets.NewQuery(db.AppPool), KeyProvider: keys.ProviderLocal,
 	})
 	require.NoError(t, err)
 

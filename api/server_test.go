@@ -513,6 +513,22 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 }
 
+// A check that fails with a domain error says why: its message is
+// caller-safe. This is how /readyz names a tampered log position.
+func TestReadyzShowsWhatADomainCheckSays(t *testing.T) {
+	t.Parallel()
+	tampered := ReadyCheck{Name: "log_integrity", Check: func(context.Context) error {
+		return domain.Errorf(domain.EUNAVAILABLE, "the event log failed its integrity check at position 42: the event's content does not match its keyed link")
+	}}
+	ts := newTestServer(t, Config{}, tampered)
+	rec := ts.do(httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	var body readyBody
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+	require.Equal(t, "failed: the event log failed its integrity check at position 42: the event's content does not match its keyed link", body.Checks["log_integrity"])
+	require.Contains(t, body.Error.Message, "log_integrity")
+}
+
 func TestMinPositionHeader(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

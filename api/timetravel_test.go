@@ -40,7 +40,7 @@ func newTimeTravelEnv(t *testing.T) *identityEnv {
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	db := pgtest.New(t)
-	store := eventstore.New(db.Pool, logger, eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
 	t.Cleanup(store.Close)
 
 	listener := pgnotify.NewListener(db.URL, logger)
@@ -49,7 +49,7 @@ func newTimeTravelEnv(t *testing.T) *identityEnv {
 	go func() { defer close(ldone); _ = listener.Run(lctx) }()
 	t.Cleanup(func() { lcancel(); <-ldone })
 
-	runner, err := projections.NewRunner(db.Pool, store, listener, logger, projections.Options{
+	runner, err := projections.NewRunner(db.AppPool, store, listener, logger, projections.Options{
 		PollInterval: 50 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 	}, streams.New(), identity.New(), secrets.New())
 	require.NoError(t, err)
@@ -63,7 +63,7 @@ func newTimeTravelEnv(t *testing.T) *identityEnv {
 		}
 	})
 
-	waiter := projections.NewWaiter(db.Pool, listener, 20*time.Millisecond)
+	waiter := projections.NewWaiter(db.AppPool, listener, 20*time.Millisecond)
 	svc := commands.NewService(store, waiter, logger, commands.Options{ReadYourWritesTimeout: 10 * time.Second})
 	h, err := password.New(password.Config{Params: testParams()})
 	require.NoError(t, err)
@@ -74,19 +74,19 @@ func newTimeTravelEnv(t *testing.T) *identityEnv {
 	require.NoError(t, err)
 	opts := commands.IdentityOptions{LoginIPRate: -1, LoginAccountRate: -1}
 	dataKeys := newDataKeys(t, db)
-	ident, err := commands.NewIdentity(svc, commands.IdentityDeps{Hasher: hasher, Tokens: tokens, DataKeys: dataKeys, Users: streams.NewCatalog(db.Pool)}, opts)
+	ident, err := commands.NewIdentity(svc, commands.IdentityDeps{Hasher: hasher, Tokens: tokens, DataKeys: dataKeys, Users: streams.NewCatalog(db.AppPool)}, opts)
 	require.NoError(t, err)
 
 	sec, err := commands.NewSecrets(svc, commands.SecretDeps{
-		DataKeys: dataKeys, ReadModel: secrets.NewQuery(db.Pool), KeyProvider: keys.ProviderLocal,
+		DataKeys: dataKeys, ReadModel: secrets.NewQuery(db.AppPool), KeyProvider: keys.ProviderLocal,
 	})
 	require.NoError(t, err)
-	tt, err := commands.NewTimeTravel(sec, ident, streams.NewCatalog(db.Pool))
+	tt, err := commands.NewTimeTravel(sec, ident, streams.NewCatalog(db.AppPool))
 	require.NoError(t, err)
 
 	server, err := New(Config{}, Deps{Logger: logger, Waiter: waiter})
 	require.NoError(t, err)
-	server.MountIdentity(IdentityDeps{Identity: ident, Reader: identity.NewReader(db.Pool), TimeTravel: tt})
+	server.MountIdentity(IdentityDeps{Identity: ident, Reader: identity.NewReader(db.AppPool), TimeTravel: tt})
 	server.MountSecrets(SecretsDeps{Secrets: sec, Authenticate: BearerAuth(ident), TimeTravel: tt})
 
 	created, err := ident.Bootstrap(ctx, testAdminPassword)

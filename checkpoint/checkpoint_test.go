@@ -136,7 +136,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	db := pgtest.New(t)
-	store := eventstore.New(db.Pool, slog.New(slog.DiscardHandler), eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), slog.New(slog.DiscardHandler), eventstore.Options{})
 	t.Cleanup(store.Close)
 	return &fixture{db: db, store: store, key: newKey(t)}
 }
@@ -158,7 +158,7 @@ func (f *fixture) signed(t *testing.T) checkpoint.Checkpoint {
 	t.Helper()
 	ctx := context.Background()
 	appendEvents(t, f.store, 25, "original")
-	s, err := checkpoint.NewSigner(f.db.Pool, f.key, nil, nil, slog.New(slog.DiscardHandler), checkpoint.Config{Deployment: "test", Every: 10})
+	s, err := checkpoint.NewSigner(f.db.AppPool, f.store, f.key, nil, nil, slog.New(slog.DiscardHandler), checkpoint.Config{Deployment: "test", Every: 10})
 	require.NoError(t, err)
 	pos, err := s.Tick(ctx)
 	require.NoError(t, err)
@@ -166,7 +166,7 @@ func (f *fixture) signed(t *testing.T) checkpoint.Checkpoint {
 	pos, err = s.Tick(ctx)
 	require.NoError(t, err)
 	require.Zero(t, pos, "nothing new to sign")
-	c, err := checkpoint.Latest(ctx, f.db.Pool)
+	c, err := checkpoint.Latest(ctx, f.db.AppPool)
 	require.NoError(t, err)
 	require.Equal(t, int64(20), c.Position)
 	// What the auditor keeps is the exported JSON.
@@ -213,7 +213,7 @@ func TestCheckAgainstTheLog(t *testing.T) {
 				"UPDATE event_chain_head SET position = 0, hash = decode(repeat('00', 32), 'hex'), recorded_at = '-infinity'")
 			// A new store (no cached head) appends a fresh, self-consistent
 			// chain: the plain verify cannot tell.
-			store := eventstore.New(f.db.Pool, slog.New(slog.DiscardHandler), eventstore.Options{})
+			store := eventstore.New(f.db.AppPool, f.db.ChainKeys(t), slog.New(slog.DiscardHandler), eventstore.Options{})
 			defer store.Close()
 			appendEvents(t, store, 30, "forged")
 			report, err := store.Verify(ctx, nil)
@@ -238,7 +238,7 @@ func TestCheckAgainstTheLog(t *testing.T) {
 				trusted = f.key.Public().(ed25519.PublicKey)
 			}
 			// A fresh store, as vaultctl verify opens.
-			store := eventstore.New(f.db.Pool, slog.New(slog.DiscardHandler), eventstore.Options{})
+			store := eventstore.New(f.db.AppPool, f.db.ChainKeys(t), slog.New(slog.DiscardHandler), eventstore.Options{})
 			defer store.Close()
 			report, err := checkpoint.Check(ctx, store, kept, trusted, nil)
 			require.NoError(t, err)
@@ -289,7 +289,7 @@ func TestTwoSignersSignAndPublishEachCheckpointOnce(t *testing.T) {
 		l := pgnotify.NewListener(f.db.URL, logger)
 		jp, err := checkpoint.NewJetStreamPublisher(natstest.Connect(t, ns.URL()), "EV_"+suffix, "t"+strings.ToLower(suffix)+".vault.events")
 		require.NoError(t, err)
-		s, err := checkpoint.NewSigner(f.db.Pool, f.key, countingPublisher{jp, mu, count}, l, logger,
+		s, err := checkpoint.NewSigner(f.db.AppPool, f.store, f.key, countingPublisher{jp, mu, count}, l, logger,
 			checkpoint.Config{Deployment: "test", Every: 5, PollInterval: 50 * time.Millisecond})
 		require.NoError(t, err)
 		wg.Go(func() { _ = l.Run(runCtx) })

@@ -39,10 +39,58 @@ func NewJetStreamPublisher(nc *nats.Conn, eventsStream, subjectPrefix string) (*
 	}
 	return &JetStreamPublisher{
 		js:      js,
-		stream:  eventsStream + "_CHECKPOINTS",
+		stream:  StreamName(eventsStream),
 		subject: subjectPrefix + "-checkpoints",
 		timeout: 5 * time.Second,
 	}, nil
+}
+
+// StreamName is the name of the checkpoint stream beside eventsStream.
+func StreamName(eventsStream string) string { return eventsStream + "_CHECKPOINTS" }
+
+// Latest returns the newest checkpoint on the stream (nil when there is
+// none yet). Checkpoints are published in position order, so it is the
+// stream's last message.
+func (p *JetStreamPublisher) Latest(ctx context.Context) (*Checkpoint, error) {
+	return latestOn(ctx, p.js, p.stream)
+}
+
+// LatestPublished reads the newest checkpoint published beside the events
+// stream eventsStream, for an operator (vaultctl verify); nil when none.
+func LatestPublished(ctx context.Context, nc *nats.Conn, eventsStream string) (*Checkpoint, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: jetstream context: %w", err)
+	}
+	return latestOn(ctx, js, StreamName(eventsStream))
+}
+
+func latestOn(ctx context.Context, js jetstream.JetStream, name string) (*Checkpoint, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	stream, err := js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up stream %s: %w", name, err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("stream info of %s: %w", name, err)
+	}
+	if info.State.Msgs == 0 {
+		return nil, nil
+	}
+	msg, err := stream.GetMsg(ctx, info.State.LastSeq)
+	if err != nil {
+		return nil, fmt.Errorf("read the last checkpoint of %s: %w", name, err)
+	}
+	c, err := Parse(msg.Data)
+	if err != nil {
+		return nil, fmt.Errorf("the last message of %s is not a checkpoint: %w", name, err)
+	}
+	return &c, nil
 }
 
 // Stream is the checkpoint stream's name; Subject its subject filter.

@@ -20,8 +20,30 @@ import (
 // Defaults for Config.
 const (
 	DefaultEvery        = 1000
+	DefaultInterval     = time.Minute
 	DefaultPollInterval = 5 * time.Second
 )
+
+// EventReader reads the log through its integrity checks;
+// *eventstore.Store satisfies it. The signer takes the hash it signs from
+// it, so it never signs a link that does not verify.
+type EventReader interface {
+	ReadAll(ctx context.Context, afterPosition int64, limit int) ([]domain.RecordedEvent, error)
+	HeadPosition(ctx context.Context) (int64, error)
+}
+
+// Alarm latches the replica's "tampered" state; *integrity.Latch satisfies
+// it.
+type Alarm interface {
+	Trip(position int64, reason string)
+	Tripped() bool
+}
+
+// LatestReader is a Publisher that can read back the newest checkpoint it
+// holds; *JetStreamPublisher is one.
+type LatestReader interface {
+	Latest(ctx context.Context) (*Checkpoint, error)
+}
 
 // Publisher sends a signed checkpoint to whoever keeps them.
 type Publisher interface {
@@ -41,17 +63,29 @@ type Config struct {
 	Deployment string
 	// Every is the distance between checkpoints: positions Every, 2*Every...
 	Every int64
+	// Interval bounds how long an event waits for a checkpoint: when the
+	// oldest unsigned event is this old, the head is signed, whatever its
+	// position. It is what witnesses a truncated tail outside the database
+	// on a log that grows slowly.
+	Interval time.Duration
 	// PollInterval is how often the log is checked without a notification.
 	PollInterval time.Duration
+	// Alarm, when set, is tripped if the newest checkpoint the publisher
+	// holds (signed by this signer's key) does not match the log.
+	Alarm Alarm
+	// Now is the clock; tests may pin it.
+	Now func() time.Time
 }
 
-// Signer signs the chain at every multiple of Every, records the
+// Signer signs the chain at every multiple of Every, and the head whenever
+// an event has waited Interval without a checkpoint, records the
 // checkpoint in chain_checkpoints and publishes it. Run it on every
 // replica: a transaction-scoped advisory lock lets one of them work at a
 // time, and the table's primary key makes a second signature of a position
 // impossible even without it.
 type Signer struct {
 	pool    *pgxpool.Pool
+	events  EventReader
 	key     ed25519.PrivateKey
 	pub     Publisher
 	notify  Notifications
@@ -62,7 +96,7 @@ type Signer struct {
 
 // NewSigner prepares a signer; pub and notify may be nil (table only;
 // polling only).
-func NewSigner(pool *pgxpool.Pool, key ed25519.PrivateKey, pub Publisher, notify Notifications, logger *slog.Logger, cfg Config) (*Signer, error) {
+func NewSigner(pool *pgxpool.Pool, events EventReader, key ed25519.PrivateKey, pub Publisher, notify Notifications, logger *slog.Logger, cfg Config) (*Signer, error) {
 	if err := ValidDeployment(cfg.Deployment); err != nil {
 		return nil, err
 	}
@@ -72,11 +106,17 @@ func NewSigner(pool *pgxpool.Pool, key ed25519.PrivateKey, pub Publisher, notify
 	if cfg.Every <= 0 {
 		cfg.Every = DefaultEvery
 	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Signer{
-		pool: pool, key: key, pub: pub, notify: notify, cfg: cfg,
+		pool: pool, events: events, key: key, pub: pub, notify: notify, cfg: cfg,
 		logger:  logger.With("component", "checkpoint", "key_id", KeyID(key.Public().(ed25519.PublicKey))),
 		queries: checkpointdb.New(),
 	}, nil
@@ -92,8 +132,15 @@ func (s *Signer) Run(ctx context.Context) error {
 		wake = w
 	}
 	var due int64 // the next position worth signing; 0 while unknown
-	woken := false
+	woken, witnessed := false, false
 	for {
+		if !witnessed {
+			err := s.CheckWitness(ctx)
+			if err != nil && ctx.Err() == nil {
+				s.logger.Warn("checkpoint witness not checked yet; retrying", "error", err)
+			}
+			witnessed = err == nil
+		}
 		if s.worthATick(ctx, woken, due) {
 			if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
 				s.logger.Warn("checkpoint signing failed; retrying", "error", err)
@@ -151,9 +198,10 @@ func (s *Signer) Tick(ctx context.Context) (int64, error) {
 	return signed, nil
 }
 
-// sign signs the highest multiple of Every at or below the head. Skipped
-// multiples need no signature of their own: a later checkpoint commits to
-// every earlier position through the chain.
+// sign signs the highest multiple of Every at or below the head or, when
+// no multiple is due but the oldest unsigned event has waited Interval,
+// the head itself. Skipped positions need no signature of their own: a
+// later checkpoint commits to every earlier position through the chain.
 func (s *Signer) sign(ctx context.Context) (int64, error) {
 	var signed int64
 	err := s.locked(ctx, func(tx pgx.Tx) error {
@@ -166,14 +214,27 @@ func (s *Signer) sign(ctx context.Context) (int64, error) {
 			return fmt.Errorf("read chain head: %w", err)
 		}
 		due := head / s.cfg.Every * s.cfg.Every
-		if due <= last || due == 0 {
+		if due <= last {
+			waited, err := s.waitedTooLong(ctx, last, head)
+			if err != nil || !waited {
+				return err
+			}
+			due = head
+		}
+		if due == 0 {
 			return nil
 		}
-		ev, err := s.queries.EventHashAt(ctx, tx, due)
+		// Read through the store's checks: a forged or unkeyed link is
+		// never signed.
+		events, err := s.events.ReadAll(ctx, due-1, 1)
 		if err != nil {
 			return fmt.Errorf("read event at position %d: %w", due, err)
 		}
-		c, err := Sign(s.key, s.cfg.Deployment, due, ev.Hash, ev.RecordedAt.Time)
+		if len(events) != 1 || events[0].Position != due {
+			return fmt.Errorf("the log holds no event at position %d, below its head %d", due, head)
+		}
+		ev := events[0]
+		c, err := Sign(s.key, s.cfg.Deployment, due, ev.Hash, ev.RecordedAt)
 		if err != nil {
 			return err
 		}
@@ -191,6 +252,54 @@ func (s *Signer) sign(ctx context.Context) (int64, error) {
 		return nil
 	})
 	return signed, err
+}
+
+// waitedTooLong reports whether the first event after the last checkpoint
+// was recorded at least Interval ago.
+func (s *Signer) waitedTooLong(ctx context.Context, last, head int64) (bool, error) {
+	if head <= last {
+		return false, nil
+	}
+	events, err := s.events.ReadAll(ctx, last, 1)
+	if err != nil {
+		return false, fmt.Errorf("read event at position %d: %w", last+1, err)
+	}
+	return len(events) == 1 && !events[0].RecordedAt.After(s.cfg.Now().Add(-s.cfg.Interval)), nil
+}
+
+// CheckWitness compares the newest checkpoint the publisher holds with the
+// log and trips the alarm when they disagree: the stream outlives a
+// database that was cut back or rewritten. Only a checkpoint signed with
+// this signer's key is compared (anyone who may publish on the bus could
+// put up another). Run does it once, retrying while it returns an error.
+func (s *Signer) CheckWitness(ctx context.Context) error {
+	reader, ok := s.pub.(LatestReader)
+	if !ok || s.cfg.Alarm == nil {
+		return nil
+	}
+	c, err := reader.Latest(ctx)
+	if err != nil {
+		return fmt.Errorf("read the newest published checkpoint: %w", err)
+	}
+	if c == nil {
+		return nil
+	}
+	report, err := Compare(ctx, s.events, *c, s.key.Public().(ed25519.PublicKey))
+	if err != nil && s.cfg.Alarm.Tripped() {
+		return nil // the store's own check of that event failed and said so
+	}
+	if err != nil {
+		return fmt.Errorf("compare the newest published checkpoint with the log: %w", err)
+	}
+	switch {
+	case report.OK:
+	case !report.SignatureValid:
+		s.logger.Warn("the newest published checkpoint is not signed by this deployment's key; not compared",
+			"position", c.Position, "key_id", c.KeyID, "reason", report.Reason)
+	default:
+		s.cfg.Alarm.Trip(min(c.Position, report.HeadPosition+1), "the published checkpoint disagrees with the log: "+report.Reason)
+	}
+	return nil
 }
 
 // publish sends unpublished checkpoints in position order and marks each

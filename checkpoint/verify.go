@@ -35,6 +35,41 @@ type Report struct {
 	Reason      string `json:"reason,omitempty"`
 }
 
+// Compare checks c's signature (against trusted when not nil), then that
+// the log's head has not moved back below c and that the log holds exactly
+// c's hash at c's position, read through the store's link checks. It does
+// not walk the chain: it is for a caller that verified the chain already
+// (vaultctl verify) or that only needs the tail witnessed (vaultd).
+func Compare(ctx context.Context, log EventReader, c Checkpoint, trusted ed25519.PublicKey) (Report, error) {
+	r := Report{Position: c.Position, KeyID: c.KeyID}
+	if err := c.VerifySignature(trusted); err != nil {
+		r.Reason = err.Error()
+		return r, nil
+	}
+	r.SignatureValid = true
+	head, err := log.HeadPosition(ctx)
+	if err != nil {
+		return r, fmt.Errorf("read the log's head: %w", err)
+	}
+	r.HeadPosition = head
+	if head < c.Position {
+		r.Reason = fmt.Sprintf("the log ends at position %d, before the checkpoint's %d: its tail was cut", head, c.Position)
+		return r, nil
+	}
+	events, err := log.ReadAll(ctx, c.Position-1, 1)
+	if err != nil {
+		return r, fmt.Errorf("read position %d: %w", c.Position, err)
+	}
+	r.HashMatches = len(events) == 1 && events[0].Position == c.Position && bytes.Equal(events[0].Hash, c.Hash)
+	if !r.HashMatches {
+		r.Reason = fmt.Sprintf("the log holds a different event at position %d than the one signed: it was rewritten", c.Position)
+		return r, nil
+	}
+	r.IntactThrough = c.Position
+	r.OK = true
+	return r, nil
+}
+
 // Check verifies c's signature (against trusted when not nil), then that
 // the log recomputes intact from position 1 through c.Position, holds
 // exactly c.Hash there, and has not been cut below it. progress is passed to

@@ -42,11 +42,11 @@ func newAuditEnv(t *testing.T) *auditEnv {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	db := pgtest.New(t)
-	store := eventstore.New(db.Pool, auditLogger(), eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), auditLogger(), eventstore.Options{})
 	listener := pgnotify.NewListener(db.URL, auditLogger())
 	ldone := make(chan struct{})
 	go func() { defer close(ldone); _ = listener.Run(ctx) }()
-	runner, err := projections.NewRunner(db.Pool, store, listener, auditLogger(),
+	runner, err := projections.NewRunner(db.AppPool, store, listener, auditLogger(),
 		projections.Options{PageSize: 25, PollInterval: 100 * time.Millisecond}, audit.New(), secrets.New())
 	require.NoError(t, err)
 	rdone := make(chan error, 1)
@@ -54,15 +54,15 @@ func newAuditEnv(t *testing.T) *auditEnv {
 
 	root, err := envelope.NewDataKey()
 	require.NoError(t, err)
-	kr, err := keys.NewKeyring(ctx, db.Pool, root, auditLogger(), keys.KeyringOptions{})
+	kr, err := keys.NewKeyring(ctx, db.AppPool, root, auditLogger(), keys.KeyringOptions{})
 	require.NoError(t, err)
-	waiter := projections.NewWaiter(db.Pool, listener, 50*time.Millisecond)
+	waiter := projections.NewWaiter(db.AppPool, listener, 50*time.Millisecond)
 	svc := commands.NewService(store, waiter, auditLogger(), commands.Options{ReadYourWritesTimeout: 30 * time.Second})
 	sec, err := commands.NewSecrets(svc, commands.SecretDeps{
-		DataKeys: keys.NewStore(db.Pool, kr, auditLogger()), ReadModel: secrets.NewQuery(db.Pool), KeyProvider: keys.ProviderLocal,
+		DataKeys: keys.NewStore(db.AppPool, kr, auditLogger()), ReadModel: secrets.NewQuery(db.AppPool), KeyProvider: keys.ProviderLocal,
 	})
 	require.NoError(t, err)
-	aud, err := commands.NewAudit(svc, audit.NewReader(db.Pool))
+	aud, err := commands.NewAudit(svc, audit.NewReader(db.AppPool))
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		cancel()

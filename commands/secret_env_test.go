@@ -43,13 +43,13 @@ func newSecretEnv(t *testing.T, opts envOptions) *secretEnv {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	db := pgtest.New(t)
-	store := eventstore.New(db.Pool, discardLogger(), eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), discardLogger(), eventstore.Options{})
 
 	listener := pgnotify.NewListener(db.URL, discardLogger())
 	listenDone := make(chan struct{})
 	go func() { defer close(listenDone); _ = listener.Run(ctx) }()
 
-	runner, err := projections.NewRunner(db.Pool, store, listener, discardLogger(),
+	runner, err := projections.NewRunner(db.AppPool, store, listener, discardLogger(),
 		projections.Options{PollInterval: 100 * time.Millisecond}, secrets.New())
 	require.NoError(t, err)
 	runDone := make(chan error, 1)
@@ -57,9 +57,9 @@ func newSecretEnv(t *testing.T, opts envOptions) *secretEnv {
 
 	root, err := envelope.NewDataKey()
 	require.NoError(t, err)
-	kr, err := keys.NewKeyring(ctx, db.Pool, root, discardLogger(), keys.KeyringOptions{})
+	kr, err := keys.NewKeyring(ctx, db.AppPool, root, discardLogger(), keys.KeyringOptions{})
 	require.NoError(t, err)
-	dataKeys := keys.NewStore(db.Pool, kr, discardLogger())
+	dataKeys := keys.NewStore(db.AppPool, kr, discardLogger())
 
 	var log commands.EventLog = store
 	if opts.wrap != nil {
@@ -67,10 +67,10 @@ func newSecretEnv(t *testing.T, opts envOptions) *secretEnv {
 	}
 	// A generous read-your-writes bound: tests assert on read models right
 	// after a command, and a 202 would make them flaky on a busy machine.
-	svc := commands.NewService(log, projections.NewWaiter(db.Pool, listener, 50*time.Millisecond), discardLogger(),
+	svc := commands.NewService(log, projections.NewWaiter(db.AppPool, listener, 50*time.Millisecond), discardLogger(),
 		commands.Options{ReadYourWritesTimeout: 30 * time.Second})
 	sec, err := commands.NewSecrets(svc, commands.SecretDeps{
-		DataKeys: dataKeys, ReadModel: secrets.NewQuery(db.Pool), KeyProvider: keys.ProviderLocal, KeepVersions: opts.keep,
+		DataKeys: dataKeys, ReadModel: secrets.NewQuery(db.AppPool), KeyProvider: keys.ProviderLocal, KeepVersions: opts.keep,
 	})
 	require.NoError(t, err)
 

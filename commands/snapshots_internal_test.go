@@ -30,7 +30,7 @@ func TestLongStreamsLoadFromSnapshots(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.New(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store := eventstore.New(db.Pool, logger, eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
 	t.Cleanup(store.Close)
 	svc := NewService(store, nil, logger, Options{Snapshots: store})
 
@@ -105,7 +105,7 @@ func TestSecretsLoadFromSnapshotsAndKeepTheirPosition(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.New(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store := eventstore.New(db.Pool, logger, eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
 	t.Cleanup(store.Close)
 	svc := NewService(store, nil, logger, Options{Snapshots: store})
 

@@ -56,7 +56,7 @@ type historyEnv struct {
 func newHistoryEnv(t *testing.T) *historyEnv {
 	t.Helper()
 	db := pgtest.New(t)
-	store := eventstore.New(db.Pool, discardLogger(), eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), discardLogger(), eventstore.Options{})
 	t.Cleanup(store.Close)
 	e := &historyEnv{db: db, store: store, log: &countingLog{Store: store}}
 	dataKeys := newDataKeys(t, db)

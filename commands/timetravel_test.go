@@ -33,7 +33,7 @@ type timeTravelEnv struct {
 func newTimeTravelEnv(t *testing.T, keep int) *timeTravelEnv {
 	t.Helper()
 	db := pgtest.New(t)
-	store := eventstore.New(db.Pool, discardLogger(), eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), discardLogger(), eventstore.Options{})
 	t.Cleanup(store.Close)
 	env := &timeTravelEnv{store: store, now: time.Now().Add(time.Hour)}
 	svc := commands.NewService(store, nil, discardLogger(), commands.Options{Now: func() time.Time { return env.now }})
@@ -46,10 +46,10 @@ func newDataKeys(t *testing.T, db *pgtest.Database) *keys.Store {
 	t.Helper()
 	root, err := envelope.NewDataKey()
 	require.NoError(t, err)
-	kr, err := keys.NewKeyring(context.Background(), db.Pool, root, discardLogger(), keys.KeyringOptions{})
+	kr, err := keys.NewKeyring(context.Background(), db.AppPool, root, discardLogger(), keys.KeyringOptions{})
 	require.NoError(t, err)
 	t.Cleanup(kr.Close)
-	return keys.NewStore(db.Pool, kr, discardLogger())
+	return keys.NewStore(db.AppPool, kr, discardLogger())
 }
 
 // timeTravelOver builds the secret and identity handlers over one service
@@ -57,7 +57,7 @@ func newDataKeys(t *testing.T, db *pgtest.Database) *keys.Store {
 func timeTravelOver(t *testing.T, db *pgtest.Database, svc *commands.Service, dataKeys *keys.Store, keep int) (*commands.Secrets, *commands.TimeTravel) {
 	t.Helper()
 	sec, err := commands.NewSecrets(svc, commands.SecretDeps{
-		DataKeys: dataKeys, ReadModel: secrets.NewQuery(db.Pool), KeyProvider: keys.ProviderLocal, KeepVersions: keep,
+		DataKeys: dataKeys, ReadModel: secrets.NewQuery(db.AppPool), KeyProvider: keys.ProviderLocal, KeepVersions: keep,
 	})
 	require.NoError(t, err)
 	hasher, err := password.New(password.Config{Params: password.Params{Memory: 7168, Iterations: 5, Parallelism: 1, SaltLength: 16, KeyLength: 32}})
@@ -68,7 +68,7 @@ func timeTravelOver(t *testing.T, db *pgtest.Database, svc *commands.Service, da
 	require.NoError(t, err)
 	ident, err := commands.NewIdentity(svc, commands.IdentityDeps{Hasher: hasher, Tokens: tokens, DataKeys: dataKeys}, commands.IdentityOptions{})
 	require.NoError(t, err)
-	tt, err := commands.NewTimeTravel(sec, ident, streams.NewCatalog(db.Pool))
+	tt, err := commands.NewTimeTravel(sec, ident, streams.NewCatalog(db.AppPool))
 	require.NoError(t, err)
 	return sec, tt
 }

@@ -33,6 +33,7 @@ const (
 const (
 	MinSecretKeyBytes = 32
 	EncryptionKeySize = 32
+	MinChainKeyBytes  = 32
 )
 
 // Secret holds key material or a password. It formats and logs as a fixed
@@ -118,6 +119,16 @@ type Config struct {
 	// the checkpoint package parses it (and generates one in dev mode).
 	CheckpointKey   Secret
 	CheckpointEvery int
+	// CheckpointInterval also makes a checkpoint when events have waited
+	// this long without one.
+	CheckpointInterval time.Duration
+
+	// ChainKey is the decoded key (at least 32 bytes) the event log's
+	// links are HMAC-SHA256s under; the database never holds it.
+	// ChainKeysPrevious are former chain keys: links they made still
+	// verify after a rotation.
+	ChainKey          Secret
+	ChainKeysPrevious []Secret
 
 	// DevKeysFile is set when keys were read from, or generated into, the
 	// dev key file, so the caller can say so.
@@ -179,6 +190,7 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 		SecretKeepVersions:      p.int(EnvSecretKeepVersions, 1),
 		CheckpointEvery:         p.int(EnvCheckpointEvery, 1),
 
+		CheckpointInterval:    p.duration(EnvCheckpointInterval),
 		ReadYourWritesTimeout: p.duration(EnvReadYourWritesTimeout),
 		MinPositionTimeout:    p.duration(EnvMinPositionTimeout),
 		AccessTokenTTL:        p.duration(EnvAccessTokenTTL),
@@ -267,15 +279,17 @@ func (c *Config) checkProduction(p *parser, dbName string) {
 	}
 }
 
-// loadKeys decodes the two keys. In production a missing or weak key is an
+// loadKeys decodes the keys. In production a missing or weak key is an
 // error; in dev mode missing keys come from (or are generated into) the dev
 // key file, and weak ones only draw a warning.
 func (c *Config) loadKeys(_ context.Context, p *parser, logger *slog.Logger) error {
 	secretKey, hasSecret := p.lookup(EnvSecretKey)
 	encKey, hasEnc := p.lookup(EnvEncryptionKey)
+	chainKey, _ := p.lookup(EnvChainKey)
+	chainKey = strings.TrimSpace(chainKey)
 	needEnc := c.KMSKeyID == ""
 
-	if c.Mode == ModeDev && (secretKey == "" || (needEnc && encKey == "")) {
+	if c.Mode == ModeDev && (secretKey == "" || (needEnc && encKey == "") || chainKey == "") {
 		file, err := loadDevKeys(c.DataDir, logger)
 		if err != nil {
 			return err
@@ -289,7 +303,12 @@ func (c *Config) loadKeys(_ context.Context, p *parser, logger *slog.Logger) err
 			encKey, hasEnc = file.encryptionKey, true
 			c.devKeyVars = append(c.devKeyVars, EnvEncryptionKey)
 		}
+		if chainKey == "" {
+			chainKey = file.chainKey
+			c.devKeyVars = append(c.devKeyVars, EnvChainKey)
+		}
 	}
+	c.loadChainKeys(p, logger, chainKey)
 
 	switch {
 	case !hasSecret || secretKey == "":
@@ -318,6 +337,34 @@ func (c *Config) loadKeys(_ context.Context, p *parser, logger *slog.Logger) err
 		p.weak(c.Mode, logger, EnvEncryptionKey, problem)
 	}
 	return nil
+}
+
+// loadChainKeys decodes the chain key and its predecessors. A key shorter
+// than MinChainKeyBytes is refused in every mode: it would be used as it is
+// for the life of the log.
+func (c *Config) loadChainKeys(p *parser, logger *slog.Logger, chainKey string) {
+	if chainKey == "" {
+		p.fail(EnvChainKey, "is required in production (base64 of %d random bytes: `openssl rand -base64 32`)", MinChainKeyBytes)
+	} else if key, err := decodeBase64(chainKey); err != nil || len(key) < MinChainKeyBytes {
+		p.fail(EnvChainKey, "must be base64 of at least %d random bytes", MinChainKeyBytes)
+	} else {
+		c.ChainKey = Secret(key)
+		if problem := weakness(key, MinChainKeyBytes); problem != "" {
+			p.weak(c.Mode, logger, EnvChainKey, problem)
+		}
+	}
+	raw, _ := p.lookup(EnvChainKeyPrevious)
+	for i, item := range strings.Split(raw, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		key, err := decodeBase64(item)
+		if err != nil || len(key) < MinChainKeyBytes {
+			p.fail(EnvChainKeyPrevious, "entry %d must be base64 of at least %d bytes", i+1, MinChainKeyBytes)
+			continue
+		}
+		c.ChainKeysPrevious = append(c.ChainKeysPrevious, Secret(key))
+	}
 }
 
 func (c *Config) warnDev(logger *slog.Logger, dbName string) {

@@ -23,7 +23,11 @@ const (
 	goodSecretKey = "q3Jx9vT2mLw8RkZp4sYb7NcA1eHuG6dF0iOaPjKlMnBv"
 )
 
-var goodEncryptionKey = base64.StdEncoding.EncodeToString([]byte("0123456789abcdefghijklmnopqrstuv"))
+var (
+	goodEncryptionKey = base64.StdEncoding.EncodeToString([]byte("0123456789abcdefghijklmnopqrstuv"))
+	goodChainKey      = base64.StdEncoding.EncodeToString([]byte("chain-key:Xq9vT2mLw8RkZp4sYb7NcA"))
+	formerChainKey    = base64.StdEncoding.EncodeToString([]byte("former-chain:G6dF0iOaPjKlMnBv71x"))
+)
 
 func lookupFrom(env map[string]string) func(string) (string, bool) {
 	return func(name string) (string, bool) {
@@ -41,6 +45,7 @@ func productionEnv(dataDir string) map[string]string {
 		EnvAdminPassword: "correct-horse-battery-staple",
 		EnvDatabaseURL:   "postgres://vault@db.internal:5432/vault?sslmode=require",
 		EnvCheckpointKey: "q8wGQ0bH2mLq1Yb0tqg3p9sJp4v4mH6u0s8eY0Xk2Ss=",
+		EnvChainKey:      goodChainKey,
 	}
 }
 
@@ -108,6 +113,13 @@ func TestProductionRefusesMissingOrWeakSettings(t *testing.T) {
 		{"KMS replaces ENCRYPTION_KEY", with(without(base, EnvEncryptionKey), EnvKMSKeyID, "alias/vault", EnvAWSRegion, "eu-west-1"), "", ""},
 		{"KMS without region", with(without(base, EnvEncryptionKey), EnvKMSKeyID, "alias/vault"), EnvAWSRegion, "required"},
 		{"missing admin password", without(base, EnvAdminPassword), EnvAdminPassword, "required"},
+		{"missing VAULT_CHAIN_KEY", without(base, EnvChainKey), EnvChainKey, "required"},
+		{"VAULT_CHAIN_KEY not base64", with(base, EnvChainKey, "not base64 at all!"), EnvChainKey, "at least 32"},
+		{"VAULT_CHAIN_KEY of 16 bytes", with(base, EnvChainKey, base64.StdEncoding.EncodeToString([]byte("0123456789abcdef"))), EnvChainKey, "at least 32"},
+		{"VAULT_CHAIN_KEY all zero", with(base, EnvChainKey, base64.StdEncoding.EncodeToString(make([]byte, 32))), EnvChainKey, "distinct"},
+		{"VAULT_CHAIN_KEY repeated pattern", with(base, EnvChainKey, base64.StdEncoding.EncodeToString([]byte(strings.Repeat("abcdefgh", 4)))), EnvChainKey, "pattern"},
+		{"former chain keys", with(base, EnvChainKeyPrevious, formerChainKey+", "+goodEncryptionKey), "", ""},
+		{"a short former chain key", with(base, EnvChainKeyPrevious, formerChainKey+",c2hvcnQ="), EnvChainKeyPrevious, "entry 2"},
 		{"test mode on a real database", with(base, EnvTestMode, "true"), EnvTestMode, `"vault"`},
 		{"test mode on a test database", with(base, EnvTestMode, "true", EnvDatabaseURL, "postgres://postgres@127.0.0.1/vault_test_1"), "", ""},
 		{"test mode on a key=value DSN", with(base, EnvTestMode, "true", EnvDatabaseURL, "host=127.0.0.1 dbname=prod user=vault"), EnvTestMode, `"prod"`},
@@ -129,7 +141,7 @@ func TestProductionRefusesMissingOrWeakSettings(t *testing.T) {
 			require.Nil(t, cfg)
 			require.Contains(t, err.Error(), tc.naming)
 			require.Contains(t, err.Error(), tc.message)
-			for _, secret := range []string{tc.env[EnvSecretKey], tc.env[EnvEncryptionKey], tc.env[EnvAdminPassword]} {
+			for _, secret := range []string{tc.env[EnvSecretKey], tc.env[EnvEncryptionKey], tc.env[EnvAdminPassword], tc.env[EnvChainKey], tc.env[EnvChainKeyPrevious]} {
 				if len(secret) > 8 {
 					require.NotContains(t, err.Error(), secret, "errors never echo a key")
 					require.NotContains(t, logs.String(), secret, "logs never echo a key")
@@ -274,6 +286,8 @@ func TestDevModeGeneratesKeysOnce(t *testing.T) {
 	require.GreaterOrEqual(t, len(first.SecretKey), MinSecretKeyBytes)
 	require.Len(t, first.EncryptionKey, EncryptionKeySize)
 	require.Empty(t, weakness(first.SecretKey, MinSecretKeyBytes))
+	require.Len(t, first.ChainKey, MinChainKeyBytes)
+	require.Empty(t, weakness(first.ChainKey, MinChainKeyBytes))
 
 	path := filepath.Join(dir, DevKeysFileName)
 	require.Equal(t, path, first.DevKeysFile)
@@ -287,8 +301,9 @@ func TestDevModeGeneratesKeysOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, first.SecretKey.Bytes(), second.SecretKey.Bytes(), "keys are reused, not regenerated")
 	require.Equal(t, first.EncryptionKey.Bytes(), second.EncryptionKey.Bytes())
+	require.Equal(t, first.ChainKey.Bytes(), second.ChainKey.Bytes(), "the chain key is reused: the log stays verifiable")
 
-	for _, secret := range []string{string(first.SecretKey), base64.StdEncoding.EncodeToString(first.EncryptionKey)} {
+	for _, secret := range []string{string(first.SecretKey), base64.StdEncoding.EncodeToString(first.EncryptionKey), base64.StdEncoding.EncodeToString(first.ChainKey)} {
 		require.NotContains(t, logs.String(), secret, "the warning never prints a key")
 	}
 
@@ -305,6 +320,23 @@ func TestDevModeGeneratesKeysOnce(t *testing.T) {
 		require.NotNil(t, cfg)
 		require.Contains(t, logs.String(), EnvSecretKey)
 		require.NotContains(t, logs.String(), strings.Repeat("x", 40))
+	})
+	t.Run("a short chain key is refused even in dev", func(t *testing.T) {
+		_, err := LoadFrom(context.Background(), lookupFrom(with(env, EnvChainKey, "c2hvcnQ=")), nil)
+		require.ErrorContains(t, err, EnvChainKey)
+	})
+	t.Run("a key file from before the chain was keyed gains a chain key and keeps the others", func(t *testing.T) {
+		dir := t.TempDir()
+		old := fmt.Sprintf("%s=%s\n%s=%s\n", EnvSecretKey, goodSecretKey, EnvEncryptionKey, goodEncryptionKey)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, DevKeysFileName), []byte(old), 0o600))
+		cfg, err := LoadFrom(context.Background(), lookupFrom(map[string]string{EnvDataDir: dir}), nil)
+		require.NoError(t, err)
+		require.Equal(t, goodSecretKey, string(cfg.SecretKey))
+		require.Equal(t, goodEncryptionKey, base64.StdEncoding.EncodeToString(cfg.EncryptionKey))
+		require.Len(t, cfg.ChainKey, MinChainKeyBytes)
+		again, err := LoadFrom(context.Background(), lookupFrom(map[string]string{EnvDataDir: dir}), nil)
+		require.NoError(t, err)
+		require.Equal(t, cfg.ChainKey.Bytes(), again.ChainKey.Bytes())
 	})
 	t.Run("a wrong-size encryption key is refused even in dev", func(t *testing.T) {
 		_, err := LoadFrom(context.Background(), lookupFrom(with(env, EnvEncryptionKey, "c2hvcnQ=")), nil)
@@ -346,7 +378,7 @@ func TestSecretsNeverFormat(t *testing.T) {
 	var logBuf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logBuf, nil)).Info("config", "config", cfg, "secret", cfg.SecretKey)
 	var textBuf bytes.Buffer
-	slog.New(slog.NewTextHandler(&textBuf, nil)).Info("config", "key", cfg.EncryptionKey)
+	slog.New(slog.NewTextHandler(&textBuf, nil)).Info("config", "key", cfg.EncryptionKey, "chain", cfg.ChainKey)
 
 	renderings := map[string]string{
 		"%v":        fmt.Sprintf("%v", cfg),
@@ -366,6 +398,8 @@ func TestSecretsNeverFormat(t *testing.T) {
 			require.NotContains(t, out, encB64)
 			require.NotContains(t, out, "0123456789abcdefghijklmnopqrstuv")
 			require.NotContains(t, out, hex.EncodeToString([]byte("0123456789abcdefghijklmnopqrstuv")))
+			require.NotContains(t, out, goodChainKey)
+			require.NotContains(t, out, "chain-key:Xq9vT2mLw8RkZp4sYb7NcA")
 		})
 	}
 }

@@ -60,6 +60,9 @@ const (
 	EnvSecretKeyPrevious       = "SECRET_KEY_PREVIOUS"
 	EnvCheckpointKey           = "VAULT_CHECKPOINT_KEY"
 	EnvCheckpointEvery         = "VAULT_CHECKPOINT_EVERY"
+	EnvCheckpointInterval      = "VAULT_CHECKPOINT_INTERVAL"
+	EnvChainKey                = "VAULT_CHAIN_KEY"
+	EnvChainKeyPrevious        = "VAULT_CHAIN_KEY_PREVIOUS"
 )
 
 // Describe lists every variable Load reads, in the order an operator meets
@@ -108,6 +111,9 @@ func Describe() []Var {
 		{EnvLockoutAccountWindow, "1h", "no", "Window of the account-wide ceiling (at most 24h)."},
 		{EnvCheckpointKey, "", "production", "Ed25519 key (base64 of a 32-byte seed) that signs the periodic chain-head checkpoints. Generated once into `<VAULT_DATA_DIR>/checkpoint-key` in dev mode."},
 		{EnvCheckpointEvery, "1000", "no", "Sign and publish a checkpoint of the hash chain every N events."},
+		{EnvCheckpointInterval, "60s", "no", "Also sign and publish a checkpoint of the head when events have waited this long without one, so a truncated tail is witnessed outside the database within this time."},
+		{EnvChainKey, "", "production", "Key of the event log's chain: each event's link is HMAC-SHA256 under it, so someone with only database access cannot forge or re-chain events. Base64 of 32 random bytes (`openssl rand -base64 32`); never stored in the database (events record only its id). Generated once into `<VAULT_DATA_DIR>/dev-keys.env` in dev mode. Losing it makes the log unverifiable."},
+		{EnvChainKeyPrevious, "", "no", "Comma-separated former VAULT_CHAIN_KEY values, for rotation: new links use VAULT_CHAIN_KEY, old links verify with the key their id names. Keep every key any stored link was made with."},
 		{EnvSecretKeepVersions, "10", "no", "Versions a secret keeps; rotating past it destroys (crypto-shreds) the oldest."},
 	}
 }

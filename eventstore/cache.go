@@ -6,12 +6,14 @@ import "time"
 // which only costs the next batches a lookup round trip.
 const maxCachedStreams = 100_000
 
-// chainHead is the head of the hash chain: the last position, its hash and
-// its recorded-at time.
+// chainHead is the head of the hash chain: the last position, its hash,
+// its recorded-at time and the id of the key its link was made with ("" for
+// an unkeyed link or the empty log).
 type chainHead struct {
 	position   int64
 	hash       []byte
 	recordedAt time.Time
+	keyID      string
 }
 
 // writerCache is what the writer knew of the log right after its own last
@@ -23,9 +25,10 @@ type writerCache struct {
 	versions map[string]int64
 }
 
-// covers reports whether every stream's version is known.
+// covers reports whether every stream's version is known. An unkeyed head
+// is never covered: the slow path must seal it first.
 func (c *writerCache) covers(streamIDs []string) bool {
-	if !c.valid {
+	if !c.valid || (c.head.position > 0 && c.head.keyID == "") {
 		return false
 	}
 	for _, id := range streamIDs {

@@ -10,6 +10,7 @@ type metrics struct {
 	appendSeconds  *prometheus.HistogramVec
 	batchSize      prometheus.Histogram
 	eventsAppended prometheus.Counter
+	badSnapshots   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -28,9 +29,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "vault_eventstore_events_appended_total",
 			Help: "Events written to the log.",
 		}),
+		badSnapshots: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vault_eventstore_snapshots_rejected_total",
+			Help: "Snapshots ignored because their MAC did not verify (forged, or made under an unknown key).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.appendSeconds, m.batchSize, m.eventsAppended)
+		reg.MustRegister(m.appendSeconds, m.batchSize, m.eventsAppended, m.badSnapshots)
 	}
 	return m
 }

@@ -3,12 +3,9 @@ package eventstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/securevault/vault/domain"
@@ -18,11 +15,15 @@ import (
 const maxPage = 10000
 
 // ReadStream returns up to limit events of one stream with version >
-// afterVersion, oldest first, upcast to their current schema.
+// afterVersion, oldest first, upcast to their current schema. Every event's
+// link is checked first; an event that fails is never returned.
 func (s *Store) ReadStream(ctx context.Context, streamID string, afterVersion int64, limit int) ([]domain.RecordedEvent, error) {
 	rows, err := s.queries.ReadStream(ctx, s.pool, esdb.ReadStreamParams{StreamID: streamID, Version: afterVersion, Limit: pageLimit(limit)})
 	if err != nil {
 		return nil, translate(fmt.Errorf("read stream %s: %w", streamID, err))
+	}
+	if err := s.checkStream(ctx, afterVersion, rows); err != nil {
+		return nil, err
 	}
 	return s.toRecorded(rows)
 }
@@ -36,16 +37,31 @@ func (s *Store) ReadStreamUntil(ctx context.Context, streamID string, afterVersi
 	if err != nil {
 		return nil, translate(fmt.Errorf("read stream %s: %w", streamID, err))
 	}
+	if err := s.checkStream(ctx, afterVersion, rows); err != nil {
+		return nil, err
+	}
 	return s.toRecorded(rows)
 }
 
 // ReadAll returns up to limit events with position > afterPosition in
 // position order. Positions are gapless and commit in order, so paging by
 // the last position seen never skips an event.
+//
+// The page is read together with the event at afterPosition, so that every
+// returned event's previous hash is checked against its predecessor, as
+// well as its own link: a page never hands out an event that was changed,
+// inserted or whose predecessor was removed.
 func (s *Store) ReadAll(ctx context.Context, afterPosition int64, limit int) ([]domain.RecordedEvent, error) {
-	rows, err := s.queries.ReadAll(ctx, s.pool, esdb.ReadAllParams{Position: afterPosition, Limit: pageLimit(limit)})
+	from, n := afterPosition, pageLimit(limit)
+	if afterPosition > 0 {
+		from, n = afterPosition-1, n+1
+	}
+	rows, err := s.queries.ReadAll(ctx, s.pool, esdb.ReadAllParams{Position: from, Limit: n})
 	if err != nil {
 		return nil, translate(fmt.Errorf("read log after %d: %w", afterPosition, err))
+	}
+	if rows, err = s.checkLog(ctx, afterPosition, rows); err != nil {
+		return nil, err
 	}
 	return s.toRecorded(rows)
 }
@@ -74,6 +90,18 @@ func (s *Store) PositionAt(ctx context.Context, t time.Time) (int64, error) {
 	p, err := s.queries.LastPositionAt(ctx, s.pool, pgtype.Timestamptz{Time: t, Valid: true})
 	if err != nil {
 		return 0, translate(fmt.Errorf("find position at %s: %w", t.Format(time.RFC3339), err))
+	}
+	// The index answered from recorded_at alone; the events on either side
+	// of the answer are read through their links, so a forged time cannot
+	// move an instant of time travel.
+	around, err := s.ReadAll(ctx, max(p-1, 0), 2)
+	if err != nil {
+		return 0, err
+	}
+	for _, ev := range around {
+		if (ev.Position <= p) != !ev.RecordedAt.After(t) {
+			return 0, s.tampered(ev.Position, "the recorded-at index disagrees with the event's authenticated time")
+		}
 	}
 	return p, nil
 }
@@ -132,10 +160,3 @@ func uuidString(u pgtype.UUID) string {
 	b := u.Bytes
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
-
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
-}
-
-func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

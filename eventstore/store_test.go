@@ -18,12 +18,21 @@ import (
 	"github.com/securevault/vault/internal/pgtest"
 )
 
+// newStore opens a store as vaultd does: over the application role's pool,
+// with the database's chain key.
 func newStore(t *testing.T, opts eventstore.Options) (*eventstore.Store, *pgtest.Database) {
 	t.Helper()
 	db := pgtest.New(t)
-	s := eventstore.New(db.Pool, slog.New(slog.NewTextHandler(io.Discard, nil)), opts)
+	return openStore(t, db, opts), db
+}
+
+func openStore(t *testing.T, db *pgtest.Database, opts eventstore.Options, previousKeys ...[]byte) *eventstore.Store {
+	t.Helper()
+	keys, err := eventstore.NewChainKeys(db.ChainKey, previousKeys...)
+	require.NoError(t, err)
+	s := eventstore.New(db.AppPool, keys, slog.New(slog.NewTextHandler(io.Discard, nil)), opts)
 	t.Cleanup(s.Close)
-	return s, db
+	return s
 }
 
 func event(typ string, data any) domain.NewEvent {
@@ -404,8 +413,7 @@ func TestTwoWritersOnOneDatabase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	a, db := newStore(t, eventstore.Options{})
-	b := eventstore.New(db.Pool, slog.New(slog.NewTextHandler(io.Discard, nil)), eventstore.Options{})
-	t.Cleanup(b.Close)
+	b := openStore(t, db, eventstore.Options{})
 	stream := "shared-" + uuid.NewString()
 
 	// Strict alternation: every append follows one by the other store.

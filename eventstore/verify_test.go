@@ -113,3 +113,43 @@ func TestVerifyFindsTheFirstTamperedPosition(t *testing.T) {
 		require.Equal(t, int64(4), report.FirstBadPosition, "reason: %s", report.Reason)
 	})
 }
+
+// TestAppPoolCannotRewriteTheLog proves that the connections vaultd's
+// request path uses (the application role, as pgtest's AppPool and
+// wire.OpenDatabase set it up) can append but can never change, delete or
+// truncate the log, nor move the chain head anywhere an append would not.
+func TestAppPoolCannotRewriteTheLog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, db := newStore(t, eventstore.Options{})
+	for i := range 3 {
+		_, err := s.Append(ctx, "thing-"+uuid.NewString(), domain.ExpectNoStream, event("A", i))
+		require.NoError(t, err)
+	}
+	var role string
+	require.NoError(t, db.AppPool.QueryRow(ctx, "SELECT current_user").Scan(&role))
+	require.Equal(t, "vault_app", role)
+
+	refused := []struct{ name, sql string }{
+		{"update an event", `UPDATE events SET data = '{}' WHERE position = 2`},
+		{"delete an event", `DELETE FROM events WHERE position = 3`},
+		{"truncate the log", `TRUNCATE events`},
+		{"move the head back", `UPDATE event_chain_head SET position = 1, hash = (SELECT hash FROM events WHERE position = 1)`},
+		{"point the head at a made-up hash", `UPDATE event_chain_head SET hash = sha256('x')`},
+		{"delete the head", `DELETE FROM event_chain_head`},
+		{"truncate the head", `TRUNCATE event_chain_head`},
+		{"change a signed checkpoint", `UPDATE chain_checkpoints SET hash = sha256('x')`},
+		{"disable the guard triggers", `ALTER TABLE events DISABLE TRIGGER USER`},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := db.AppPool.Exec(ctx, tc.sql)
+			require.Error(t, err, tc.sql)
+			require.Regexp(t, "permission denied|not allowed|only moves forward|must point|must be owner", err.Error())
+		})
+	}
+	report, err := s.Verify(ctx, nil)
+	require.NoError(t, err)
+	require.True(t, report.OK, "nothing changed: %+v", report)
+	require.Equal(t, int64(3), report.Checked)
+}

@@ -34,7 +34,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	db := pgtest.New(t)
-	store := eventstore.New(db.Pool, discard(), eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), discard(), eventstore.Options{})
 	t.Cleanup(store.Close)
 	// The counting projection's table; each test has its own database.
 	_, err := db.Pool.Exec(context.Background(), `CREATE TABLE applications (

@@ -77,6 +77,17 @@ type Options struct {
 	StepTimeout time.Duration
 	// Registerer receives the runner's metrics when not nil.
 	Registerer prometheus.Registerer
+	// Alarm, when set, tells the runner that the log failed its integrity
+	// check: failing pages are then expected (the reads refuse the bad
+	// event) and already reported once, so they are not logged as errors
+	// again on every retry.
+	Alarm Alarm
+}
+
+// Alarm reports whether the replica found its event log tampered with;
+// *integrity.Latch satisfies it.
+type Alarm interface {
+	Tripped() bool
 }
 
 func (o *Options) defaults() {
@@ -211,7 +222,11 @@ func (r *Runner) follow(ctx context.Context, p Projection) {
 			failures++
 			r.metrics.failures.WithLabelValues(name).Inc()
 			delay := r.backoff(failures)
-			r.logger.Error("projection page failed; retrying", "projection", name, "error", err,
+			level := slog.LevelError
+			if r.opts.Alarm != nil && r.opts.Alarm.Tripped() {
+				level = slog.LevelDebug
+			}
+			r.logger.Log(ctx, level, "projection page failed; retrying", "projection", name, "error", err,
 				"after_position", checkpoint, "page", limit, "failures", failures, "retry_in", delay)
 			limit = max(1, limit/2)
 			checkpoint = -1 // re-read: the failure may have been anywhere

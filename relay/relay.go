@@ -33,6 +33,16 @@
 // lose a tail the relay saw acknowledged). The checkpoint table is written
 // after acks, for lag reporting and for resuming when the stream is empty.
 //
+// Tampering. The stream is also a witness of the log outside PostgreSQL.
+// On every (re)sync the stream's last event must be in the log at the
+// position it was published with. A stream ahead of the log (its last
+// position past the head, or another event at that position) means the log
+// lost its tail, which is exactly what deleting the newest events and moving
+// the head back looks like, or that the stream belongs to another log.
+// Either way the relay never republishes over those positions: it trips the
+// replica's integrity alarm, stops publishing, resigns and never campaigns
+// again in this process, so the next replica's relay checks for itself.
+//
 // Leadership. Only one relay per stream publishes: the one holding a
 // PostgreSQL session advisory lock on a dedicated connection. Followers try
 // the lock periodically; PostgreSQL releases it when the leader's session
@@ -97,6 +107,16 @@ type EventReader interface {
 	HeadPosition(ctx context.Context) (int64, error)
 }
 
+// Alarm latches the replica's "tampered" state; *integrity.Latch satisfies
+// it.
+type Alarm interface {
+	Trip(position int64, reason string)
+	Tripped() bool
+}
+
+// errTampered ends leadership for good: the log failed its integrity check.
+var errTampered = errors.New("the event log failed its integrity check; the relay stops publishing")
+
 // Notifications wakes subscribers when a PostgreSQL channel is notified;
 // *pgnotify.Listener satisfies it.
 type Notifications interface {
@@ -130,6 +150,9 @@ type Config struct {
 	// Replicas of the stream when the relay creates it (1 for a single
 	// server); afterwards replicas, retention and limits are the operator's.
 	Replicas int
+	// Alarm, when set, is tripped when the stream is ahead of the log and
+	// consulted before every batch: once tripped, nothing is published.
+	Alarm Alarm
 }
 
 func (c Config) withDefaults() Config {
@@ -189,6 +212,15 @@ type Relay struct {
 	mu        sync.Mutex
 	leader    bool
 	published int64 // meaningful while leader
+
+	// stopped is set (by Run's goroutine only) once the relay met a
+	// tampered log without an alarm to latch.
+	stopped bool
+}
+
+// tampered reports whether publishing must stop for good.
+func (r *Relay) tampered() bool {
+	return r.stopped || (r.cfg.Alarm != nil && r.cfg.Alarm.Tripped())
 }
 
 // Status is a relay's view of its progress.
@@ -242,6 +274,11 @@ func (r *Relay) Run(ctx context.Context) error {
 		wake = w
 	}
 	for {
+		if r.tampered() {
+			r.logger.Warn("relay stopped: the event log failed its integrity check; nothing more is published until vaultd restarts")
+			<-ctx.Done()
+			return nil
+		}
 		lock, err := r.campaign(ctx)
 		if ctx.Err() != nil {
 			return nil
@@ -261,6 +298,10 @@ func (r *Relay) Run(ctx context.Context) error {
 		r.resign(ctx, lock)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, errTampered) {
+			r.stopped = true
+			continue
 		}
 		r.logger.Warn("relay stepped down", "error", err)
 		if !sleep(ctx, jitter(r.cfg.LeaderRetry)) {
@@ -343,6 +384,9 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn, wake <-chan struct
 		if ctx.Err() != nil {
 			return nil
 		}
+		if r.tampered() {
+			return errTampered
+		}
 		if err := lock.Ping(ctx); err != nil {
 			return fmt.Errorf("leader connection lost: %w", err)
 		}
@@ -350,6 +394,9 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn, wake <-chan struct
 			if err := r.sync(ctx, &cur); err != nil {
 				if ctx.Err() != nil {
 					return nil
+				}
+				if errors.Is(err, errTampered) {
+					return err
 				}
 				r.metrics.errors.Inc()
 				r.logger.Warn("relay cannot reach its stream; retrying", "error", err)
@@ -361,10 +408,13 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn, wake <-chan struct
 			synced = true
 			r.setLeader(true, cur.published)
 		}
-		events, err := r.events.ReadAll(ctx, cur.published, r.cfg.BatchSize)
+		events, err := r.nextBatch(ctx, cur)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
+			}
+			if errors.Is(err, errTampered) || r.tampered() {
+				return errTampered
 			}
 			r.logger.Warn("relay cannot read the event log; retrying", "error", err)
 			if !sleep(ctx, backoff.next()) {
@@ -400,6 +450,46 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn, wake <-chan struct
 	}
 }
 
+// nextBatch reads the events after the stream's tail, together with the
+// tail itself: the log must still hold, at the last published position,
+// the event that was published there. Otherwise the log was cut back (and
+// perhaps appended to again by a replica that never knew), and the batch
+// would extend the stream from an event the log no longer has.
+func (r *Relay) nextBatch(ctx context.Context, cur cursor) ([]domain.RecordedEvent, error) {
+	if cur.published == 0 {
+		return r.events.ReadAll(ctx, 0, r.cfg.BatchSize)
+	}
+	events, err := r.events.ReadAll(ctx, cur.published-1, r.cfg.BatchSize+1)
+	if err != nil {
+		return nil, err
+	}
+	if len(events) > 0 && events[0].Position == cur.published && (cur.lastMsgID == "" || events[0].ID == cur.lastMsgID) {
+		return events[1:], nil
+	}
+	head, err := r.events.HeadPosition(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d := Disagreement{Position: head + 1, Reason: fmt.Sprintf(
+		"the relay published up to position %d but the log now ends at %d: the log lost its tail", cur.published, head)}
+	if head >= cur.published {
+		d = Disagreement{Position: cur.published, Reason: fmt.Sprintf(
+			"the relay published event %s at position %d but the log now holds another event there: the log was rewritten", cur.lastMsgID, cur.published)}
+	}
+	r.streamAhead(d)
+	return nil, errTampered
+}
+
+// streamAhead reports a stream that holds what the log does not. The alarm
+// logs the error; without one the relay does.
+func (r *Relay) streamAhead(d Disagreement) {
+	if r.cfg.Alarm != nil {
+		r.cfg.Alarm.Trip(d.Position, d.Reason)
+		return
+	}
+	r.logger.Error("the JetStream stream is ahead of the event log; not publishing", "position", d.Position, "reason", d.Reason)
+}
+
 // sync makes sure the stream exists and learns what it really holds.
 func (r *Relay) sync(ctx context.Context, cur *cursor) error {
 	cctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
@@ -422,29 +512,106 @@ func (r *Relay) sync(ctx context.Context, cur *cursor) error {
 		*cur = cursor{published: published, lastSeq: info.State.LastSeq}
 		return nil
 	}
-	last, err := stream.GetMsg(cctx, info.State.LastSeq)
+	tail, err := readTail(cctx, stream, info)
 	if err != nil {
-		return fmt.Errorf("read the stream's last message: %w", err)
+		return err
+	}
+	disagreement, err := compareTail(ctx, r.events, r.cfg.Stream, tail)
+	if err != nil {
+		if r.tampered() { // the store's own check of the event failed
+			return errTampered
+		}
+		return err
+	}
+	if disagreement != nil {
+		r.streamAhead(*disagreement)
+		return errTampered
+	}
+	*cur = cursor{published: tail.Position, lastMsgID: tail.EventID, lastSeq: info.State.LastSeq}
+	r.saveCheckpoint(ctx, tail.Position)
+	return nil
+}
+
+// Tail is the last event a stream holds, as its headers name it.
+type Tail struct {
+	Sequence uint64 `json:"sequence"`
+	Position int64  `json:"position"`
+	EventID  string `json:"event_id"`
+}
+
+// Disagreement is where the log and its stream part ways.
+type Disagreement struct {
+	Position int64  `json:"position"`
+	Reason   string `json:"reason"`
+}
+
+// readTail reads the last message of a non-empty stream.
+func readTail(ctx context.Context, stream jetstream.Stream, info *jetstream.StreamInfo) (Tail, error) {
+	last, err := stream.GetMsg(ctx, info.State.LastSeq)
+	if err != nil {
+		return Tail{}, fmt.Errorf("read the stream's last message: %w", err)
 	}
 	position, err := strconv.ParseInt(last.Header.Get(HeaderPosition), 10, 64)
 	if err != nil || position <= 0 {
-		return fmt.Errorf("the last message of stream %s (sequence %d) has no valid %s header: is something else publishing on %s.>?",
-			r.cfg.Stream, last.Sequence, HeaderPosition, r.cfg.SubjectPrefix)
+		return Tail{}, fmt.Errorf("the last message of stream %s (sequence %d) has no valid %s header: is something else publishing on its subjects?",
+			info.Config.Name, last.Sequence, HeaderPosition)
 	}
-	id := last.Header.Get(jetstream.MsgIDHeader)
-	// A stream that belongs to another deployment's log (a shared NATS with
-	// a mis-set name) must not make this relay skip events it never sent.
-	logged, err := r.events.ReadAll(ctx, position-1, 1)
+	return Tail{Sequence: last.Sequence, Position: position, EventID: last.Header.Get(jetstream.MsgIDHeader)}, nil
+}
+
+// compareTail checks that the log holds the stream's last event at the
+// position it was published with. It returns the disagreement, if any.
+func compareTail(ctx context.Context, events EventReader, streamName string, tail Tail) (*Disagreement, error) {
+	head, err := events.HeadPosition(ctx)
 	if err != nil {
-		return fmt.Errorf("read the logged event at position %d: %w", position, err)
+		return nil, fmt.Errorf("read the log's head: %w", err)
 	}
-	if len(logged) == 0 || logged[0].Position != position || logged[0].ID != id {
-		return fmt.Errorf("stream %s ends with event %s at position %d, which this event log does not hold there: it belongs to another log",
-			r.cfg.Stream, id, position)
+	if tail.Position > head {
+		return &Disagreement{Position: head + 1, Reason: fmt.Sprintf(
+			"JetStream stream %s ends with event %s at position %d, but the log ends at position %d: the log lost its tail (or the stream belongs to another log)",
+			streamName, tail.EventID, tail.Position, head)}, nil
 	}
-	*cur = cursor{published: position, lastMsgID: id, lastSeq: info.State.LastSeq}
-	r.saveCheckpoint(ctx, position)
-	return nil
+	logged, err := events.ReadAll(ctx, tail.Position-1, 1)
+	if err != nil {
+		return nil, fmt.Errorf("read the logged event at position %d: %w", tail.Position, err)
+	}
+	if len(logged) == 0 || logged[0].Position != tail.Position || logged[0].ID != tail.EventID {
+		held := "no event"
+		if len(logged) > 0 && logged[0].Position == tail.Position {
+			held = "event " + logged[0].ID
+		}
+		return &Disagreement{Position: tail.Position, Reason: fmt.Sprintf(
+			"JetStream stream %s holds event %s at position %d where the log holds %s: the log was rewritten (or the stream belongs to another log)",
+			streamName, tail.EventID, tail.Position, held)}, nil
+	}
+	return nil, nil
+}
+
+// CheckStream compares the log with what the named stream holds, for an
+// operator (vaultctl verify): it returns the stream's tail (nil when the
+// stream is empty) and the disagreement, if any.
+func CheckStream(ctx context.Context, nc *nats.Conn, streamName string, events EventReader) (*Tail, *Disagreement, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("jetstream context: %w", err)
+	}
+	stream, err := js.Stream(ctx, streamName)
+	if err != nil {
+		return nil, nil, fmt.Errorf("look up stream %s: %w", streamName, err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("stream info: %w", err)
+	}
+	if info.State.Msgs == 0 {
+		return nil, nil, nil
+	}
+	tail, err := readTail(ctx, stream, info)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := compareTail(ctx, events, streamName, tail)
+	return &tail, d, err
 }
 
 // ensureStream creates the stream, or corrects the settings the relay

@@ -49,7 +49,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	db := pgtest.New(t)
 	logger := discard()
-	store := eventstore.New(db.Pool, logger, eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
 	t.Cleanup(store.Close)
 	l := pgnotify.NewListener(db.URL, logger)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -87,7 +87,7 @@ type running struct {
 func (e *env) start(t *testing.T, nc *nats.Conn, cfg relay.Config) *running {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	r, err := relay.New(e.db.Pool, e.store, nc, e.notify, discard(), reg, cfg)
+	r, err := relay.New(e.db.AppPool, e.store, nc, e.notify, discard(), reg, cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	run := &running{relay: r, reg: reg, cancel: cancel, done: make(chan error, 1)}

@@ -47,7 +47,7 @@ func newPipeline(t *testing.T) *pipeline {
 	t.Helper()
 	db := pgtest.New(t)
 	logger := slog.New(slog.DiscardHandler)
-	store := eventstore.New(db.Pool, logger, eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
 	t.Cleanup(store.Close)
 	ns := natstest.Start(t)
 	l := pgnotify.NewListener(db.URL, logger)
@@ -58,7 +58,7 @@ func newPipeline(t *testing.T) *pipeline {
 		PollInterval:  200 * time.Millisecond,
 		LeaderRetry:   200 * time.Millisecond,
 	}
-	r, err := relay.New(db.Pool, store, natstest.Connect(t, ns.URL()), l, logger, nil, cfg)
+	r, err := relay.New(db.AppPool, store, natstest.Connect(t, ns.URL()), l, logger, nil, cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -15,7 +15,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/securevault/vault/domain"
-	"github.com/securevault/vault/eventstore"
 )
 
 // eventShapedPayload is about the size of a real vault event.
@@ -93,7 +92,10 @@ func benchAppend(ctx context.Context, logger *slog.Logger, adminURL string, d ti
 	if _, err := db.pool.Exec(ctx, rawTable); err != nil {
 		return fmt.Errorf("create baseline table: %w", err)
 	}
-	store := eventstore.New(db.pool, logger, eventstore.Options{})
+	store, err := newBenchStore(db, logger)
+	if err != nil {
+		return err
+	}
 	defer store.Close()
 	meta, _ := json.Marshal(domain.Metadata{Actor: "user-1", ClientIP: "127.0.0.1", UserAgent: "vaultbench", RequestID: "r"})
 	hash := make([]byte, 32)

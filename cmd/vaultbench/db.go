@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/securevault/vault/eventstore"
 	vaultsql "github.com/securevault/vault/sql"
 )
 
@@ -66,4 +67,23 @@ func (d *scratchDB) drop(ctx context.Context) {
 	}
 	defer admin.Close(context.WithoutCancel(ctx))
 	_, _ = admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+pgx.Identifier{d.name}.Sanitize()+" WITH (FORCE)")
+}
+
+// newBenchStore opens the event store on the scratch database with a
+// random chain key, as a fresh deployment would have.
+func newBenchStore(db *scratchDB, logger *slog.Logger) (*eventstore.Store, error) {
+	return newBenchStoreWith(db, logger, eventstore.Options{})
+}
+
+// newBenchStoreWith is newBenchStore with store options (upcasters).
+func newBenchStoreWith(db *scratchDB, logger *slog.Logger, opts eventstore.Options) (*eventstore.Store, error) {
+	key := make([]byte, eventstore.MinChainKeyBytes)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	keys, err := eventstore.NewChainKeys(key)
+	if err != nil {
+		return nil, err
+	}
+	return eventstore.New(db.pool, keys, logger, opts), nil
 }

@@ -68,7 +68,10 @@ func benchHistory(ctx context.Context, logger *slog.Logger, adminURL string, siz
 		return err
 	}
 	defer db.drop(ctx)
-	store := eventstore.New(db.pool, logger, eventstore.Options{Upcasters: wire.Upcasters()})
+	store, err := newBenchStoreWith(db, logger, eventstore.Options{Upcasters: wire.Upcasters()})
+	if err != nil {
+		return err
+	}
 	defer store.Close()
 	svc := commands.NewService(store, nil, logger, commands.Options{Snapshots: wire.Snapshots(store)})
 

@@ -19,7 +19,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/securevault/vault/domain"
-	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/projections"
 	"github.com/securevault/vault/projections/streams"
@@ -276,7 +275,10 @@ func benchLatency(ctx context.Context, logger *slog.Logger, adminURL string, rat
 
 	// The pipeline as vaultd wires it: the store's group-commit writer, one
 	// notification listener, and the runner with its default options.
-	store := eventstore.New(db.pool, logger, eventstore.Options{})
+	store, err := newBenchStore(db, logger)
+	if err != nil {
+		return err
+	}
 	defer store.Close()
 	listener := pgnotify.NewListener(db.url, logger)
 	runCtx, stopRun := context.WithCancel(ctx)

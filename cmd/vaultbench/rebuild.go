@@ -2,32 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/securevault/vault/domain"
-	"github.com/securevault/vault/eventstore"
+	"github.com/securevault/vault/internal/loggen"
 	"github.com/securevault/vault/projections"
 	"github.com/securevault/vault/projections/streams"
 )
-
-// generateLog writes positions 1..n straight into events, inside
-// PostgreSQL, over n/10 streams of ten events each (as the projection
-// package's rebuild benchmark does). Going through Append would take longer
-// than the rebuild being measured. The rows carry placeholder hashes, which a
-// rebuild never checks, but event-shaped data and full metadata, because
-// reading and decoding them is part of what a rebuild pays for. It needs the
-// superuser the scratch database is created by; the application role may
-// not write events without the chain.
-const generateLog = `
-INSERT INTO events (position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash)
-SELECT g, 'secret-' || (g % $2), (g - 1) / $2 + 1, md5(g::text)::uuid, 'SecretRotated', 1,
-       $3::json, $4::json, now() + g * interval '1 microsecond',
-       decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex')
-FROM generate_series(1, $1::bigint) AS g`
 
 // catalogBaseline computes the same catalog as the streams projection with
 // one set-based statement: the floor for any rebuild, since it never leaves
@@ -50,22 +34,24 @@ func benchRebuild(ctx context.Context, logger *slog.Logger, adminURL string, n i
 		return err
 	}
 	defer db.drop(ctx)
-	streamCount := max(1, n/10)
+	streamCount := max(1, (n+9)/10)
+	n = streamCount * 10 // the generator writes whole streams of ten
 
-	meta, err := json.Marshal(domain.Metadata{
+	meta := domain.Metadata{
 		Actor: "6f1c3f9e-4a8d-4c55-9b0e-0a1d2c3b4a59", ClientIP: "10.1.2.3", UserAgent: "vaultctl/1.0",
 		RequestID: "01JD3M6Y2W9Q8Z7X5V4T3S2R1P", CorrelationID: "01JD3M6Y2W9Q8Z7X5V4T3S2R1P", CausationID: "01JD3M6Y2W9Q8Z7X5V4T3S2R1P",
-	})
+	}
+	store, err := newBenchStore(db, logger)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "generating %d events over %d streams...\n", n, streamCount)
+	defer store.Close()
+	// Through the real append path, so every event has a keyed link: the
+	// rebuild checks each one, as vaultd's projections do.
+	fmt.Fprintf(os.Stderr, "appending %d events over %d streams...\n", n, streamCount)
 	started := time.Now()
-	if _, err := db.pool.Exec(ctx, generateLog, n, streamCount, string(eventShapedPayload), string(meta)); err != nil {
+	if err := loggen.Generate(ctx, store, n, "secret", "SecretRotated", eventShapedPayload, meta); err != nil {
 		return fmt.Errorf("generate the log: %w", err)
-	}
-	if _, err := db.pool.Exec(ctx, "UPDATE event_chain_head SET position = $1", n); err != nil {
-		return fmt.Errorf("move the chain head: %w", err)
 	}
 	// Without it the rebuild's first pages would set hint bits on every row
 	// (writes during a read) and plan on empty statistics.
@@ -74,8 +60,6 @@ func benchRebuild(ctx context.Context, logger *slog.Logger, adminURL string, n i
 	}
 	generated := time.Since(started)
 
-	store := eventstore.New(db.pool, logger, eventstore.Options{})
-	defer store.Close()
 	runner, err := projections.NewRunner(db.pool, store, nil, logger, projections.Options{}, streams.New())
 	if err != nil {
 		return err

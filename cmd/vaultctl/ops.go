@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -37,55 +36,13 @@ func (e *env) progress(description, unit string) (report func(done, total int64)
 		}
 }
 
-func verifyCmd(e *env) *cobra.Command {
-	var asJSON bool
-	var checkpointFile, publicKey string
-	cmd := &cobra.Command{
-		Use:   "verify",
-		Short: "Walk the event log's hash chain and report the first position that does not match",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			store := eventstore.New(e.pool, e.logger, eventstore.Options{})
-			defer store.Close()
-			if checkpointFile != "" {
-				return verifyCheckpoint(e, cmd, store, checkpointFile, publicKey, asJSON)
-			}
-			progress, finish := e.progress("verifying", "events")
-			started := time.Now()
-			report, err := store.Verify(cmd.Context(), progress)
-			finish()
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				enc := json.NewEncoder(e.out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(report); err != nil {
-					return err
-				}
-			} else if report.OK {
-				fmt.Fprintf(e.out, "OK: %d events verified in %s; head position %d, hash %x\n",
-					report.Checked, time.Since(started).Round(time.Millisecond), report.HeadPosition, report.HeadHash)
-			} else {
-				fmt.Fprintf(e.out, "TAMPERED: first bad position %d: %s (%d events verified before it)\n",
-					report.FirstBadPosition, report.Reason, report.Checked)
-			}
-			if !report.OK {
-				return fmt.Errorf("hash chain verification failed at position %d", report.FirstBadPosition)
-			}
-			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
-	cmd.Flags().StringVar(&checkpointFile, "checkpoint", "", "check the log against a kept signed checkpoint file")
-	cmd.Flags().StringVar(&publicKey, "public-key", "", "with --checkpoint: the signing public key (hex or base64) the checkpoint must carry")
-	return cmd
-}
-
 func projectionsCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "projections", Short: "Inspect and rebuild read models"}
 	newRunner := func() (*projections.Runner, *eventstore.Store, error) {
-		store := eventstore.New(e.pool, e.logger, eventstore.Options{Upcasters: wire.Upcasters()})
+		store, err := wire.OpenStore(e.cfg, e.pool, e.logger, eventstore.Options{})
+		if err != nil {
+			return nil, nil, err
+		}
 		r, err := projections.NewRunner(e.pool, store, nil, e.logger, projections.Options{}, wire.Projections()...)
 		if err != nil {
 			store.Close()

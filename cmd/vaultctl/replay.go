@@ -70,7 +70,10 @@ func (e *env) rebuild(ctx context.Context, name string) error {
 		}
 		names = []string{name}
 	}
-	store := eventstore.New(e.pool, e.logger, eventstore.Options{Upcasters: wire.Upcasters()})
+	store, err := wire.OpenStore(e.cfg, e.pool, e.logger, eventstore.Options{})
+	if err != nil {
+		return err
+	}
 	defer store.Close()
 	r, err := projections.NewRunner(e.pool, store, nil, e.logger, projections.Options{}, all...)
 	if err != nil {

@@ -28,7 +28,10 @@ func seedCmd(e *env) *cobra.Command {
 			if demoPassword == "" {
 				return fmt.Errorf("give the demo users a password with --password or VAULT_SEED_PASSWORD")
 			}
-			store := eventstore.New(e.pool, e.logger, eventstore.Options{Upcasters: wire.Upcasters()})
+			store, err := wire.OpenStore(e.cfg, e.pool, e.logger, eventstore.Options{})
+			if err != nil {
+				return err
+			}
 			defer store.Close()
 			// No read-model waiter: vaultctl does not run projections, the
 			// vaultd instances pick the events up.

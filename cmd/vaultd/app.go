@@ -23,6 +23,7 @@ import (
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/config"
 	"github.com/securevault/vault/eventstore"
+	"github.com/securevault/vault/integrity"
 	"github.com/securevault/vault/keys"
 	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/projections"
@@ -47,6 +48,7 @@ type app struct {
 	registry *prometheus.Registry
 
 	pool     *pgxpool.Pool
+	latch    *integrity.Latch
 	store    *eventstore.Store
 	listener *pgnotify.Listener
 	nats     *embeddedNATS
@@ -83,18 +85,28 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	if a.pool, err = wire.OpenDatabase(ctx, cfg, logger); err != nil {
 		return nil, err
 	}
-	a.store = eventstore.New(a.pool, logger.With("component", "eventstore"), eventstore.Options{Registerer: a.registry, Upcasters: wire.Upcasters()})
+	// One latch holds this replica's verdict on the log; every component
+	// that checks the log reports to it and stops when it trips.
+	a.latch = integrity.NewLatch(logger.With("component", "integrity"), a.registry)
+	if a.store, err = wire.OpenStore(cfg, a.pool, logger.With("component", "eventstore"),
+		eventstore.Options{Registerer: a.registry, Alarm: a.latch}); err != nil {
+		return nil, err
+	}
+	if err := a.sealLog(ctx); err != nil {
+		return nil, err
+	}
 	a.listener = pgnotify.NewListener(cfg.DatabaseURL, logger.With("component", "pgnotify"))
 
 	if err := a.connectNATS(); err != nil {
 		return nil, err
 	}
 	a.relay, err = relay.New(a.pool, a.store, a.nc, a.listener, logger, a.registry, relay.Config{
-		Stream: cfg.JetStreamStream, SubjectPrefix: cfg.SubjectPrefix,
+		Stream: cfg.JetStreamStream, SubjectPrefix: cfg.SubjectPrefix, Alarm: a.latch,
 	})
 	if err != nil {
 		return nil, err
 	}
+	a.checkEventStream(ctx)
 
 	key, err := checkpoint.LoadKey(string(cfg.CheckpointKey.Bytes()), cfg.Production(), cfg.DataDir, logger)
 	if err != nil {
@@ -104,14 +116,14 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	if err != nil {
 		return nil, err
 	}
-	a.signer, err = checkpoint.NewSigner(a.pool, key, publisher, a.listener, logger.With("component", "checkpoint"),
-		checkpoint.Config{Deployment: cfg.JetStreamStream, Every: int64(cfg.CheckpointEvery)})
+	a.signer, err = checkpoint.NewSigner(a.pool, a.store, key, publisher, a.listener, logger.With("component", "checkpoint"),
+		checkpoint.Config{Deployment: cfg.JetStreamStream, Every: int64(cfg.CheckpointEvery), Interval: cfg.CheckpointInterval, Alarm: a.latch})
 	if err != nil {
 		return nil, err
 	}
 
 	a.runner, err = projections.NewRunner(a.pool, a.store, a.listener, logger.With("component", "projections"),
-		projections.Options{Registerer: a.registry}, wire.Projections()...)
+		projections.Options{Registerer: a.registry, Alarm: a.latch}, wire.Projections()...)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +148,12 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 		return nil, err
 	}
 	if err := a.bootstrap(ctx); err != nil {
-		return nil, err
+		if !a.latch.Tripped() {
+			return nil, err
+		}
+		// A tampered log: serve /readyz and /metrics saying so rather than
+		// refuse to start, which would hide the position from the operator.
+		logger.Error("admin bootstrap skipped: the event log failed its integrity check", "error", err)
 	}
 
 	a.server, err = api.New(api.Config{
@@ -175,6 +192,39 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	}
 	a.server.MountAudit(api.AuditDeps{Audit: auditLog, Authenticate: api.BearerAuth(a.identity)})
 	return a, nil
+}
+
+// sealLog seals an unkeyed (SHA-256) prefix left by a version of the vault
+// that did not key the chain, before anything else appends. A log that
+// fails its checks does not stop start-up: the latch has tripped, and the
+// replica serves /readyz and /metrics to say where.
+func (a *app) sealLog(ctx context.Context) error {
+	sealed, err := a.store.Seal(ctx)
+	switch {
+	case err != nil && a.latch.Tripped():
+		return nil
+	case err != nil:
+		return fmt.Errorf("seal the event log: %w", err)
+	case sealed:
+		a.logger.Warn("the event log's SHA-256 prefix is now sealed under the chain key; run `vaultctl verify` once to check that prefix")
+	}
+	return nil
+}
+
+// checkEventStream compares the log with the tail of its JetStream stream
+// before the first request can append: a log that lost events the stream
+// still holds must not hand their positions out again. NATS being away is
+// no reason to wait; the relay makes the same check when it connects.
+func (a *app) checkEventStream(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	_, d, err := relay.CheckStream(cctx, a.nc, a.cfg.JetStreamStream, a.store)
+	switch {
+	case d != nil:
+		a.latch.Trip(d.Position, d.Reason)
+	case err != nil && !a.latch.Tripped():
+		a.logger.Info("event stream not compared with the log at start-up; the relay will when it syncs", "error", err)
+	}
 }
 
 // connectNATS connects to NATS_URL, or starts the embedded server in dev
@@ -248,6 +298,7 @@ func (a *app) bootstrap(ctx context.Context) error {
 
 func (a *app) readyChecks() []api.ReadyCheck {
 	return []api.ReadyCheck{
+		{Name: "log_integrity", Check: a.latch.Check},
 		{Name: "postgres", Check: func(ctx context.Context) error { return a.pool.Ping(ctx) }},
 		{Name: "migrations", Check: func(ctx context.Context) error {
 			pending, err := vaultsql.Pending(ctx, a.pool)

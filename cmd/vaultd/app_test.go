@@ -59,6 +59,7 @@ func newDeployment(t *testing.T) *deployment {
 			config.EnvNATSURL:         ns.URL(),
 			config.EnvSecretKey:       randomText(t, 48),
 			config.EnvEncryptionKey:   base64.StdEncoding.EncodeToString(randomBytes(t, 32)),
+			config.EnvChainKey:        base64.StdEncoding.EncodeToString(db.ChainKey),
 			config.EnvDataDir:         t.TempDir(),
 			config.EnvJetStreamStream: "VAULT_TEST_" + suffix,
 			config.EnvSubjectPrefix:   "test" + suffix + ".events",
@@ -239,7 +240,7 @@ func TestProductionModeRefusesMissingKeys(t *testing.T) {
 	}
 	_, err := config.LoadFrom(context.Background(), lookup, slog.New(slog.DiscardHandler))
 	require.Error(t, err)
-	for _, name := range []string{config.EnvSecretKey, config.EnvEncryptionKey, config.EnvAdminPassword, config.EnvCheckpointKey} {
+	for _, name := range []string{config.EnvSecretKey, config.EnvEncryptionKey, config.EnvAdminPassword, config.EnvCheckpointKey, config.EnvChainKey} {
 		require.ErrorContains(t, err, name)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/securevault/vault/eventstore"
 	vaultsql "github.com/securevault/vault/sql"
 )
 
@@ -34,7 +35,14 @@ func AdminURL() string {
 type Database struct {
 	Name string
 	URL  string
+	// Pool connects as the migrating (super)user, for setup and for tests
+	// that play an attacker with database access.
 	Pool *pgxpool.Pool
+	// AppPool's connections run as vault_app, as vaultd's do: use it
+	// wherever a test exercises the application.
+	AppPool *pgxpool.Pool
+	// ChainKey is a random chain key for this database's event log.
+	ChainKey []byte
 }
 
 // New creates and migrates a fresh database. Without PostgreSQL the test is
@@ -67,7 +75,21 @@ func New(t testing.TB) *Database {
 	if err := vaultsql.Migrate(ctx, pool, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatalf("migrate test database: %v", err)
 	}
-	return &Database{Name: name, URL: dbURL, Pool: pool}
+	appCfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatalf("parse test database URL: %v", err)
+	}
+	vaultsql.UseAppRole(appCfg)
+	appPool, err := pgxpool.NewWithConfig(ctx, appCfg)
+	if err != nil {
+		t.Fatalf("connect to test database as %s: %v", vaultsql.AppRole, err)
+	}
+	t.Cleanup(appPool.Close)
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatalf("random: %v", err)
+	}
+	return &Database{Name: name, URL: dbURL, Pool: pool, AppPool: appPool, ChainKey: key}
 }
 
 // Superuser opens a connection that bypasses the log's protections, for
@@ -130,4 +152,14 @@ func Must[T any](t testing.TB, v T, err error) T {
 		t.Fatal(fmt.Errorf("setup: %w", err))
 	}
 	return v
+}
+
+// ChainKeys is the chain key set of this database's event log.
+func (d *Database) ChainKeys(t testing.TB) *eventstore.ChainKeys {
+	t.Helper()
+	keys, err := eventstore.NewChainKeys(d.ChainKey)
+	if err != nil {
+		t.Fatalf("chain keys: %v", err)
+	}
+	return keys
 }

@@ -166,6 +166,8 @@ func ruleFor(eventType string) (rule, bool) {
 		return rule{action: "secret.reserve_name", resourceType: domain.ResourceSecrets, idField: "secret_id"}, true
 	case domain.EventSecretRevealed:
 		return rule{action: "secret.reveal", resourceType: domain.ResourceSecrets}, true
+	case domain.EventChainKeyed:
+		return rule{action: "log.seal", resourceType: resourceLog}, true
 	}
 	return rule{}, false
 }
@@ -173,6 +175,9 @@ func ruleFor(eventType string) (rule, bool) {
 // resourceSessions is the resource type of session events; sessions are
 // not a policy resource, but an auditor still wants to see them apart.
 const resourceSessions = "sessions"
+
+// resourceLog is the event log itself: its seal, when it was first keyed.
+const resourceLog = "log"
 
 // actorAnonymous is the actor commands record for an unauthenticated caller.
 const actorAnonymous = "anonymous"

@@ -95,6 +95,9 @@ func TestMap(t *testing.T) {
 			domain.AuditEntry{UserID: alice, Username: "alice", Action: "role.delete", ResourceType: "roles", ResourceID: "r1", Outcome: "allowed"}, false},
 		{"policy updated", domain.RecordedEvent{StreamID: "policy-p1", Type: domain.EventPolicyUpdated, Data: json.RawMessage(`{}`), Metadata: md(alice, "alice")},
 			domain.AuditEntry{UserID: alice, Username: "alice", Action: "policy.update", ResourceType: "policies", ResourceID: "p1", Outcome: "allowed"}, false},
+		{"the chain seal", domain.RecordedEvent{StreamID: domain.ChainSealStream, Type: domain.EventChainKeyed,
+			Data: data(t, domain.ChainKeyed{SealedPosition: 41, SealedHash: "ab", KeyID: "k"}), Metadata: md(domain.SystemActor, "")},
+			domain.AuditEntry{UserID: "system", Action: "log.seal", ResourceType: "log", ResourceID: "seal", Outcome: "allowed"}, false},
 		{"unknown type keeps its name", domain.RecordedEvent{StreamID: "file-f1", Type: "FileUploaded", Data: json.RawMessage(`{}`), Metadata: md(alice, "alice")},
 			domain.AuditEntry{UserID: alice, Username: "alice", Action: "FileUploaded", ResourceType: "file", ResourceID: "f1", Outcome: "allowed"}, false},
 		{"no metadata", domain.RecordedEvent{StreamID: "thing", Type: "Touched", Data: json.RawMessage(`{}`)},
@@ -147,13 +150,13 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	db := pgtest.New(t)
-	store := eventstore.New(db.Pool, discard(), eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), discard(), eventstore.Options{})
 	t.Cleanup(store.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	l := pgnotify.NewListener(db.URL, discard())
 	ldone := make(chan struct{})
 	go func() { defer close(ldone); _ = l.Run(ctx) }()
-	r, err := projections.NewRunner(db.Pool, store, l, discard(), projections.Options{
+	r, err := projections.NewRunner(db.AppPool, store, l, discard(), projections.Options{
 		PageSize: 50, RebuildPageSize: 64, PollInterval: 100 * time.Millisecond,
 	}, audit.New())
 	require.NoError(t, err)
@@ -164,7 +167,7 @@ func newEnv(t *testing.T) *env {
 		require.NoError(t, <-rdone)
 		<-ldone
 	})
-	return &env{db: db, store: store, runner: r, waiter: projections.NewWaiter(db.Pool, l, 50*time.Millisecond)}
+	return &env{db: db, store: store, runner: r, waiter: projections.NewWaiter(db.AppPool, l, 50*time.Millisecond)}
 }
 
 func (e *env) append(t *testing.T, stream, typ string, payload any, meta domain.Metadata) int64 {
@@ -184,7 +187,7 @@ func (e *env) wait(t *testing.T, position int64) {
 // allRows reads the table through the reader, newest first.
 func (e *env) allRows(t *testing.T) []domain.AuditEntry {
 	t.Helper()
-	rows, err := audit.NewReader(e.db.Pool).List(context.Background(), domain.AuditFilter{Limit: 10_000})
+	rows, err := audit.NewReader(e.db.AppPool).List(context.Background(), domain.AuditFilter{Limit: 10_000})
 	require.NoError(t, err)
 	return rows
 }
@@ -280,7 +283,7 @@ func TestReaderFilters(t *testing.T) {
 			if tt.f.Limit == 0 {
 				tt.f.Limit = 100
 			}
-			rows, err := audit.NewReader(e.db.Pool).List(context.Background(), tt.f)
+			rows, err := audit.NewReader(e.db.AppPool).List(context.Background(), tt.f)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, positionsFrom(rows))
 		})
@@ -310,7 +313,7 @@ func TestReaderRefusesBadLimitsAndFindsByPosition(t *testing.T) {
 	e := newEnv(t)
 	head := e.append(t, "thing-1", "Touched", map[string]int{}, md(alice, "alice"))
 	e.wait(t, head)
-	r := audit.NewReader(e.db.Pool)
+	r := audit.NewReader(e.db.AppPool)
 	for _, limit := range []int{0, -1, 10_001} {
 		_, err := r.List(context.Background(), domain.AuditFilter{Limit: limit})
 		require.Equal(t, domain.EINVALID, domain.ErrorCode(err), "limit %d", limit)

@@ -31,7 +31,7 @@ func TestProjectionFollowsAndRebuilds(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.New(t)
-	store := eventstore.New(db.Pool, discard(), eventstore.Options{})
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), discard(), eventstore.Options{})
 	t.Cleanup(store.Close)
 
 	a, err := domain.NewSecret(domain.NewID(), "svc/a", "first", []string{"env:prod"})
@@ -54,16 +54,16 @@ func TestProjectionFollowsAndRebuilds(t *testing.T) {
 	require.NoError(t, b.Delete())
 	head := appendSecret(t, store, b, "carol")
 
-	runner, err := projections.NewRunner(db.Pool, store, nil, discard(), projections.Options{PollInterval: 20 * time.Millisecond}, secrets.New())
+	runner, err := projections.NewRunner(db.AppPool, store, nil, discard(), projections.Options{PollInterval: 20 * time.Millisecond}, secrets.New())
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- runner.Run(runCtx) }()
 	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
-	waiter := projections.NewWaiter(db.Pool, nil, 20*time.Millisecond)
+	waiter := projections.NewWaiter(db.AppPool, nil, 20*time.Millisecond)
 	require.NoError(t, waiter.WaitFor(ctx, head, time.Minute, secrets.Name))
 
-	q := secrets.NewQuery(db.Pool)
+	q := secrets.NewQuery(db.AppPool)
 	check := func(t *testing.T) {
 		got, err := q.Get(ctx, a.ID())
 		require.NoError(t, err)

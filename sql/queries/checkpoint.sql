@@ -9,9 +9,6 @@ SELECT COALESCE(max(position), 0)::bigint FROM chain_checkpoints;
 -- name: ChainHeadPosition :one
 SELECT position FROM event_chain_head WHERE singleton;
 
--- name: EventHashAt :one
-SELECT hash, recorded_at FROM events WHERE position = $1;
-
 -- name: InsertCheckpoint :execrows
 INSERT INTO chain_checkpoints (position, hash, recorded_at, deployment, key_id, public_key, signature)
 VALUES ($1, $2, $3, $4, $5, $6, $7)

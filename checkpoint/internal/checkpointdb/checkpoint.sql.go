@@ -22,22 +22,6 @@ func (q *Queries) ChainHeadPosition(ctx context.Context, db DBTX) (int64, error)
 	return position, err
 }
 
-const eventHashAt = `-- name: EventHashAt :one
-SELECT hash, recorded_at FROM events WHERE position = $1
-`
-
-type EventHashAtRow struct {
-	Hash       []byte
-	RecordedAt pgtype.Timestamptz
-}
-
-func (q *Queries) EventHashAt(ctx context.Context, db DBTX, position int64) (EventHashAtRow, error) {
-	row := db.QueryRow(ctx, eventHashAt, position)
-	var i EventHashAtRow
-	err := row.Scan(&i.Hash, &i.RecordedAt)
-	return i, err
-}
-
 const insertCheckpoint = `-- name: InsertCheckpoint :execrows
 INSERT INTO chain_checkpoints (position, hash, recorded_at, deployment, key_id, public_key, signature)
 VALUES ($1, $2, $3, $4, $5, $6, $7)

@@ -44,8 +44,15 @@ func Upcasters() map[string]eventstore.Upcaster {
 // defaultMaxConns sizes the connection pool of each process.
 const defaultMaxConns = 24
 
-// OpenDatabase connects to DATABASE_URL and applies pending migrations.
+// OpenDatabase applies pending migrations as the role DATABASE_URL connects
+// as (the schema's owner) and returns the pool everything else uses, whose
+// connections run as the least-privileged vault_app role: they may append
+// to the log but never change, delete or truncate it, nor move the chain
+// head back. The owner's connection is closed once migrations are done.
 func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*pgxpool.Pool, error) {
+	if err := migrate(ctx, cfg, logger); err != nil {
+		return nil, err
+	}
 	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", config.EnvDatabaseURL, err)
@@ -57,19 +64,60 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 	if !strings.Contains(cfg.DatabaseURL, "pool_max_conns") {
 		poolCfg.MaxConns = defaultMaxConns
 	}
+	vaultsql.UseAppRole(poolCfg)
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", config.EnvDatabaseURL, err)
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect to %s: %w", config.EnvDatabaseURL, err)
-	}
-	if err := vaultsql.Migrate(ctx, pool, logger); err != nil {
-		pool.Close()
-		return nil, err
+		return nil, fmt.Errorf("connect to %s as %s: %w", config.EnvDatabaseURL, vaultsql.AppRole, err)
 	}
 	return pool, nil
+}
+
+// migrate runs the migrations over a short-lived pool of the owner role.
+func migrate(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	ownerCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("parse %s: %w", config.EnvDatabaseURL, err)
+	}
+	ownerCfg.MaxConns = 2 // goose holds one for its lock, runs on another
+	owner, err := pgxpool.NewWithConfig(ctx, ownerCfg)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", config.EnvDatabaseURL, err)
+	}
+	defer owner.Close()
+	if err := owner.Ping(ctx); err != nil {
+		return fmt.Errorf("connect to %s: %w", config.EnvDatabaseURL, err)
+	}
+	return vaultsql.Migrate(ctx, owner, logger)
+}
+
+// ChainKeys is the event log's chain key set from the configuration.
+func ChainKeys(cfg *config.Config) (*eventstore.ChainKeys, error) {
+	previous := make([][]byte, 0, len(cfg.ChainKeysPrevious))
+	for _, k := range cfg.ChainKeysPrevious {
+		previous = append(previous, k.Bytes())
+	}
+	keys, err := eventstore.NewChainKeys(cfg.ChainKey.Bytes(), previous...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", config.EnvChainKey, err)
+	}
+	return keys, nil
+}
+
+// OpenStore opens the event store with the configured chain keys and the
+// upcasters of every aggregate; alarm may be nil (vaultctl).
+func OpenStore(cfg *config.Config, pool *pgxpool.Pool, logger *slog.Logger, opts eventstore.Options) (*eventstore.Store, error) {
+	keys, err := ChainKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Upcasters == nil {
+		opts.Upcasters = Upcasters()
+	}
+	return eventstore.New(pool, keys, logger, opts), nil
 }
 
 // OpenKeys picks the key-encryption-key provider: AWS KMS when KMS_KEY_ID is

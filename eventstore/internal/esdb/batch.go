@@ -17,8 +17,8 @@ var (
 )
 
 const saveSnapshots = `-- name: SaveSnapshots :batchexec
-INSERT INTO stream_snapshots (stream_id, layout, position, version, event_hash, state, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, now())
+INSERT INTO stream_snapshots (stream_id, layout, position, version, event_hash, state, mac, mac_key_id, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
 ON CONFLICT (stream_id, layout, position) DO NOTHING
 `
 
@@ -35,6 +35,8 @@ type SaveSnapshotsParams struct {
 	Version   int64
 	EventHash []byte
 	State     []byte
+	Mac       []byte
+	MacKeyID  string
 }
 
 // The state at one event of the log never changes, so a snapshot already
@@ -49,6 +51,8 @@ func (q *Queries) SaveSnapshots(ctx context.Context, db DBTX, arg []SaveSnapshot
 			a.Version,
 			a.EventHash,
 			a.State,
+			a.Mac,
+			a.MacKeyID,
 		}
 		batch.Queue(saveSnapshots, vals...)
 	}

@@ -41,7 +41,7 @@ func (q *Queries) LastPositionAt(ctx context.Context, db DBTX, recordedAt pgtype
 }
 
 const readAll = `-- name: ReadAll :many
-SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash
+SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash, hash_key_id
 FROM events
 WHERE position > $1
 ORDER BY position
@@ -74,6 +74,7 @@ func (q *Queries) ReadAll(ctx context.Context, db DBTX, arg ReadAllParams) ([]Ev
 			&i.RecordedAt,
 			&i.PrevHash,
 			&i.Hash,
+			&i.HashKeyID,
 		); err != nil {
 			return nil, err
 		}
@@ -86,7 +87,7 @@ func (q *Queries) ReadAll(ctx context.Context, db DBTX, arg ReadAllParams) ([]Ev
 }
 
 const readStream = `-- name: ReadStream :many
-SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash
+SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash, hash_key_id
 FROM events
 WHERE stream_id = $1 AND version > $2
 ORDER BY version
@@ -120,6 +121,7 @@ func (q *Queries) ReadStream(ctx context.Context, db DBTX, arg ReadStreamParams)
 			&i.RecordedAt,
 			&i.PrevHash,
 			&i.Hash,
+			&i.HashKeyID,
 		); err != nil {
 			return nil, err
 		}
@@ -132,7 +134,7 @@ func (q *Queries) ReadStream(ctx context.Context, db DBTX, arg ReadStreamParams)
 }
 
 const readStreamUntilPosition = `-- name: ReadStreamUntilPosition :many
-SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash
+SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash, hash_key_id
 FROM events
 WHERE stream_id = $1 AND version > $2 AND position <= $3
 ORDER BY version
@@ -172,6 +174,7 @@ func (q *Queries) ReadStreamUntilPosition(ctx context.Context, db DBTX, arg Read
 			&i.RecordedAt,
 			&i.PrevHash,
 			&i.Hash,
+			&i.HashKeyID,
 		); err != nil {
 			return nil, err
 		}

@@ -27,7 +27,7 @@ func (q *Queries) DeleteSnapshot(ctx context.Context, db DBTX, arg DeleteSnapsho
 }
 
 const snapshotAt = `-- name: SnapshotAt :one
-SELECT s.stream_id, s.layout, s.position, s.version, s.event_hash, s.state
+SELECT s.stream_id, s.layout, s.position, s.version, s.event_hash, s.state, s.mac, s.mac_key_id
 FROM stream_snapshots s
 WHERE s.stream_id = $1 AND s.layout = $2 AND s.position <= $3
   AND EXISTS (
@@ -52,10 +52,12 @@ type SnapshotAtRow struct {
 	Version   int64
 	EventHash []byte
 	State     []byte
+	Mac       []byte
+	MacKeyID  string
 }
 
 // The newest snapshot of a stream in one layout at or below a position (see
-// migration 00090) whose event is still in the log, unchanged: a snapshot the
+// migrations 00090 and 00095) whose event is still in the log, unchanged: a snapshot the
 // log no longer backs (rewritten, restored from an older backup) is passed
 // over, never used.
 func (q *Queries) SnapshotAt(ctx context.Context, db DBTX, arg SnapshotAtParams) (SnapshotAtRow, error) {
@@ -68,6 +70,8 @@ func (q *Queries) SnapshotAt(ctx context.Context, db DBTX, arg SnapshotAtParams)
 		&i.Version,
 		&i.EventHash,
 		&i.State,
+		&i.Mac,
+		&i.MacKeyID,
 	)
 	return i, err
 }

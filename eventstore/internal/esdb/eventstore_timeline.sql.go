@@ -36,7 +36,7 @@ WITH RECURSIVE
         FROM below_until p
         WHERE p.lo < p.hi
     )
-SELECT ev.position, ev.stream_id, ev.version, ev.event_id, ev.type, ev.schema_version, ev.data, ev.metadata, ev.recorded_at, ev.prev_hash, ev.hash
+SELECT ev.position, ev.stream_id, ev.version, ev.event_id, ev.type, ev.schema_version, ev.data, ev.metadata, ev.recorded_at, ev.prev_hash, ev.hash, ev.hash_key_id
 FROM events ev
 WHERE ev.stream_id = $1::text
   AND ev.version > (SELECT below_after.lo FROM below_after WHERE below_after.lo = below_after.hi)
@@ -87,6 +87,7 @@ func (q *Queries) ReadStreamPositionRange(ctx context.Context, db DBTX, arg Read
 			&i.RecordedAt,
 			&i.PrevHash,
 			&i.Hash,
+			&i.HashKeyID,
 		); err != nil {
 			return nil, err
 		}
@@ -99,7 +100,7 @@ func (q *Queries) ReadStreamPositionRange(ctx context.Context, db DBTX, arg Read
 }
 
 const readStreamVersions = `-- name: ReadStreamVersions :many
-SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash
+SELECT position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, prev_hash, hash, hash_key_id
 FROM events
 WHERE stream_id = $1 AND version = ANY($2::bigint[])
 ORDER BY version
@@ -132,6 +133,7 @@ func (q *Queries) ReadStreamVersions(ctx context.Context, db DBTX, arg ReadStrea
 			&i.RecordedAt,
 			&i.PrevHash,
 			&i.Hash,
+			&i.HashKeyID,
 		); err != nil {
 			return nil, err
 		}

@@ -20,4 +20,5 @@ type Event struct {
 	RecordedAt    pgtype.Timestamptz
 	PrevHash      []byte
 	Hash          []byte
+	HashKeyID     pgtype.Text
 }
