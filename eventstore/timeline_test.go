@@ -152,7 +152,7 @@ func TestSnapshotsByPosition(t *testing.T) {
 	var n int
 	require.NoError(t, su.QueryRow(ctx, "SELECT count(*) FROM stream_snapshots WHERE stream_id = $1", stream).Scan(&n))
 	require.Equal(t, 5, n)
-	_, err = su.Exec(ctx, `INSERT INTO stream_snapshots (stream_id, layout, position, version, event_hash, state)
-		VALUES ($1, 3, 1, 1, '\x00', '\x00')`, stream)
+	_, err = su.Exec(ctx, `INSERT INTO stream_snapshots (stream_id, layout, position, version, event_hash, state, mac, mac_key_id)
+		VALUES ($1, 3, 1, 1, '\x00', '\x00', '\x00', 'k')`, stream)
 	require.NoError(t, err)
 }
