@@ -1,6 +1,6 @@
 package domain
 
-import "encoding/json"
+import "sync"
 
 // AccessAggregate names the per-user streams of access decisions worth
 // auditing: denied attempts. They live outside the resource's own stream so
@@ -22,8 +22,16 @@ type AccessDenied struct {
 // AccessStream is the stream of a user's denied attempts.
 func AccessStream(userID string) string { return StreamID(AccessAggregate, userID) }
 
+var accessRegistry = sync.OnceValue(func() *Registry {
+	r := NewRegistry()
+	Register[AccessDenied](r, EventAccessDenied, 1)
+	return r
+})
+
+// AccessEvents is the registry of access-stream events.
+func AccessEvents() *Registry { return accessRegistry() }
+
 // NewAccessDeniedEvent builds the event for a refused request.
 func NewAccessDeniedEvent(d AccessDenied, md Metadata) NewEvent {
-	data, _ := json.Marshal(d) // a struct of strings always marshals
-	return NewEvent{ID: NewID(), Type: EventAccessDenied, SchemaVersion: 1, Data: data, Metadata: md}
+	return accessRegistry().newEvent(d, md)
 }

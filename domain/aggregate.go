@@ -148,6 +148,19 @@ func (r *Registry) StoreUpcasters() map[string]func(int, json.RawMessage) (int, 
 	return out
 }
 
+// newEvent builds a NewEvent of a payload registered here with a payload
+// that always marshals (strings and numbers), for the events appended
+// without an aggregate (denials, reveals, name reservations).
+func (r *Registry) newEvent(payload any, md Metadata) NewEvent {
+	k, data, err := r.encode(payload)
+	if err != nil {
+		// Registration is static: an unregistered payload is a bug of this
+		// package, caught by its tests, never an input.
+		panic(fmt.Sprintf("domain: %v", err))
+	}
+	return NewEvent{ID: NewID(), Type: k.name, SchemaVersion: k.version, Data: data, Metadata: md}
+}
+
 // encode turns a payload struct into the parts of a NewEvent.
 func (r *Registry) encode(payload any) (eventKind, json.RawMessage, error) {
 	k, ok := r.byType[reflect.TypeOf(payload)]

@@ -1,5 +1,7 @@
 package domain
 
+import "sync"
+
 // The event log's own bookkeeping stream. It holds one event: the seal the
 // store appends when it first keys a log whose links were plain SHA-256.
 const (
@@ -22,3 +24,13 @@ type ChainKeyed struct {
 	SealedHash     string `json:"sealed_hash"`
 	KeyID          string `json:"key_id"`
 }
+
+var chainRegistry = sync.OnceValue(func() *Registry {
+	r := NewRegistry()
+	Register[ChainKeyed](r, EventChainKeyed, ChainKeyedSchemaVersion)
+	return r
+})
+
+// ChainEvents is the registry of the chain seal stream's one event, which
+// the event store appends itself.
+func ChainEvents() *Registry { return chainRegistry() }

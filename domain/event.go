@@ -10,6 +10,10 @@ import (
 // (bootstrap, automatic version pruning, checkpoints).
 const SystemActor = "system"
 
+// AnonymousActor is the actor recorded for a caller without a valid session
+// (a login attempt, a refused request).
+const AnonymousActor = "anonymous"
+
 // Metadata travels with every event. The audit log is a projection of it, so
 // every field a reviewer could ask about "who did this, from where, as part of
 // what" lives here and nowhere else.

@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"encoding/json"
 	"slices"
 	"sync"
 )
@@ -109,21 +108,48 @@ func SecretAccessStream(secretID string) string { return StreamID(SecretAccessAg
 // SecretResource is the resource path policies decide on.
 func SecretResource(name string) string { return ResourceSecrets + "/" + name }
 
+// UserResource names a user for access checks: `admin` is checked on it.
+func UserResource(username string) string { return ResourceUsers + "/" + username }
+
+// RoleResource names a role for access checks.
+func RoleResource(name string) string { return ResourceRoles + "/" + name }
+
+// PolicyResource names a policy for access checks.
+func PolicyResource(name string) string { return ResourcePolicies + "/" + name }
+
+// Secret names are reserved once and never released (a deleted secret
+// keeps its name), so their streams hold one event and need no aggregate.
+var secretNameRegistry = sync.OnceValue(func() *Registry {
+	r := NewRegistry()
+	Register[SecretNameReserved](r, EventSecretNameReserved, 1)
+	return r
+})
+
+// SecretNameEvents is the registry of secret name reservations.
+func SecretNameEvents() *Registry { return secretNameRegistry() }
+
+var secretAccessRegistry = sync.OnceValue(func() *Registry {
+	r := NewRegistry()
+	Register[SecretRevealed](r, EventSecretRevealed, 1)
+	return r
+})
+
+// SecretAccessEvents is the registry of a secret's access stream.
+func SecretAccessEvents() *Registry { return secretAccessRegistry() }
+
 // NewSecretNameReservation is the append that claims name for secretID; it
 // must go in the same atomic append as the secret's first events.
 func NewSecretNameReservation(name, secretID string, md Metadata) StreamAppend {
-	data, _ := json.Marshal(SecretNameReserved{SecretID: secretID}) // strings always marshal
 	return StreamAppend{
 		StreamID: SecretNameReservationStream(name),
 		Expected: ExpectNoStream,
-		Events:   []NewEvent{{ID: NewID(), Type: EventSecretNameReserved, SchemaVersion: 1, Data: data, Metadata: md}},
+		Events:   []NewEvent{secretNameRegistry().newEvent(SecretNameReserved{SecretID: secretID}, md)},
 	}
 }
 
 // NewSecretRevealedEvent builds the audit event of one reveal.
 func NewSecretRevealedEvent(secretID string, version int64, md Metadata) NewEvent {
-	data, _ := json.Marshal(SecretRevealed{SecretID: secretID, Version: version})
-	return NewEvent{ID: NewID(), Type: EventSecretRevealed, SchemaVersion: 1, Data: data, Metadata: md}
+	return secretAccessRegistry().newEvent(SecretRevealed{SecretID: secretID, Version: version}, md)
 }
 
 // NormalizeSecretTags checks tags and returns them sorted without

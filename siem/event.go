@@ -58,11 +58,13 @@ func compact(data json.RawMessage) json.RawMessage {
 	return b.Bytes()
 }
 
+// meaning is what the domain's event catalogue says the event is.
+func (e Event) meaning() domain.EventMeaning { return domain.MeaningOf(e.Type, e.StreamID) }
+
 // Outcome is failure for the events that record a refused or failed
 // attempt, success for everything else.
 func (e Event) Outcome() string {
-	switch e.Type {
-	case domain.EventLoginFailed, domain.EventAccessDenied, domain.EventRefreshReuseDetected:
+	if e.meaning().Outcome != domain.AuditAllowed {
 		return OutcomeFailure
 	}
 	return OutcomeSuccess
@@ -82,29 +84,4 @@ func (e Event) Name() string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// level ranks how urgently an analyst should look at an event.
-type level int
-
-const (
-	levelInfo level = iota
-	levelNotice
-	levelWarning
-	levelCritical
-)
-
-func (e Event) level() level {
-	switch e.Type {
-	case domain.EventRefreshReuseDetected:
-		// A spent refresh token came back: most likely stolen.
-		return levelCritical
-	case domain.EventLoginFailed, domain.EventAccessDenied:
-		return levelWarning
-	case domain.EventSecretRevealed, domain.EventSecretVersionDestroyed, domain.EventUserPasswordChanged,
-		domain.EventUserRolesAssigned, domain.EventPolicyCreated, domain.EventPolicyUpdated, domain.EventPolicyDeleted,
-		domain.EventRoleCreated, domain.EventRoleUpdated, domain.EventRoleDeleted, domain.EventSessionRevoked:
-		return levelNotice
-	}
-	return levelInfo
 }

@@ -160,14 +160,14 @@ type ecsVault struct {
 }
 
 func (ecsFormatter) Format(e Event) ([]byte, error) {
-	category, types := e.ecsCategory()
+	m := e.meaning()
 	doc := ecsDoc{
 		Timestamp: e.RecordedAt.UTC().Format(time.RFC3339Nano),
 		ECS:       ecsVersionField{Version: ecsVersion},
 		Event: ecsEvent{
 			Kind:     "event",
-			Category: category,
-			Type:     types,
+			Category: m.ECSCategory,
+			Type:     m.ECSType,
 			Action:   e.Type,
 			Outcome:  e.Outcome(),
 			ID:       e.EventID,
@@ -219,43 +219,6 @@ func (ecsFormatter) Format(e Event) ([]byte, error) {
 	return b, nil
 }
 
-// ecsCategory maps an event onto ECS's event.category and event.type
-// vocabularies.
-func (e Event) ecsCategory() (category, types []string) {
-	change := "change"
-	switch {
-	case strings.HasSuffix(e.Type, "Created"), strings.HasSuffix(e.Type, "Reserved"):
-		change = "creation"
-	case strings.HasSuffix(e.Type, "Deleted"), strings.HasSuffix(e.Type, "Destroyed"), strings.HasSuffix(e.Type, "Released"):
-		change = "deletion"
-	}
-	switch e.Type {
-	case domain.EventLoginSucceeded, domain.EventLoginFailed, domain.EventSessionStarted:
-		return []string{"authentication", "session"}, []string{"start"}
-	case domain.EventSessionRevoked:
-		return []string{"authentication", "session"}, []string{"end"}
-	case domain.EventSessionRefreshed:
-		return []string{"authentication", "session"}, []string{"info"}
-	case domain.EventRefreshReuseDetected:
-		return []string{"authentication", "intrusion_detection"}, []string{"indicator", "denied"}
-	case domain.EventAccessDenied:
-		return []string{"iam"}, []string{"denied"}
-	case domain.EventSecretRevealed:
-		return []string{"database"}, []string{"access"}
-	}
-	switch e.Aggregate() {
-	case "user", "username":
-		return []string{"iam"}, []string{"user", change}
-	case "role", "rolename":
-		return []string{"iam"}, []string{"group", change}
-	case "policy", "policyname":
-		return []string{"iam", "configuration"}, []string{"admin", change}
-	case "secret", "secretname", "file", "filename":
-		return []string{"database"}, []string{change}
-	}
-	return []string{"configuration"}, []string{change}
-}
-
 // --- CEF -------------------------------------------------------------------
 
 type cefFormatter struct{ version string }
@@ -263,12 +226,12 @@ type cefFormatter struct{ version string }
 func (cefFormatter) Name() string { return FormatCEF }
 
 func (e Event) cefSeverity() int {
-	switch e.level() {
-	case levelCritical:
+	switch e.meaning().Severity {
+	case domain.SeverityCritical:
 		return 9
-	case levelWarning:
+	case domain.SeverityWarning:
 		return 7
-	case levelNotice:
+	case domain.SeverityNotice:
 		return 5
 	}
 	return 3
@@ -350,12 +313,12 @@ type syslogFormatter struct{ opts FormatOptions }
 func (syslogFormatter) Name() string { return FormatSyslog }
 
 func (e Event) syslogSeverity() int {
-	switch e.level() {
-	case levelCritical:
+	switch e.meaning().Severity {
+	case domain.SeverityCritical:
 		return 2
-	case levelWarning:
+	case domain.SeverityWarning:
 		return 4
-	case levelNotice:
+	case domain.SeverityNotice:
 		return 5
 	}
 	return 6

@@ -24,7 +24,7 @@ import (
 )
 
 // Name is the projection's checkpoint name.
-const Name = "audit"
+const Name = domain.ReadModelAudit
 
 // Projection maintains the audit_log table.
 type Projection struct {
@@ -82,106 +82,6 @@ func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, events []domain.Recor
 	return nil
 }
 
-// rule is how one event type reads in the audit log.
-type rule struct {
-	action       string
-	resourceType string
-	outcome      string
-	// idField names the event data field holding the resource id, for
-	// events on a name-reservation stream (whose stream id is a name).
-	idField string
-}
-
-// ruleFor maps every known event type. Actions are "<resource>.<verb>";
-// the resource types are the policy resource types, plus sessions.
-func ruleFor(eventType string) (rule, bool) {
-	switch eventType {
-	case domain.EventUserCreated:
-		return rule{action: "user.create", resourceType: domain.ResourceUsers}, true
-	case domain.EventUserUpdated:
-		return rule{action: "user.update", resourceType: domain.ResourceUsers}, true
-	case domain.EventUserPasswordChanged:
-		return rule{action: "user.change_password", resourceType: domain.ResourceUsers}, true
-	case domain.EventUserRolesAssigned:
-		return rule{action: "user.assign_roles", resourceType: domain.ResourceUsers}, true
-	case domain.EventUserDisabled:
-		return rule{action: "user.disable", resourceType: domain.ResourceUsers}, true
-	case domain.EventUserEnabled:
-		return rule{action: "user.enable", resourceType: domain.ResourceUsers}, true
-	case domain.EventUserDeleted:
-		return rule{action: "user.delete", resourceType: domain.ResourceUsers}, true
-	case domain.EventUsernameReserved:
-		return rule{action: "user.reserve_name", resourceType: domain.ResourceUsers, idField: "user_id"}, true
-	case domain.EventUsernameReleased:
-		return rule{action: "user.release_name", resourceType: domain.ResourceUsers, idField: "user_id"}, true
-	case domain.EventLoginSucceeded:
-		return rule{action: "auth.login", resourceType: domain.ResourceUsers}, true
-	case domain.EventLoginFailed:
-		return rule{action: "auth.login", resourceType: domain.ResourceUsers, outcome: domain.AuditFailed}, true
-	case domain.EventSessionStarted:
-		return rule{action: "session.start", resourceType: resourceSessions}, true
-	case domain.EventSessionRefreshed:
-		return rule{action: "session.refresh", resourceType: resourceSessions}, true
-	case domain.EventSessionRevoked:
-		return rule{action: "session.revoke", resourceType: resourceSessions}, true
-	case domain.EventRefreshReuseDetected:
-		return rule{action: "session.refresh", resourceType: resourceSessions, outcome: domain.AuditDenied}, true
-	case domain.EventRoleCreated:
-		return rule{action: "role.create", resourceType: domain.ResourceRoles}, true
-	case domain.EventRoleUpdated:
-		return rule{action: "role.update", resourceType: domain.ResourceRoles}, true
-	case domain.EventRoleDeleted:
-		return rule{action: "role.delete", resourceType: domain.ResourceRoles}, true
-	case domain.EventRoleNameReserved:
-		return rule{action: "role.reserve_name", resourceType: domain.ResourceRoles, idField: "role_id"}, true
-	case domain.EventRoleNameReleased:
-		return rule{action: "role.release_name", resourceType: domain.ResourceRoles, idField: "role_id"}, true
-	case domain.EventRoleMemberAdded:
-		return rule{action: "role.add_member", resourceType: domain.ResourceRoles}, true
-	case domain.EventRoleMemberRemoved:
-		return rule{action: "role.remove_member", resourceType: domain.ResourceRoles}, true
-	case domain.EventPolicyCreated:
-		return rule{action: "policy.create", resourceType: domain.ResourcePolicies}, true
-	case domain.EventPolicyUpdated:
-		return rule{action: "policy.update", resourceType: domain.ResourcePolicies}, true
-	case domain.EventPolicyDeleted:
-		return rule{action: "policy.delete", resourceType: domain.ResourcePolicies}, true
-	case domain.EventPolicyNameReserved:
-		return rule{action: "policy.reserve_name", resourceType: domain.ResourcePolicies, idField: "policy_id"}, true
-	case domain.EventPolicyNameReleased:
-		return rule{action: "policy.release_name", resourceType: domain.ResourcePolicies, idField: "policy_id"}, true
-	case domain.EventSecretCreated:
-		return rule{action: "secret.create", resourceType: domain.ResourceSecrets}, true
-	case domain.EventSecretVersionAdded:
-		return rule{action: "secret.add_version", resourceType: domain.ResourceSecrets}, true
-	case domain.EventSecretMetadataUpdated:
-		return rule{action: "secret.update", resourceType: domain.ResourceSecrets}, true
-	case domain.EventSecretDeleted:
-		return rule{action: "secret.delete", resourceType: domain.ResourceSecrets}, true
-	case domain.EventSecretRestored:
-		return rule{action: "secret.restore", resourceType: domain.ResourceSecrets}, true
-	case domain.EventSecretVersionDestroyed:
-		return rule{action: "secret.destroy_version", resourceType: domain.ResourceSecrets}, true
-	case domain.EventSecretNameReserved:
-		return rule{action: "secret.reserve_name", resourceType: domain.ResourceSecrets, idField: "secret_id"}, true
-	case domain.EventSecretRevealed:
-		return rule{action: "secret.reveal", resourceType: domain.ResourceSecrets}, true
-	case domain.EventChainKeyed:
-		return rule{action: "log.seal", resourceType: resourceLog}, true
-	}
-	return rule{}, false
-}
-
-// resourceSessions is the resource type of session events; sessions are
-// not a policy resource, but an auditor still wants to see them apart.
-const resourceSessions = "sessions"
-
-// resourceLog is the event log itself: its seal, when it was first keyed.
-const resourceLog = "log"
-
-// actorAnonymous is the actor commands record for an unauthenticated caller.
-const actorAnonymous = "anonymous"
-
 // singular names a policy resource type in an action ("secrets" →
 // "secret"), so a denied attempt reads like the allowed action would.
 func singular(resourceType string) string {
@@ -200,39 +100,35 @@ func singular(resourceType string) string {
 	return resourceType
 }
 
-// Map turns one event into its audit entry. Unknown event types keep their
-// type as the action, the stream's aggregate as the resource type and the
-// outcome `allowed`, so a new event type is audited before anyone maps it.
+// Map turns one event into its audit entry, as the domain's event
+// catalogue says it reads (domain.MeaningOf); a type without an entry is
+// audited under its own name, so no event can be missed.
 func Map(e domain.RecordedEvent) domain.AuditEntry {
 	md := e.Metadata
-	out := domain.AuditEntry{
-		Position:  e.Position,
-		EventID:   e.ID,
-		Timestamp: e.RecordedAt,
-		UserID:    md.Actor,
-		Username:  md.ActorName,
-		Outcome:   domain.AuditAllowed,
-		IP:        cleanIP(md.ClientIP),
-		UserAgent: md.UserAgent,
-		RequestID: md.RequestID,
-		EventType: e.Type,
-	}
+	m := domain.MeaningOf(e.Type, e.StreamID)
 	aggregate, id := splitStream(e.StreamID)
-	if e.Type == domain.EventAccessDenied {
+	out := domain.AuditEntry{
+		Position:     e.Position,
+		EventID:      e.ID,
+		Timestamp:    e.RecordedAt,
+		UserID:       md.Actor,
+		Username:     md.ActorName,
+		Action:       m.Action,
+		ResourceType: m.ResourceType,
+		ResourceID:   id,
+		Outcome:      m.Outcome,
+		IP:           cleanIP(md.ClientIP),
+		UserAgent:    md.UserAgent,
+		RequestID:    md.RequestID,
+		EventType:    e.Type,
+	}
+	switch m.Resource {
+	case domain.ResourceFromField:
+		out.ResourceID = dataField(e.Data, m.ResourceField)
+	case domain.ResourceFromDenial:
 		mapDenial(&out, e)
-	} else if r, ok := ruleFor(e.Type); ok {
-		out.Action, out.ResourceType, out.ResourceID = r.action, r.resourceType, id
-		if r.outcome != "" {
-			out.Outcome = r.outcome
-		}
-		if r.idField != "" {
-			out.ResourceID = dataField(e.Data, r.idField)
-		}
-		if e.Type == domain.EventLoginFailed || e.Type == domain.EventLoginSucceeded {
-			mapLogin(&out, aggregate, id)
-		}
-	} else {
-		out.Action, out.ResourceType, out.ResourceID = e.Type, aggregate, id
+	case domain.ResourceFromLogin:
+		mapLogin(&out, aggregate, id)
 	}
 	return sanitize(out)
 }
@@ -240,11 +136,10 @@ func Map(e domain.RecordedEvent) domain.AuditEntry {
 // mapDenial reads the attempted action and resource out of AccessDenied, so
 // a refused reveal reads "secret.reveal denied" on the resource it aimed at.
 func mapDenial(out *domain.AuditEntry, e domain.RecordedEvent) {
-	out.Outcome = domain.AuditDenied
 	var d domain.AccessDenied
 	if err := json.Unmarshal(e.Data, &d); err != nil || d.Action == "" {
 		out.Action = e.Type
-		out.ResourceType = domain.AccessAggregate
+		out.ResourceType, out.ResourceID = domain.AccessAggregate, ""
 		return
 	}
 	typ, id, _ := strings.Cut(d.Resource, "/")
@@ -264,7 +159,7 @@ func mapLogin(out *domain.AuditEntry, aggregate, id string) {
 		out.ResourceID = ""
 		return
 	}
-	if out.UserID == "" || out.UserID == actorAnonymous {
+	if out.UserID == "" || out.UserID == domain.AnonymousActor {
 		out.UserID = id
 	}
 }

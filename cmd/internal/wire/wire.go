@@ -30,10 +30,10 @@ func Projections() []projections.Projection {
 	return []projections.Projection{streams.New(), identity.New(), secrets.New(), audit.New()}
 }
 
-// Upcasters gathers the event store upcasters of every aggregate.
+// Upcasters gathers the event store upcasters of every registry.
 func Upcasters() map[string]eventstore.Upcaster {
 	out := make(map[string]eventstore.Upcaster)
-	for _, reg := range []*domain.Registry{domain.UserEvents(), domain.RoleEvents(), domain.PolicyEvents(), domain.SecretEvents(), domain.RoleMembersEvents()} {
+	for _, reg := range domain.Registries() {
 		for typ, up := range reg.StoreUpcasters() {
 			out[typ] = up
 		}
