@@ -10,21 +10,19 @@ import (
 	"strings"
 	"time"
 
-	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/queries"
 )
 
-// AuditQueries is the audit log's query side; *commands.Audit satisfies it.
+// AuditQueries is the audit log's query side; *queries.Audit satisfies it.
 type AuditQueries interface {
-	ListAudit(ctx context.Context, caller commands.Caller, in commands.AuditInput) (commands.AuditPage, error)
-	ExportAudit(ctx context.Context, caller commands.Caller, in commands.AuditInput, emit func(domain.AuditEntry) error) error
+	List(ctx context.Context, caller domain.Caller, in queries.AuditInput) (queries.AuditPage, error)
+	Export(ctx context.Context, caller domain.Caller, in queries.AuditInput, emit func(domain.AuditEntry) error) error
 }
 
-// AuditDeps are what the audit endpoint needs. Authenticate is
-// BearerAuth(identity).
+// AuditDeps are what the audit endpoint needs.
 type AuditDeps struct {
-	Audit        AuditQueries
-	Authenticate func(r *http.Request) (commands.Principal, error)
+	Queries AuditQueries
 }
 
 // Audit answer formats.
@@ -47,23 +45,23 @@ func auditParams() []string {
 
 // MountAudit registers GET /api/v1/audit/logs.
 func (s *Server) MountAudit(deps AuditDeps) {
-	s.handle(http.MethodGet, "/api/v1/audit/logs", s.authenticated(deps.Authenticate, func(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
-		s.auditLogs(w, r, caller, deps.Audit)
+	s.handle(http.MethodGet, "/api/v1/audit/logs", s.authenticated(func(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
+		s.auditLogs(w, r, caller, deps.Queries)
 	}), auditParams()...)
 }
 
-func (s *Server) auditLogs(w http.ResponseWriter, r *http.Request, caller commands.Caller, q AuditQueries) {
+func (s *Server) auditLogs(w http.ResponseWriter, r *http.Request, caller domain.Caller, q AuditQueries) {
 	in, format, err := parseAuditQuery(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.awaitMinPosition(r, commands.AuditReadModel); err != nil {
+	if in.MinPosition, err = minPosition(r); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	if format == auditFormatJSON {
-		page, err := q.ListAudit(r.Context(), caller, in)
+		page, err := q.List(r.Context(), caller, in)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -78,7 +76,7 @@ func (s *Server) auditLogs(w http.ResponseWriter, r *http.Request, caller comman
 // first row (or at the end of an empty export), so a refusal or a bad input
 // is still a proper JSON error; a failure after that aborts the connection,
 // because a truncated export must never look complete.
-func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request, caller commands.Caller, q AuditQueries, in commands.AuditInput, format string) {
+func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request, caller domain.Caller, q AuditQueries, in queries.AuditInput, format string) {
 	bw := bufio.NewWriterSize(w, 32<<10)
 	rc := http.NewResponseController(w)
 	var cw *csv.Writer
@@ -111,7 +109,7 @@ func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request, caller comm
 		}
 		return nil
 	}
-	err := q.ExportAudit(r.Context(), caller, in, func(e domain.AuditEntry) error {
+	err := q.Export(r.Context(), caller, in, func(e domain.AuditEntry) error {
 		if !started {
 			start()
 		}
@@ -152,13 +150,13 @@ func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request, caller comm
 
 // parseAuditQuery reads the query string strictly: unknown or repeated
 // parameters and malformed values are 400s naming the parameter. Filter
-// values are checked by the command layer.
-func parseAuditQuery(r *http.Request) (commands.AuditInput, string, error) {
+// values are checked by package queries.
+func parseAuditQuery(r *http.Request) (queries.AuditInput, string, error) {
 	values, err := strictQuery(r.URL.RawQuery, auditParams())
 	if err != nil {
-		return commands.AuditInput{}, "", err
+		return queries.AuditInput{}, "", err
 	}
-	in := commands.AuditInput{
+	in := queries.AuditInput{
 		User: values.Get("user"), Action: values.Get("action"), ResourceType: values.Get("resource_type"),
 		ResourceID: values.Get("resource_id"), Outcome: values.Get("outcome"), IP: values.Get("ip"),
 		Since: values.Get("since"), Until: values.Get("until"), Cursor: values.Get("cursor"),
@@ -166,7 +164,7 @@ func parseAuditQuery(r *http.Request) (commands.AuditInput, string, error) {
 	if values.Has("limit") {
 		n, err := strconv.Atoi(values.Get("limit"))
 		if err != nil || n < 1 || n > domain.AuditMaxLimit {
-			return commands.AuditInput{}, "", domain.Errorf(domain.EINVALID, "limit must be an integer from 1 to %d", domain.AuditMaxLimit)
+			return queries.AuditInput{}, "", domain.Errorf(domain.EINVALID, "limit must be an integer from 1 to %d", domain.AuditMaxLimit)
 		}
 		in.Limit = n
 	}
@@ -179,7 +177,7 @@ func parseAuditQuery(r *http.Request) (commands.AuditInput, string, error) {
 			format = auditFormatNDJSON
 		}
 	default:
-		return commands.AuditInput{}, "", domain.Errorf(domain.EINVALID, "format must be json, ndjson or csv")
+		return queries.AuditInput{}, "", domain.Errorf(domain.EINVALID, "format must be json, ndjson or csv")
 	}
 	return in, format, nil
 }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/projections"
 	"github.com/securevault/vault/projections/audit"
@@ -37,10 +36,7 @@ func newAuditEnv(t *testing.T) *identityEnv {
 	go func() { done <- runner.Run(ctx) }()
 	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
 
-	svc := commands.NewService(e.store, nil, logger, commands.Options{})
-	q, err := commands.NewAudit(svc, audit.NewReader(e.db.Pool))
-	require.NoError(t, err)
-	e.server.MountAudit(AuditDeps{Audit: q, Authenticate: BearerAuth(e.ident)})
+	e.server.MountAudit(AuditDeps{Queries: e.reads.Audit})
 	return e
 }
 

@@ -4,39 +4,29 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/gorilla/mux"
 
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
-	"github.com/securevault/vault/projections/identity"
+	"github.com/securevault/vault/queries"
 )
 
-// IdentityReader is the identity read model; *identity.Reader satisfies it.
-type IdentityReader interface {
-	GetUser(ctx context.Context, id string) (identity.User, error)
-	ListUsers(ctx context.Context, p identity.ListParams) ([]identity.User, error)
-	GetRole(ctx context.Context, id string) (identity.Role, error)
-	ListRoles(ctx context.Context, p identity.ListParams) ([]identity.Role, error)
-	GetPolicy(ctx context.Context, id string) (identity.Policy, error)
-	ListPolicies(ctx context.Context, p identity.ListParams) ([]identity.Policy, error)
-}
-
 // IdentityDeps are what the auth, user, role, policy and authz endpoints
-// need.
+// need: the identity commands (login, refresh and logout among them) and
+// the identity queries (users, roles, policies and access checks, now or as
+// of an instant).
 type IdentityDeps struct {
-	Identity *commands.Identity
-	Reader   IdentityReader
-	// TimeTravel answers reads given as_of or at_position and access
-	// checks as of a past instant; without it those answer 503.
-	TimeTravel *commands.TimeTravel
+	Commands *commands.Identity
+	Queries  *queries.Identity
 }
 
 // MountIdentity registers /api/v1/auth, /users, /roles, /policies and
-// /authz. The secret endpoints authenticate with BearerAuth(deps.Identity).
+// /authz.
 func (s *Server) MountIdentity(deps IdentityDeps) {
-	h := identityHandlers{s: s, deps: deps, authn: BearerAuth(deps.Identity)}
+	h := identityHandlers{s: s, deps: deps}
 	h.mountAuth()
 	h.mountUsers()
 	h.mountRoles()
@@ -45,15 +35,14 @@ func (s *Server) MountIdentity(deps IdentityDeps) {
 }
 
 type identityHandlers struct {
-	s     *Server
-	deps  IdentityDeps
-	authn func(r *http.Request) (commands.Principal, error)
+	s    *Server
+	deps IdentityDeps
 }
 
 func (h identityHandlers) mountAuth() {
 	h.s.handle(http.MethodPost, "/api/v1/auth/login", h.login)
 	h.s.handle(http.MethodPost, "/api/v1/auth/refresh", h.refresh)
-	h.s.handle(http.MethodPost, "/api/v1/auth/logout", h.s.authenticated(h.authn, h.logout))
+	h.s.handle(http.MethodPost, "/api/v1/auth/logout", h.s.authenticated(h.logout))
 }
 
 type loginRequest struct {
@@ -101,7 +90,7 @@ func (h identityHandlers) login(w http.ResponseWriter, r *http.Request) {
 		h.s.writeError(w, r, domain.Errorf(domain.EINVALID, "username and password are required"))
 		return
 	}
-	tokens, err := h.deps.Identity.Login(r.Context(), CallerFrom(r, commands.Principal{}), req.Username, req.Password)
+	tokens, err := h.deps.Commands.Login(r.Context(), CallerFrom(r, domain.Principal{}), req.Username, req.Password)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -119,7 +108,7 @@ func (h identityHandlers) refresh(w http.ResponseWriter, r *http.Request) {
 		h.s.writeError(w, r, domain.Errorf(domain.EINVALID, "refresh_token is required"))
 		return
 	}
-	tokens, err := h.deps.Identity.Refresh(r.Context(), CallerFrom(r, commands.Principal{}), req.RefreshToken)
+	tokens, err := h.deps.Commands.Refresh(r.Context(), CallerFrom(r, domain.Principal{}), req.RefreshToken)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -127,8 +116,8 @@ func (h identityHandlers) refresh(w http.ResponseWriter, r *http.Request) {
 	writeTokens(w, tokens)
 }
 
-func (h identityHandlers) logout(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
-	written, err := h.deps.Identity.Logout(r.Context(), caller)
+func (h identityHandlers) logout(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
+	written, err := h.deps.Commands.Logout(r.Context(), caller)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -158,41 +147,59 @@ func identityDeleted(w http.ResponseWriter, written commands.Written) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// listPage parses limit, cursor and name (a prefix filter, folded like the
-// names it filters). The cursor is the last name of the previous page,
-// opaque to clients and checked against the name grammar when it returns.
-func listPage(r *http.Request) (identity.ListParams, error) {
-	q := r.URL.Query()
-	var p identity.ListParams
-	prefix, err := domain.NormalizeIdentityNamePrefix(q.Get("name"))
-	if err != nil {
-		return p, err
-	}
-	p.Prefix = prefix
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > identity.MaxLimit {
-			return p, domain.Errorf(domain.EINVALID, "limit must be an integer from 1 to %d", identity.MaxLimit)
-		}
-		p.Limit = n
-	}
-	if p.After, err = domain.DecodeIdentityNameCursor(q.Get("cursor")); err != nil {
-		return p, err
-	}
-	return p, nil
+// identityListInput reads a listing's name prefix, limit and cursor; the
+// query checks them against the name grammar and the bounds.
+func identityListInput(q url.Values) (queries.IdentityListInput, error) {
+	in := queries.IdentityListInput{Prefix: q.Get("name"), Cursor: q.Get("cursor")}
+	var err error
+	in.Limit, err = optionalInt(q, "limit")
+	return in, err
 }
 
-// nextCursor is the cursor of the page after one that ended at lastName,
-// or "" when the page was not full (there is nothing after it).
-func nextCursor(p identity.ListParams, scanned int, lastName string) string {
-	limit := p.Limit
-	if limit == 0 {
-		limit = identity.DefaultLimit
+// identityGet answers one user, role or policy, now or as of the instant
+// the request asks for.
+func identityGet[T any](h identityHandlers, w http.ResponseWriter, r *http.Request, caller domain.Caller, field string,
+	get func(ctx context.Context, caller domain.Caller, id string, at queries.At) (queries.Result[T], error)) {
+	id, err := pathID(r, field)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
 	}
-	if scanned < limit {
-		return ""
+	at, err := readAt(r)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
 	}
-	return domain.EncodeCursor(lastName)
+	res, err := get(r.Context(), caller, id, at)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	setAtPosition(w, res.At)
+	writeJSON(w, http.StatusOK, res.Value)
+}
+
+// identityList answers a page of users, roles or policies, now or as of
+// the instant the request asks for.
+func identityList[T any](h identityHandlers, w http.ResponseWriter, r *http.Request, caller domain.Caller,
+	list func(ctx context.Context, caller domain.Caller, in queries.IdentityListInput, at queries.At) (queries.Page[T], error)) {
+	in, err := identityListInput(r.URL.Query())
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	at, err := readAt(r)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	page, err := list(r.Context(), caller, in, at)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	setAtPosition(w, page.Instant)
+	writeJSON(w, http.StatusOK, page)
 }
 
 // pathID returns the {id} path variable, refusing anything but a UUID

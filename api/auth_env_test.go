@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -20,15 +19,15 @@ import (
 	"github.com/securevault/vault/authtoken"
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
-	"github.com/securevault/vault/envelope"
 	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/internal/pgtest"
+	"github.com/securevault/vault/internal/vaulttest"
 	"github.com/securevault/vault/keys"
 	"github.com/securevault/vault/password"
-	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/projections"
 	"github.com/securevault/vault/projections/identity"
 	"github.com/securevault/vault/projections/streams"
+	"github.com/securevault/vault/queries"
 )
 
 // testAdminPassword is the bootstrap password of every identity test.
@@ -59,6 +58,7 @@ type identityEnv struct {
 	db       *pgtest.Database
 	store    *eventstore.Store
 	ident    *commands.Identity
+	reads    vaulttest.Reads
 	hasher   *countingHasher
 	keys     *authtoken.Keyring
 	tokens   *authtoken.Manager
@@ -92,29 +92,11 @@ func newIdentityEnv(t testing.TB, o identityEnvOptions) *identityEnv {
 	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
 	t.Cleanup(store.Close)
 
-	listener := pgnotify.NewListener(db.URL, logger)
-	lctx, lcancel := context.WithCancel(ctx)
-	ldone := make(chan struct{})
-	go func() { defer close(ldone); _ = listener.Run(lctx) }()
-	t.Cleanup(func() { lcancel(); <-ldone })
-
-	runner, err := projections.NewRunner(db.AppPool, store, listener, logger, projections.Options{
+	waiter := vaulttest.RunProjections(t, db, store, nil, projections.Options{
 		PollInterval: 50 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 	}, identity.New())
-	require.NoError(t, err)
-	rctx, rcancel := context.WithCancel(ctx)
-	rdone := make(chan error, 1)
-	go func() { rdone <- runner.Run(rctx) }()
-	t.Cleanup(func() {
-		rcancel()
-		// A test shorter than the runner's start-up cancels its preparation.
-		if err := <-rdone; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("projection runner: %v", err)
-		}
-	})
-
-	waiter := projections.NewWaiter(db.AppPool, listener, 20*time.Millisecond)
 	svc := commands.NewService(store, waiter, logger, commands.Options{ReadYourWritesTimeout: 10 * time.Second})
+	reads := vaulttest.NewReads(t, db, store, waiter, nil, queries.Options{})
 
 	if o.params == (password.Params{}) {
 		o.params = testParams()
@@ -141,12 +123,14 @@ func newIdentityEnv(t testing.TB, o identityEnvOptions) *identityEnv {
 	}
 	ident, err := commands.NewIdentity(svc, deps, o.identity)
 	require.NoError(t, err)
-
-	server, err := New(Config{}, Deps{Logger: logger, Waiter: waiter})
+	authn, err := queries.NewAuthenticator(reads.Service, tokens)
 	require.NoError(t, err)
-	server.MountIdentity(IdentityDeps{Identity: ident, Reader: identity.NewReader(db.AppPool)})
 
-	env := &identityEnv{t: t, db: db, store: store, ident: ident, hasher: hasher, keys: tokenKeys, tokens: tokens, dataKeys: dataKeys, server: server, opts: o.identity}
+	server, err := New(Config{}, Deps{Logger: logger, Authenticator: authn})
+	require.NoError(t, err)
+	server.MountIdentity(IdentityDeps{Commands: ident, Queries: reads.Identity})
+
+	env := &identityEnv{t: t, db: db, store: store, ident: ident, reads: reads, hasher: hasher, keys: tokenKeys, tokens: tokens, dataKeys: dataKeys, server: server, opts: o.identity}
 	if o.bootstrap {
 		created, err := ident.Bootstrap(ctx, testAdminPassword)
 		require.NoError(t, err)
@@ -294,15 +278,19 @@ func newIdentityEnvSharing(t testing.TB, e *identityEnv, opts commands.IdentityO
 	return ident
 }
 
+// newReplicaServer is a second replica's HTTP server over e's log and read
+// models: ident's commands, and a read side and authenticator of its own.
+func newReplicaServer(t testing.TB, e *identityEnv, ident *commands.Identity) *Server {
+	t.Helper()
+	reads := vaulttest.NewReads(t, e.db, e.store, nil, nil, queries.Options{})
+	authn, err := queries.NewAuthenticator(reads.Service, e.tokens)
+	require.NoError(t, err)
+	server, err := New(Config{}, Deps{Logger: vaulttest.Logger(), Authenticator: authn})
+	require.NoError(t, err)
+	server.MountIdentity(IdentityDeps{Commands: ident, Queries: reads.Identity})
+	return server
+}
+
 // newDataKeys is the data key store over a local keyring with a fresh root
 // key, as vaultd runs it without KMS.
-func newDataKeys(t testing.TB, db *pgtest.Database) *keys.Store {
-	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	root, err := envelope.NewDataKey()
-	require.NoError(t, err)
-	kr, err := keys.NewKeyring(context.Background(), db.AppPool, root, logger, keys.KeyringOptions{})
-	require.NoError(t, err)
-	t.Cleanup(kr.Close)
-	return keys.NewStore(db.AppPool, kr, logger)
-}
+var newDataKeys = vaulttest.DataKeys

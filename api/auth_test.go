@@ -248,7 +248,7 @@ func TestRepeatedFailuresLockTheAccountAcrossRequests(t *testing.T) {
 	// The lockout comes from the log: a second replica (a second Identity
 	// over the same store) refuses the admin at that address too.
 	other := newIdentityEnvSharing(t, e, commands.IdentityOptions{Lockout: domain.LockoutPolicy{Threshold: 3, Base: time.Hour, Max: 4 * time.Hour}})
-	_, err := other.Login(t.Context(), commands.Caller{ClientIP: "192.0.2.1"}, domain.AdminUsername, testAdminPassword)
+	_, err := other.Login(t.Context(), domain.Caller{ClientIP: "192.0.2.1"}, domain.AdminUsername, testAdminPassword)
 	require.Equal(t, domain.ERATELIMIT, domain.ErrorCode(err))
 }
 

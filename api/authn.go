@@ -5,39 +5,19 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
 )
 
-// TokenAuthenticator turns a bearer token into a principal;
-// *commands.Identity satisfies it.
-type TokenAuthenticator interface {
-	Authenticate(ctx context.Context, bearerToken string) (commands.Principal, error)
+// Authenticator turns a bearer access token into the principal it speaks
+// for; *queries.Authenticator satisfies it. A revoked session, a disabled
+// user or a changed policy must show in the very next answer.
+type Authenticator interface {
+	Authenticate(ctx context.Context, bearerToken string) (domain.Principal, error)
 }
 
 // maxAuthorizationHeader bounds what is handed to the JWT parser; the
 // token verifier refuses long tokens as well.
 const maxAuthorizationHeader = 8192
-
-// BearerAuth adapts a TokenAuthenticator to requests: it reads
-// `Authorization: Bearer <token>` and answers an EUNAUTHORIZED error for a
-// missing, malformed or rejected token. SecretsDeps.Authenticate takes it.
-func BearerAuth(a TokenAuthenticator) func(r *http.Request) (commands.Principal, error) {
-	return func(r *http.Request) (commands.Principal, error) {
-		token, err := bearerToken(r)
-		if err != nil {
-			return commands.Principal{}, err
-		}
-		p, err := a.Authenticate(r.Context(), token)
-		if err != nil {
-			return commands.Principal{}, err
-		}
-		if !p.Authenticated() {
-			return commands.Principal{}, domain.Errorf(domain.EUNAUTHORIZED, "authentication required")
-		}
-		return p, nil
-	}
-}
 
 func bearerToken(r *http.Request) (string, error) {
 	values := r.Header.Values("Authorization")
@@ -55,24 +35,45 @@ func bearerToken(r *http.Request) (string, error) {
 	return token, nil
 }
 
-// CallerFrom builds the commands.Caller of a request made by p, with the
-// request's address, user agent and ids for the events' metadata.
-func CallerFrom(r *http.Request, p commands.Principal) commands.Caller {
+// CallerFrom builds the caller of a request made by p, with the request's
+// address, user agent and ids for the events' metadata.
+func CallerFrom(r *http.Request, p domain.Principal) domain.Caller {
 	md := MetadataFrom(r.Context())
-	return commands.Caller{
+	return domain.Caller{
 		Principal: p, ClientIP: md.ClientIP, UserAgent: md.UserAgent,
 		RequestID: md.RequestID, CorrelationID: md.CorrelationID,
 	}
 }
 
-// authenticated wraps a handler that needs a signed-in caller: without a
-// valid bearer token it answers 401 JSON (writeError adds WWW-Authenticate),
-// with one it records the actor for logs and metadata and passes the Caller
-// on.
-func (s *Server) authenticated(authn func(r *http.Request) (commands.Principal, error),
-	h func(w http.ResponseWriter, r *http.Request, caller commands.Caller)) http.HandlerFunc {
+// authenticate reads `Authorization: Bearer <token>` and asks the
+// authenticator who it is: an EUNAUTHORIZED error for a missing, malformed
+// or rejected token, and for every request when no authenticator is
+// configured (deny by default).
+func (s *Server) authenticate(r *http.Request) (domain.Principal, error) {
+	if s.authn == nil {
+		return domain.Principal{}, domain.Errorf(domain.EUNAUTHORIZED, "authentication required")
+	}
+	token, err := bearerToken(r)
+	if err != nil {
+		return domain.Principal{}, err
+	}
+	p, err := s.authn.Authenticate(r.Context(), token)
+	if err != nil {
+		return domain.Principal{}, err
+	}
+	if !p.Authenticated() {
+		return domain.Principal{}, domain.Errorf(domain.EUNAUTHORIZED, "authentication required")
+	}
+	return p, nil
+}
+
+// authenticated is the one way a protected route authenticates: without a
+// valid bearer token it answers 401 JSON (writeError adds
+// WWW-Authenticate), with one it records the actor for logs and metadata
+// and passes the Caller on.
+func (s *Server) authenticated(h func(w http.ResponseWriter, r *http.Request, caller domain.Caller)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := authn(r)
+		p, err := s.authenticate(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -3,12 +3,12 @@ package api
 import (
 	"net/http"
 
-	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/queries"
 )
 
 func (h identityHandlers) mountAuthz() {
-	h.s.handle(http.MethodPost, "/api/v1/authz/check", h.s.authenticated(h.authn, h.checkAccess))
+	h.s.handle(http.MethodPost, "/api/v1/authz/check", h.s.authenticated(h.checkAccess))
 }
 
 type authzCheckRequest struct {
@@ -36,7 +36,7 @@ type grantCheckRequest struct {
 // checkAccess answers the decision for another user and the statement that
 // made it (statement_index -1: nothing matched, denied by default), or,
 // with "grant", whether a grant would be refused as an escalation.
-func (h identityHandlers) checkAccess(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
+func (h identityHandlers) checkAccess(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
 	var req authzCheckRequest
 	if err := h.s.decodeJSON(w, r, &req); err != nil {
 		h.s.writeError(w, r, err)
@@ -50,24 +50,32 @@ func (h identityHandlers) checkAccess(w http.ResponseWriter, r *http.Request, ca
 		h.s.writeError(w, r, domain.Errorf(domain.EINVALID, "target is only meaningful with grant"))
 		return
 	}
-	if req.AsOf != nil || req.AtPosition != nil {
-		h.checkAccessAt(w, r, caller, req)
-		return
+	at := queries.At{Position: req.AtPosition}
+	if req.AsOf != nil {
+		t, err := parseTime(paramAsOf, *req.AsOf)
+		if err != nil {
+			h.s.writeError(w, r, err)
+			return
+		}
+		at.Time = &t
 	}
-	check, err := h.deps.Identity.CheckAccess(r.Context(), caller, req.UserID, req.Action, req.Resource)
+	check, err := h.deps.Queries.CheckAccess(r.Context(), caller, queries.AccessCheckInput{
+		UserID: req.UserID, Action: req.Action, Resource: req.Resource,
+	}, at)
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
+	setAtPosition(w, check.Instant)
 	writeJSON(w, http.StatusOK, check)
 }
 
-func (h identityHandlers) checkGrant(w http.ResponseWriter, r *http.Request, caller commands.Caller, req authzCheckRequest) {
+func (h identityHandlers) checkGrant(w http.ResponseWriter, r *http.Request, caller domain.Caller, req authzCheckRequest) {
 	if req.Action != "" || req.Resource != "" || req.AsOf != nil || req.AtPosition != nil {
 		h.s.writeError(w, r, domain.Errorf(domain.EINVALID, "grant is checked on its own, as of now: leave out action, resource, as_of and at_position"))
 		return
 	}
-	check, err := h.deps.Identity.CheckGrant(r.Context(), caller, commands.GrantCheckInput{
+	check, err := h.deps.Queries.CheckGrant(r.Context(), caller, queries.GrantCheckInput{
 		UserID: req.UserID, Target: req.Target,
 		Statements: req.Grant.Statements, Policies: req.Grant.Policies, Roles: req.Grant.Roles,
 	})

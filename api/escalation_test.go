@@ -2,8 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"sync"
 	"testing"
@@ -12,7 +10,6 @@ import (
 
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
-	"github.com/securevault/vault/projections/identity"
 )
 
 // The observed attacks on the access model: an actor that administers
@@ -315,11 +312,7 @@ func TestTwoAdminsRemovingEachOthersAdminRoleAtOnce(t *testing.T) {
 	adminID := builtinAdminID(t, e)
 	// A second replica (its own Identity and server over the same log)
 	// serves the other admin.
-	replica := &identityEnv{t: t, store: e.store}
-	var err error
-	replica.server, err = New(Config{}, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, err)
-	replica.server.MountIdentity(IdentityDeps{Identity: newIdentityEnvSharing(t, e, commands.IdentityOptions{}), Reader: identity.NewReader(e.db.Pool)})
+	replica := &identityEnv{t: t, store: e.store, server: newReplicaServer(t, e, newIdentityEnvSharing(t, e, commands.IdentityOptions{}))}
 	for round := range 5 {
 		name := []string{"alpha", "bravo", "charlie", "delta", "echo"}[round]
 		other := e.create("/api/v1/users", admin, map[string]any{"username": name, "password": "an admin pass phrase", "roles": []string{domain.AdminRoleID}})

@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/securevault/vault/domain"
-	"github.com/securevault/vault/projections/identity"
 )
 
 // requireCode fails unless err carries one of the domain codes.
@@ -115,11 +114,12 @@ func FuzzTimeAndPositionParams(f *testing.F) {
 			t.Fatalf("parsePoint(%q) = %+v", v, p)
 		}
 		for _, param := range []string{paramAsOf, paramAtPosition} {
-			in, err := parseAsOf(url.Values{param: {v}})
+			r := httptest.NewRequest(http.MethodGet, "/?"+url.Values{param: {v}}.Encode(), nil)
+			in, err := readAt(r)
 			if err != nil {
-				requireCodeIn(t, "parseAsOf", err, domain.EINVALID)
-			} else if (in.Time == nil) == (in.Position == nil) {
-				t.Fatalf("parseAsOf(%s=%q) = %+v", param, v, in)
+				requireCodeIn(t, "readAt", err, domain.EINVALID)
+			} else if (in.Time == nil) == (in.Position == nil) || in.MinPosition != 0 {
+				t.Fatalf("readAt(%s=%q) = %+v", param, v, in)
 			}
 		}
 		if n, err := parseIfMatch(v); err != nil {
@@ -209,7 +209,8 @@ func FuzzClientAddress(f *testing.F) {
 // FuzzListQueries feeds raw query strings to the parsers of the list
 // endpoints' filters and cursors: users, roles and policies (name, limit,
 // cursor) and the audit log (every filter, unknown and repeated parameters).
-// They refuse with EINVALID, and what they accept is of the name grammar.
+// They refuse with EINVALID; the names and cursors they pass on are checked
+// by the queries against the name grammar (domain/names_fuzz_test.go).
 func FuzzListQueries(f *testing.F) {
 	for _, s := range []string{"cursor=AA", "name=%00", "name=%FF", "name=Ali&limit=5", "cursor=YWxpY2U", "cursor=_w", "limit=0", "limit=99999",
 		"resource_id=%FF", "resource_id=%ED%A0%80", "user=alice&user=bob", "colour=red", "format=csv&since=2026-01-01T00:00:00Z", "%zz", "name=%E2%84%AAelvin"} {
@@ -218,18 +219,12 @@ func FuzzListQueries(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.URL.RawQuery = raw
-		p, err := listPage(r)
-		if err != nil {
-			requireCodeIn(t, "listPage", err, domain.EINVALID)
-		} else {
-			if again, err := domain.NormalizeIdentityNamePrefix(p.Prefix); err != nil || again != p.Prefix {
-				t.Fatalf("listPage(%q) prefix %q is not canonical", raw, p.Prefix)
-			}
-			if p.After != "" && domain.ValidateIdentityName(p.After) != nil {
-				t.Fatalf("listPage(%q) cursor %q is not a name", raw, p.After)
-			}
-			if p.Limit < 0 || p.Limit > identity.MaxLimit {
-				t.Fatalf("listPage(%q) limit %d", raw, p.Limit)
+		if q, err := url.ParseQuery(raw); err == nil {
+			in, err := identityListInput(q)
+			if err != nil {
+				requireCodeIn(t, "identityListInput", err, domain.EINVALID)
+			} else if in.Limit < 0 || in.Prefix != q.Get("name") || in.Cursor != q.Get("cursor") {
+				t.Fatalf("identityListInput(%q) = %+v", raw, in)
 			}
 		}
 		in, format, err := parseAuditQuery(r)

@@ -47,9 +47,9 @@ func TestOwnerLogsInFromACleanAddressWhileTheAttackerIsLockedOut(t *testing.T) {
 
 	// The lockout is decided from the log, so another replica agrees.
 	other := newIdentityEnvSharing(t, e, commands.IdentityOptions{Lockout: e.opts.Lockout})
-	_, err := other.Login(t.Context(), commands.Caller{ClientIP: attacker}, domain.AdminUsername, testAdminPassword)
+	_, err := other.Login(t.Context(), domain.Caller{ClientIP: attacker}, domain.AdminUsername, testAdminPassword)
 	require.Equal(t, domain.ERATELIMIT, domain.ErrorCode(err))
-	_, err = other.Login(t.Context(), commands.Caller{ClientIP: owner}, domain.AdminUsername, testAdminPassword)
+	_, err = other.Login(t.Context(), domain.Caller{ClientIP: owner}, domain.AdminUsername, testAdminPassword)
 	require.NoError(t, err)
 }
 

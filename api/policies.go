@@ -5,15 +5,14 @@ import (
 
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
-	"github.com/securevault/vault/projections/identity"
 )
 
 func (h identityHandlers) mountPolicies() {
-	h.s.handle(http.MethodPost, "/api/v1/policies", h.s.authenticated(h.authn, h.createPolicy))
-	h.s.handle(http.MethodGet, "/api/v1/policies", h.s.authenticated(h.authn, h.listPolicies), timeTravelQuery("name", "limit", "cursor")...)
-	h.s.handle(http.MethodGet, "/api/v1/policies/{id}", h.s.authenticated(h.authn, h.getPolicy), timeTravelQuery()...)
-	h.s.handle(http.MethodPut, "/api/v1/policies/{id}", h.s.authenticated(h.authn, h.updatePolicy))
-	h.s.handle(http.MethodDelete, "/api/v1/policies/{id}", h.s.authenticated(h.authn, h.deletePolicy))
+	h.s.handle(http.MethodPost, "/api/v1/policies", h.s.authenticated(h.createPolicy))
+	h.s.handle(http.MethodGet, "/api/v1/policies", h.s.authenticated(h.listPolicies), timeTravelQuery("name", "limit", "cursor")...)
+	h.s.handle(http.MethodGet, "/api/v1/policies/{id}", h.s.authenticated(h.getPolicy), timeTravelQuery()...)
+	h.s.handle(http.MethodPut, "/api/v1/policies/{id}", h.s.authenticated(h.updatePolicy))
+	h.s.handle(http.MethodDelete, "/api/v1/policies/{id}", h.s.authenticated(h.deletePolicy))
 }
 
 // statementRequest is one statement, strictly decoded like the rest.
@@ -41,13 +40,13 @@ func (req policyRequest) input() commands.PolicyInput {
 	return in
 }
 
-func (h identityHandlers) createPolicy(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
+func (h identityHandlers) createPolicy(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
 	var req policyRequest
 	if err := h.s.decodeJSON(w, r, &req); err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
-	p, written, err := h.deps.Identity.CreatePolicy(r.Context(), caller, req.input())
+	p, written, err := h.deps.Commands.CreatePolicy(r.Context(), caller, req.input())
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -56,29 +55,18 @@ func (h identityHandlers) createPolicy(w http.ResponseWriter, r *http.Request, c
 	identityWritten(w, http.StatusCreated, written, p)
 }
 
-func (h identityHandlers) listPolicies(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
-	if wantsTimeTravel(r) {
-		h.listPoliciesAt(w, r, caller)
-		return
-	}
-	serveIdentityList(h, w, r, h.deps.Reader.ListPolicies,
-		func(pol identity.Policy) bool {
-			return h.deps.Identity.Allowed(caller, domain.ActionAdmin, commands.PolicyResource(pol.Name))
-		},
-		func(pol identity.Policy) string { return pol.Name })
+// listPolicies shows the policies the caller may administer. Now, the filter runs
+// after the page is read, so a page may hold fewer items than the limit
+// while next_cursor still leads on.
+func (h identityHandlers) listPolicies(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
+	identityList(h, w, r, caller, h.deps.Queries.ListPolicies)
 }
 
-func (h identityHandlers) getPolicy(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
-	if wantsTimeTravel(r) {
-		h.getPolicyAt(w, r, caller)
-		return
-	}
-	serveIdentityGet(h, w, r, "policy id", h.deps.Reader.GetPolicy, func(pol identity.Policy) error {
-		return h.deps.Identity.Authorize(r.Context(), caller, domain.ActionAdmin, commands.PolicyResource(pol.Name))
-	})
+func (h identityHandlers) getPolicy(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
+	identityGet(h, w, r, caller, "policy id", h.deps.Queries.GetPolicy)
 }
 
-func (h identityHandlers) updatePolicy(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
+func (h identityHandlers) updatePolicy(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
 	id, err := pathID(r, "policy id")
 	if err != nil {
 		h.s.writeError(w, r, err)
@@ -89,7 +77,7 @@ func (h identityHandlers) updatePolicy(w http.ResponseWriter, r *http.Request, c
 		h.s.writeError(w, r, err)
 		return
 	}
-	p, written, err := h.deps.Identity.UpdatePolicy(r.Context(), caller, id, req.input())
+	p, written, err := h.deps.Commands.UpdatePolicy(r.Context(), caller, id, req.input())
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -97,13 +85,13 @@ func (h identityHandlers) updatePolicy(w http.ResponseWriter, r *http.Request, c
 	identityWritten(w, http.StatusOK, written, p)
 }
 
-func (h identityHandlers) deletePolicy(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
+func (h identityHandlers) deletePolicy(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
 	id, err := pathID(r, "policy id")
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
-	written, err := h.deps.Identity.DeletePolicy(r.Context(), caller, id)
+	written, err := h.deps.Commands.DeletePolicy(r.Context(), caller, id)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

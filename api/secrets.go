@@ -11,35 +11,34 @@ import (
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/envelope"
+	"github.com/securevault/vault/queries"
 )
 
 // maskedValue stands in for a secret value in every answer but a reveal.
 const maskedValue = "********"
 
-// SecretsDeps are what the secret endpoints need. Authenticate turns a
-// request into the caller's principal (an EUNAUTHORIZED error when it
-// carries no valid credentials); the identity middleware provides it.
+// SecretsDeps are what the secret endpoints need: the commands that change
+// secrets (reveal included, since it appends its audit record) and the
+// queries that read them, now or as of an instant.
 type SecretsDeps struct {
-	Secrets      *commands.Secrets
-	Authenticate func(r *http.Request) (commands.Principal, error)
-	// TimeTravel answers reads given as_of or at_position, and a secret's
-	// history and diff; without it those answer 503.
-	TimeTravel *commands.TimeTravel
+	Commands *commands.Secrets
+	Queries  *queries.Secrets
 }
 
 // MountSecrets registers the /api/v1/secrets endpoints.
 func (s *Server) MountSecrets(deps SecretsDeps) {
 	h := secretHandlers{s: s, deps: deps}
-	s.handle(http.MethodPost, "/api/v1/secrets", h.create)
-	s.handle(http.MethodGet, "/api/v1/secrets", h.list, timeTravelQuery("prefix", "tag", "include_deleted", "limit", "cursor")...)
-	s.handle(http.MethodGet, "/api/v1/secrets/{id}", h.get, timeTravelQuery()...)
-	s.handle(http.MethodDelete, "/api/v1/secrets/{id}", h.delete)
-	s.handle(http.MethodGet, "/api/v1/secrets/{id}/reveal", h.reveal, "version")
-	s.handle(http.MethodPut, "/api/v1/secrets/{id}/rotate", h.rotate)
-	s.handle(http.MethodPost, "/api/v1/secrets/{id}/restore", h.restore)
-	s.handle(http.MethodGet, "/api/v1/secrets/{id}/versions", h.versions, timeTravelQuery()...)
-	s.handle(http.MethodPost, "/api/v1/secrets/{id}/versions/{version}/destroy", h.destroy)
-	h.mountTimeTravel()
+	s.handle(http.MethodPost, "/api/v1/secrets", s.authenticated(h.create))
+	s.handle(http.MethodGet, "/api/v1/secrets", s.authenticated(h.list), timeTravelQuery("prefix", "tag", "include_deleted", "limit", "cursor")...)
+	s.handle(http.MethodGet, "/api/v1/secrets/{id}", s.authenticated(h.get), timeTravelQuery()...)
+	s.handle(http.MethodDelete, "/api/v1/secrets/{id}", s.authenticated(h.delete))
+	s.handle(http.MethodGet, "/api/v1/secrets/{id}/reveal", s.authenticated(h.reveal), "version")
+	s.handle(http.MethodPut, "/api/v1/secrets/{id}/rotate", s.authenticated(h.rotate))
+	s.handle(http.MethodPost, "/api/v1/secrets/{id}/restore", s.authenticated(h.restore))
+	s.handle(http.MethodGet, "/api/v1/secrets/{id}/versions", s.authenticated(h.versions), timeTravelQuery()...)
+	s.handle(http.MethodPost, "/api/v1/secrets/{id}/versions/{version}/destroy", s.authenticated(h.destroy))
+	s.handle(http.MethodGet, "/api/v1/secrets/{id}/history", s.authenticated(h.history), timeTravelQuery("limit", "cursor")...)
+	s.handle(http.MethodGet, "/api/v1/secrets/{id}/diff", s.authenticated(h.diff), "from", "to")
 }
 
 type secretHandlers struct {
@@ -53,13 +52,17 @@ type secretJSON struct {
 	Value string `json:"value"`
 }
 
+// secretListJSON is a page of secrets, with the instant it shows when it
+// was read as of one.
 type secretListJSON struct {
 	Items      []secretJSON `json:"items"`
 	NextCursor string       `json:"next_cursor,omitempty"`
+	*queries.Instant
 }
 
 type secretVersionsJSON struct {
 	Items []domain.SecretVersionInfo `json:"items"`
+	*queries.Instant
 }
 
 type pendingJSON struct {
@@ -87,24 +90,6 @@ type generateJSON struct {
 type revealJSON struct {
 	Value   string `json:"value"`
 	Version int64  `json:"version"`
-}
-
-func (h secretHandlers) caller(r *http.Request) (commands.Caller, error) {
-	if h.deps.Authenticate == nil {
-		return commands.Caller{}, domain.Errorf(domain.EUNAUTHORIZED, "authentication required")
-	}
-	p, err := h.deps.Authenticate(r)
-	if err != nil {
-		return commands.Caller{}, err
-	}
-	if !p.Authenticated() {
-		return commands.Caller{}, domain.Errorf(domain.EUNAUTHORIZED, "authentication required")
-	}
-	md := MetadataFrom(r.Context())
-	return commands.Caller{
-		Principal: p, ClientIP: md.ClientIP, UserAgent: md.UserAgent,
-		RequestID: md.RequestID, CorrelationID: md.CorrelationID,
-	}, nil
 }
 
 func masked(sec domain.SecretSummary) secretJSON {
@@ -140,18 +125,13 @@ func writeWritten(w http.ResponseWriter, written commands.Written) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (h secretHandlers) create(w http.ResponseWriter, r *http.Request) {
-	caller, err := h.caller(r)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
+func (h secretHandlers) create(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
 	var req createSecretRequest
 	if err := h.s.decodeJSON(w, r, &req); err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
-	res, err := h.deps.Secrets.CreateSecret(r.Context(), caller, commands.CreateSecretInput{
+	res, err := h.deps.Commands.CreateSecret(r.Context(), caller, commands.CreateSecretInput{
 		Name: req.Name, Description: req.Description, Tags: req.Tags, Value: []byte(req.Value),
 	})
 	if err != nil {
@@ -162,104 +142,128 @@ func (h secretHandlers) create(w http.ResponseWriter, r *http.Request) {
 	writeSecretResult(w, http.StatusCreated, res)
 }
 
-func (h secretHandlers) list(w http.ResponseWriter, r *http.Request) {
-	if wantsTimeTravel(r) {
-		h.listAt(w, r)
-		return
-	}
-	caller, err := h.caller(r)
-	if err != nil {
+func (h secretHandlers) list(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
+	q := r.URL.Query()
+	in := queries.SecretListInput{Prefix: q.Get("prefix"), Tag: q.Get("tag"), Cursor: q.Get("cursor")}
+	var err error
+	if in.Limit, err = optionalInt(q, "limit"); err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
-	q := r.URL.Query()
-	in := commands.SecretListInput{Prefix: q.Get("prefix"), Tag: q.Get("tag"), Cursor: q.Get("cursor")}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			h.s.writeError(w, r, domain.Errorf(domain.EINVALID, "limit must be a positive integer"))
-			return
-		}
-		in.Limit = n
-	}
 	if v := q.Get("include_deleted"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
+		if in.IncludeDeleted, err = strconv.ParseBool(v); err != nil {
 			h.s.writeError(w, r, domain.Errorf(domain.EINVALID, "include_deleted must be true or false"))
 			return
 		}
-		in.IncludeDeleted = b
 	}
-	if err := h.s.awaitMinPosition(r, commands.SecretsReadModel); err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	page, err := h.deps.Secrets.ListSecrets(r.Context(), caller, in)
+	at, err := readAt(r)
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
-	out := secretListJSON{Items: make([]secretJSON, 0, len(page.Items)), NextCursor: page.NextCursor}
+	page, err := h.deps.Queries.List(r.Context(), caller, in, at)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	out := secretListJSON{Items: make([]secretJSON, 0, len(page.Items)), NextCursor: page.NextCursor, Instant: page.Instant}
 	for _, it := range page.Items {
 		out.Items = append(out.Items, masked(it))
 	}
+	setAtPosition(w, page.Instant)
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (h secretHandlers) get(w http.ResponseWriter, r *http.Request) {
-	if wantsTimeTravel(r) {
-		h.getAt(w, r)
-		return
-	}
-	caller, err := h.caller(r)
+func (h secretHandlers) get(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
+	at, err := readAt(r)
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
-	if err := h.s.awaitMinPosition(r, commands.SecretsReadModel); err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	sec, err := h.deps.Secrets.GetSecret(r.Context(), caller, mux.Vars(r)["id"])
+	sec, err := h.deps.Queries.Get(r.Context(), caller, mux.Vars(r)["id"], at)
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
-	setSecretETag(w, sec)
-	writeJSON(w, http.StatusOK, masked(sec))
+	if sec.At == nil {
+		// Only the present version is one a rotation can be conditional on.
+		setSecretETag(w, sec.Value)
+	}
+	setAtPosition(w, sec.At)
+	writeJSON(w, http.StatusOK, masked(sec.Value))
 }
 
-func (h secretHandlers) versions(w http.ResponseWriter, r *http.Request) {
-	if wantsTimeTravel(r) {
-		h.versionsAt(w, r)
-		return
-	}
-	caller, err := h.caller(r)
+func (h secretHandlers) versions(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
+	at, err := readAt(r)
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
-	if err := h.s.awaitMinPosition(r, commands.SecretsReadModel); err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	vs, err := h.deps.Secrets.SecretVersions(r.Context(), caller, mux.Vars(r)["id"])
+	vs, err := h.deps.Queries.Versions(r.Context(), caller, mux.Vars(r)["id"], at)
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
-	if vs == nil {
-		vs = []domain.SecretVersionInfo{}
-	}
-	writeJSON(w, http.StatusOK, secretVersionsJSON{Items: vs})
+	setAtPosition(w, vs.At)
+	writeJSON(w, http.StatusOK, secretVersionsJSON{Items: vs.Value, Instant: vs.At})
 }
 
-func (h secretHandlers) reveal(w http.ResponseWriter, r *http.Request) {
-	caller, err := h.caller(r)
+// history answers the timeline of a secret, oldest first, paged by
+// position; as_of or at_position bound it.
+func (h secretHandlers) history(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
+	q := r.URL.Query()
+	in := queries.HistoryInput{Cursor: q.Get("cursor")}
+	var err error
+	if in.Limit, err = optionalInt(q, "limit"); err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	at, err := readAt(r)
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
+	page, err := h.deps.Queries.History(r.Context(), caller, mux.Vars(r)["id"], in, at)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	setAtPosition(w, &page.Instant)
+	writeJSON(w, http.StatusOK, page)
+}
+
+// diff answers what changed between ?from= and ?to= (each a time or a
+// position; to defaults to now).
+func (h secretHandlers) diff(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
+	q := r.URL.Query()
+	if !q.Has("from") {
+		h.s.writeError(w, r, domain.Errorf(domain.EINVALID, "from is required: an RFC 3339 time or a log position"))
+		return
+	}
+	var (
+		in  queries.SecretDiffInput
+		err error
+	)
+	if in.From, err = parsePoint("from", q.Get("from")); err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	if q.Has("to") {
+		if in.To, err = parsePoint("to", q.Get("to")); err != nil {
+			h.s.writeError(w, r, err)
+			return
+		}
+	}
+	d, err := h.deps.Queries.Diff(r.Context(), caller, mux.Vars(r)["id"], in)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	setAtPosition(w, &d.To)
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (h secretHandlers) reveal(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
 	var version int64
 	if v := r.URL.Query().Get("version"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -271,7 +275,7 @@ func (h secretHandlers) reveal(w http.ResponseWriter, r *http.Request) {
 	}
 	// Reveals read the event log, not a read model: X-Vault-Min-Position has
 	// nothing to wait for.
-	rev, written, err := h.deps.Secrets.RevealSecret(r.Context(), caller, mux.Vars(r)["id"], version)
+	rev, written, err := h.deps.Commands.RevealSecret(r.Context(), caller, mux.Vars(r)["id"], version)
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
@@ -289,12 +293,7 @@ func (h secretHandlers) reveal(w http.ResponseWriter, r *http.Request) {
 	clear(body)
 }
 
-func (h secretHandlers) rotate(w http.ResponseWriter, r *http.Request) {
-	caller, err := h.caller(r)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
+func (h secretHandlers) rotate(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
 	expected, err := parseIfMatch(r.Header.Get("If-Match"))
 	if err != nil {
 		h.s.writeError(w, r, err)
@@ -309,7 +308,7 @@ func (h secretHandlers) rotate(w http.ResponseWriter, r *http.Request) {
 	if req.Generate != nil {
 		in.Generate = &commands.GenerateSpec{Length: req.Generate.Length, Charset: req.Generate.Charset}
 	}
-	res, err := h.deps.Secrets.RotateSecret(r.Context(), caller, in)
+	res, err := h.deps.Commands.RotateSecret(r.Context(), caller, in)
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
@@ -335,13 +334,8 @@ func parseIfMatch(v string) (*int64, error) {
 	return &n, nil
 }
 
-func (h secretHandlers) delete(w http.ResponseWriter, r *http.Request) {
-	caller, err := h.caller(r)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	res, err := h.deps.Secrets.DeleteSecret(r.Context(), caller, mux.Vars(r)["id"])
+func (h secretHandlers) delete(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
+	res, err := h.deps.Commands.DeleteSecret(r.Context(), caller, mux.Vars(r)["id"])
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
@@ -349,13 +343,8 @@ func (h secretHandlers) delete(w http.ResponseWriter, r *http.Request) {
 	writeWritten(w, res.Written)
 }
 
-func (h secretHandlers) restore(w http.ResponseWriter, r *http.Request) {
-	caller, err := h.caller(r)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	res, err := h.deps.Secrets.RestoreSecret(r.Context(), caller, mux.Vars(r)["id"])
+func (h secretHandlers) restore(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
+	res, err := h.deps.Commands.RestoreSecret(r.Context(), caller, mux.Vars(r)["id"])
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
@@ -363,18 +352,13 @@ func (h secretHandlers) restore(w http.ResponseWriter, r *http.Request) {
 	writeSecretResult(w, http.StatusOK, res)
 }
 
-func (h secretHandlers) destroy(w http.ResponseWriter, r *http.Request) {
-	caller, err := h.caller(r)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
+func (h secretHandlers) destroy(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
 	version, err := strconv.ParseInt(mux.Vars(r)["version"], 10, 64)
 	if err != nil || version < 1 {
 		h.s.writeError(w, r, domain.Errorf(domain.ENOTFOUND, "no such version"))
 		return
 	}
-	written, err := h.deps.Secrets.DestroySecretVersion(r.Context(), caller, mux.Vars(r)["id"], version)
+	written, err := h.deps.Commands.DestroySecretVersion(r.Context(), caller, mux.Vars(r)["id"], version)
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return

@@ -23,10 +23,11 @@ import (
 	"github.com/securevault/vault/envelope"
 	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/internal/pgtest"
+	"github.com/securevault/vault/internal/vaulttest"
 	"github.com/securevault/vault/keys"
-	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/projections"
 	"github.com/securevault/vault/projections/secrets"
+	"github.com/securevault/vault/queries"
 )
 
 // secretsAPI is the real stack behind the secret endpoints. Every component
@@ -35,7 +36,7 @@ type secretsAPI struct {
 	*testServer
 	db    *pgtest.Database
 	mu    sync.Mutex
-	users map[string]commands.Principal // bearer token → principal
+	users map[string]domain.Principal // bearer token → principal
 }
 
 type secretsAPIOptions struct {
@@ -46,30 +47,26 @@ type secretsAPIOptions struct {
 
 func newSecretsAPI(t *testing.T, opts secretsAPIOptions) *secretsAPI {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	db := pgtest.New(t)
-	listener := pgnotify.NewListener(db.URL, slog.New(slog.DiscardHandler))
-	waiter := projections.NewWaiter(db.AppPool, listener, 50*time.Millisecond)
-	ts := newTestServerDeps(t, Config{MinPositionTimeout: 300 * time.Millisecond}, Deps{Waiter: waiter})
-	logger := slog.New(slog.NewJSONHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a := &secretsAPI{db: db, users: map[string]domain.Principal{}}
+	a.testServer = newTestServerDeps(t, Config{}, Deps{Authenticator: a})
+	logger := slog.New(slog.NewJSONHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
+	t.Cleanup(store.Close)
 
-	listenDone := make(chan struct{})
-	go func() { defer close(listenDone); _ = listener.Run(ctx) }()
-	runDone := make(chan error, 1)
+	var waiter *projections.Waiter
 	if opts.noProjection {
-		runDone <- nil
+		// The read model stays behind for good: every write's bounded wait
+		// runs out.
+		waiter = projections.NewWaiter(db.AppPool, nil, 50*time.Millisecond)
 	} else {
-		runner, err := projections.NewRunner(db.AppPool, store, listener, logger,
-			projections.Options{PollInterval: 100 * time.Millisecond}, secrets.New())
-		require.NoError(t, err)
-		go func() { runDone <- runner.Run(ctx) }()
+		waiter = vaulttest.RunProjections(t, db, store, logger, projections.Options{}, secrets.New())
 	}
-
 	root, err := envelope.NewDataKey()
 	require.NoError(t, err)
-	kr, err := keys.NewKeyring(ctx, db.AppPool, root, logger, keys.KeyringOptions{})
+	kr, err := keys.NewKeyring(context.Background(), db.AppPool, root, logger, keys.KeyringOptions{})
 	require.NoError(t, err)
+	t.Cleanup(kr.Close)
 	rywTimeout := 30 * time.Second
 	if opts.noProjection {
 		rywTimeout = time.Millisecond
@@ -79,29 +76,19 @@ func newSecretsAPI(t *testing.T, opts secretsAPIOptions) *secretsAPI {
 		DataKeys: keys.NewStore(db.AppPool, kr, logger), ReadModel: secrets.NewQuery(db.AppPool), KeyProvider: keys.ProviderLocal,
 	})
 	require.NoError(t, err)
-
-	a := &secretsAPI{testServer: ts, db: db, users: map[string]commands.Principal{}}
-	ts.MountSecrets(SecretsDeps{Secrets: sec, Authenticate: a.authenticate})
-
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-runDone)
-		<-listenDone
-		store.Close()
-		kr.Close()
-	})
+	reads := vaulttest.NewReads(t, db, store, waiter, logger, queries.Options{MinPositionTimeout: 300 * time.Millisecond})
+	a.MountSecrets(SecretsDeps{Commands: sec, Queries: reads.Secrets})
 	return a
 }
 
-// authenticate stands in for the identity middleware: a bearer token names
+// Authenticate stands in for the identity read side: a bearer token names
 // a principal the test registered.
-func (a *secretsAPI) authenticate(r *http.Request) (commands.Principal, error) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+func (a *secretsAPI) Authenticate(_ context.Context, token string) (domain.Principal, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	p, known := a.users[token]
-	if !ok || !known {
-		return commands.Principal{}, domain.Errorf(domain.EUNAUTHORIZED, "authentication required")
+	if !known {
+		return domain.Principal{}, domain.Errorf(domain.EUNAUTHORIZED, "authentication required")
 	}
 	return p, nil
 }
@@ -111,7 +98,7 @@ func (a *secretsAPI) user(statements ...domain.Statement) string {
 	token := domain.NewID()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.users[token] = commands.Principal{
+	a.users[token] = domain.Principal{
 		UserID: domain.NewID(), Username: "user-" + token[:8],
 		Policies: []domain.PolicyView{{ID: domain.NewID(), Name: "test", Statements: statements}},
 	}
@@ -280,7 +267,7 @@ func TestSecretsHTTPErrors(t *testing.T) {
 		{"rotate without value", admin, http.MethodPut, base + "/rotate", map[string]any{}, nil, http.StatusBadRequest, domain.EINVALID},
 		{"rotate bad charset", admin, http.MethodPut, base + "/rotate", map[string]any{"generate": map[string]any{"length": 16, "charset": "emoji"}}, nil, http.StatusBadRequest, domain.EINVALID},
 		{"destroy unknown version", admin, http.MethodPost, base + "/versions/9/destroy", nil, nil, http.StatusNotFound, domain.ENOTFOUND},
-		{"min position not reached", admin, http.MethodGet, base, nil, []string{HeaderMinPosition, "999999999"}, http.StatusServiceUnavailable, domain.EUNAVAILABLE},
+		{"min position beyond the head", admin, http.MethodGet, base, nil, []string{HeaderMinPosition, "999999999"}, http.StatusBadRequest, domain.EINVALID},
 		{"bad list limit", admin, http.MethodGet, "/api/v1/secrets?limit=500", nil, nil, http.StatusBadRequest, domain.EINVALID},
 	}
 	for _, tc := range cases {
@@ -368,6 +355,11 @@ func TestSecretsHTTPAcceptedWhenTheReadModelLags(t *testing.T) {
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
 	require.Equal(t, "lagging/one", body.Name)
 	require.Equal(t, "********", body.Value)
+
+	// A read that asks for the write waits for the read model, bounded,
+	// and says so rather than answer stale.
+	requireCode(t, a.call(admin, http.MethodGet, "/api/v1/secrets/"+body.ID, nil, HeaderMinPosition, strconv.FormatInt(pos, 10)),
+		http.StatusServiceUnavailable, domain.EUNAVAILABLE)
 
 	// Reveal reads the log, so it works before the read model catches up.
 	rec = a.call(admin, http.MethodGet, "/api/v1/secrets/"+body.ID+"/reveal", nil)

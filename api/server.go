@@ -4,10 +4,13 @@
 // Endpoint files (secrets.go, users.go, ...) add a method such as
 //
 //	func (s *Server) MountSecrets(deps SecretsDeps) {
-//		s.handle(http.MethodPost, "/api/v1/secrets", s.createSecret(deps))
+//		s.handle(http.MethodPost, "/api/v1/secrets", s.authenticated(h.create))
 //	}
 //
 // and cmd/vaultd calls it after New, so only cmd wires dependencies together.
+// Handlers call package commands to change something and package queries to
+// read; api imports no storage package (no pgx, no projection), which
+// TestAPIDependencies holds it to.
 package api
 
 import (
@@ -27,7 +30,6 @@ import (
 const (
 	DefaultMaxBodyBytes        = 1 << 20
 	DefaultRateLimitMaxClients = 100_000
-	DefaultMinPositionTimeout  = 5 * time.Second
 	DefaultReadyCheckTimeout   = 2 * time.Second
 )
 
@@ -43,9 +45,6 @@ type Config struct {
 	RateLimitBurst int
 	// RateLimitMaxClients bounds the limiter's memory.
 	RateLimitMaxClients int
-	// MinPositionTimeout bounds how long a query with X-Vault-Min-Position
-	// waits for its read model.
-	MinPositionTimeout time.Duration
 	// ReadyCheckTimeout bounds each readiness check.
 	ReadyCheckTimeout time.Duration
 	// MetricsOnOwnListener moves /metrics off the API: Handler answers it
@@ -61,12 +60,6 @@ type ReadyCheck struct {
 	Check func(ctx context.Context) error
 }
 
-// PositionWaiter blocks until the named read models (all, when none are
-// named) have applied position. projections.Waiter satisfies it.
-type PositionWaiter interface {
-	WaitFor(ctx context.Context, position int64, timeout time.Duration, names ...string) error
-}
-
 // Deps are the collaborators the HTTP base needs. Registerer and Gatherer
 // default to a private registry, Logger to a discarding one.
 type Deps struct {
@@ -74,12 +67,9 @@ type Deps struct {
 	Registerer  prometheus.Registerer
 	Gatherer    prometheus.Gatherer
 	ReadyChecks []ReadyCheck
-	Waiter      PositionWaiter
-	// LogHead reports the head position of the event log. With it, an
-	// X-Vault-Min-Position beyond the head is refused (400) at once instead
-	// of waited for until the timeout (503): every position a write reports
-	// is at or below the head, so a larger one is never the client's own.
-	LogHead func(ctx context.Context) (int64, error)
+	// Authenticator authenticates every protected route; without one they
+	// all answer 401.
+	Authenticator Authenticator
 }
 
 // Server owns the router and the middleware around it.
@@ -92,8 +82,7 @@ type Server struct {
 	metrics     *httpMetrics
 	limiter     *ratelimit.Keyed[netip.Addr]
 	readyChecks []ReadyCheck
-	waiter      PositionWaiter
-	logHead     func(ctx context.Context) (int64, error)
+	authn       Authenticator
 	// endpoints are the routes handle registered, with their queries.
 	endpoints []Endpoint
 }
@@ -119,8 +108,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		router:      mux.NewRouter(),
 		metrics:     metrics,
 		readyChecks: deps.ReadyChecks,
-		waiter:      deps.Waiter,
-		logHead:     deps.LogHead,
+		authn:       deps.Authenticator,
 	}
 	if cfg.RateLimitRPS > 0 {
 		s.limiter = ratelimit.NewKeyed[netip.Addr](cfg.RateLimitRPS, cfg.RateLimitBurst, cfg.RateLimitMaxClients, time.Now)
@@ -153,9 +141,6 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.RateLimitMaxClients <= 0 {
 		cfg.RateLimitMaxClients = DefaultRateLimitMaxClients
-	}
-	if cfg.MinPositionTimeout <= 0 {
-		cfg.MinPositionTimeout = DefaultMinPositionTimeout
 	}
 	if cfg.ReadyCheckTimeout <= 0 {
 		cfg.ReadyCheckTimeout = DefaultReadyCheckTimeout

@@ -4,20 +4,18 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/securevault/vault/commands"
+	"github.com/securevault/vault/domain"
 )
 
 // StatusQuery answers the pipelines' progress to an authorized caller;
-// *commands.Status satisfies it.
+// *queries.Status satisfies it.
 type StatusQuery interface {
-	Status(ctx context.Context, caller commands.Caller) (any, error)
+	Status(ctx context.Context, caller domain.Caller) (any, error)
 }
 
-// StatusDeps are what GET /api/v1/status needs. Authenticate is
-// BearerAuth(identity).
+// StatusDeps are what GET /api/v1/status needs.
 type StatusDeps struct {
-	Status       StatusQuery
-	Authenticate func(r *http.Request) (commands.Principal, error)
+	Queries StatusQuery
 }
 
 // MountStatus serves GET /api/v1/status: how far each projection and the
@@ -25,8 +23,8 @@ type StatusDeps struct {
 // with WWW-Authenticate otherwise) and `read` on `audit`, which the query
 // checks; /healthz and /readyz stay open for orchestrators.
 func (s *Server) MountStatus(deps StatusDeps) {
-	s.handle(http.MethodGet, "/api/v1/status", s.authenticated(deps.Authenticate, func(w http.ResponseWriter, r *http.Request, caller commands.Caller) {
-		st, err := deps.Status.Status(r.Context(), caller)
+	s.handle(http.MethodGet, "/api/v1/status", s.authenticated(func(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
+		st, err := deps.Queries.Status(r.Context(), caller)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

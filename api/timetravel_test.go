@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,13 +19,14 @@ import (
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/internal/pgtest"
+	"github.com/securevault/vault/internal/vaulttest"
 	"github.com/securevault/vault/keys"
 	"github.com/securevault/vault/password"
-	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/projections"
 	"github.com/securevault/vault/projections/identity"
 	"github.com/securevault/vault/projections/secrets"
 	"github.com/securevault/vault/projections/streams"
+	"github.com/securevault/vault/queries"
 )
 
 // ttUserAgent is sent with every request, so history can be checked for it.
@@ -43,27 +43,9 @@ func newTimeTravelEnv(t *testing.T) *identityEnv {
 	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
 	t.Cleanup(store.Close)
 
-	listener := pgnotify.NewListener(db.URL, logger)
-	lctx, lcancel := context.WithCancel(ctx)
-	ldone := make(chan struct{})
-	go func() { defer close(ldone); _ = listener.Run(lctx) }()
-	t.Cleanup(func() { lcancel(); <-ldone })
-
-	runner, err := projections.NewRunner(db.AppPool, store, listener, logger, projections.Options{
+	waiter := vaulttest.RunProjections(t, db, store, nil, projections.Options{
 		PollInterval: 50 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 	}, streams.New(), identity.New(), secrets.New())
-	require.NoError(t, err)
-	rctx, rcancel := context.WithCancel(ctx)
-	rdone := make(chan error, 1)
-	go func() { rdone <- runner.Run(rctx) }()
-	t.Cleanup(func() {
-		rcancel()
-		if err := <-rdone; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("projection runner: %v", err)
-		}
-	})
-
-	waiter := projections.NewWaiter(db.AppPool, listener, 20*time.Millisecond)
 	svc := commands.NewService(store, waiter, logger, commands.Options{ReadYourWritesTimeout: 10 * time.Second})
 	h, err := password.New(password.Config{Params: testParams()})
 	require.NoError(t, err)
@@ -76,23 +58,23 @@ func newTimeTravelEnv(t *testing.T) *identityEnv {
 	dataKeys := newDataKeys(t, db)
 	ident, err := commands.NewIdentity(svc, commands.IdentityDeps{Hasher: hasher, Tokens: tokens, DataKeys: dataKeys, Users: streams.NewCatalog(db.AppPool)}, opts)
 	require.NoError(t, err)
-
 	sec, err := commands.NewSecrets(svc, commands.SecretDeps{
 		DataKeys: dataKeys, ReadModel: secrets.NewQuery(db.AppPool), KeyProvider: keys.ProviderLocal,
 	})
 	require.NoError(t, err)
-	tt, err := commands.NewTimeTravel(sec, ident, streams.NewCatalog(db.AppPool))
+	reads := vaulttest.NewReads(t, db, store, waiter, nil, queries.Options{CatalogTimeout: 10 * time.Second})
+	authn, err := queries.NewAuthenticator(reads.Service, tokens)
 	require.NoError(t, err)
 
-	server, err := New(Config{}, Deps{Logger: logger, Waiter: waiter})
+	server, err := New(Config{}, Deps{Logger: logger, Authenticator: authn})
 	require.NoError(t, err)
-	server.MountIdentity(IdentityDeps{Identity: ident, Reader: identity.NewReader(db.AppPool), TimeTravel: tt})
-	server.MountSecrets(SecretsDeps{Secrets: sec, Authenticate: BearerAuth(ident), TimeTravel: tt})
+	server.MountIdentity(IdentityDeps{Commands: ident, Queries: reads.Identity})
+	server.MountSecrets(SecretsDeps{Commands: sec, Queries: reads.Secrets})
 
 	created, err := ident.Bootstrap(ctx, testAdminPassword)
 	require.NoError(t, err)
 	require.True(t, created)
-	return &identityEnv{t: t, db: db, store: store, ident: ident, hasher: hasher, keys: tokenKeys, tokens: tokens, dataKeys: dataKeys, server: server, opts: opts}
+	return &identityEnv{t: t, db: db, store: store, ident: ident, reads: reads, hasher: hasher, keys: tokenKeys, tokens: tokens, dataKeys: dataKeys, server: server, opts: opts}
 }
 
 // ttDo sends a request with the test's user agent.
@@ -545,25 +527,25 @@ func TestTimeTravelIdentity(t *testing.T) {
 
 	t.Run("roles, policies and users as they were", func(t *testing.T) {
 		at := func(pos int64) string { return "?at_position=" + strconv.FormatInt(pos, 10) }
-		r := decode[commands.RoleAt](t, e.do(http.MethodGet, "/api/v1/roles/"+roleID+at(granted), admin, nil))
+		r := decode[domain.RoleSummary](t, e.do(http.MethodGet, "/api/v1/roles/"+roleID+at(granted), admin, nil))
 		require.Equal(t, "alice-role", r.Name)
 		require.Equal(t, []string{policyID}, r.Policies)
-		r = decode[commands.RoleAt](t, e.do(http.MethodGet, "/api/v1/roles/"+roleID+at(renamed), admin, nil))
+		r = decode[domain.RoleSummary](t, e.do(http.MethodGet, "/api/v1/roles/"+roleID+at(renamed), admin, nil))
 		require.Equal(t, "alice-role-v2", r.Name)
 		require.True(t, r.UpdatedAt.After(r.CreatedAt))
 		require.Equal(t, http.StatusNotFound, e.do(http.MethodGet, "/api/v1/roles/"+roleID+at(removed), admin, nil).code)
 		require.Equal(t, http.StatusNotFound, e.do(http.MethodGet, "/api/v1/roles/"+roleID, admin, nil).code)
 
-		p := decode[commands.PolicyAt](t, e.do(http.MethodGet, "/api/v1/policies/"+policyID+at(granted), admin, nil))
+		p := decode[domain.PolicySummary](t, e.do(http.MethodGet, "/api/v1/policies/"+policyID+at(granted), admin, nil))
 		require.Equal(t, "alice-policy", p.Name)
 		require.Equal(t, "allow", p.Statements[0].Effect)
-		p = decode[commands.PolicyAt](t, e.do(http.MethodGet, "/api/v1/policies/"+policyID+at(denied), admin, nil))
+		p = decode[domain.PolicySummary](t, e.do(http.MethodGet, "/api/v1/policies/"+policyID+at(denied), admin, nil))
 		require.Equal(t, "deny", p.Statements[0].Effect)
 
-		u := decode[commands.UserAt](t, e.do(http.MethodGet, "/api/v1/users/"+uid+at(granted), admin, nil))
+		u := decode[domain.UserSummary](t, e.do(http.MethodGet, "/api/v1/users/"+uid+at(granted), admin, nil))
 		require.Equal(t, "alice", u.Username)
 		require.Equal(t, []string{roleID}, u.Roles)
-		u = decode[commands.UserAt](t, e.do(http.MethodGet, "/api/v1/users/"+uid+at(removed), admin, nil))
+		u = decode[domain.UserSummary](t, e.do(http.MethodGet, "/api/v1/users/"+uid+at(removed), admin, nil))
 		require.Equal(t, []string{}, u.Roles)
 		require.Equal(t, http.StatusNotFound, e.do(http.MethodGet, "/api/v1/users/"+uid+at(1), admin, nil).code)
 		res := e.do(http.MethodGet, "/api/v1/users/"+uid+at(removed), admin, nil)

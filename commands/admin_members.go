@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/fold"
 )
 
 // The last holder of the admin role cannot lose it. Who holds it is
@@ -15,10 +16,11 @@ import (
 // conflict (409) and, if it retries, decides again on the new membership.
 
 func (id *Identity) loadAdminMembers(ctx context.Context) (*domain.RoleMembers, error) {
-	return loadLatest(ctx, id.svc, domain.AdminMembersStream(),
+	m, _, err := fold.Latest(ctx, id.svc.fold, domain.AdminMembersStream(),
 		func(events []domain.RecordedEvent) (*domain.RoleMembers, error) {
 			return domain.LoadRoleMembers(domain.AdminRoleID, events)
 		}, domain.RestoreRoleMembers)
+	return m, err
 }
 
 // adminMembershipChange returns the append that records userID starting
@@ -56,7 +58,7 @@ func (id *Identity) verifiedAdmins(ctx context.Context, members []string, except
 		if uid == except {
 			continue
 		}
-		u, err := id.loadUser(ctx, uid)
+		u, err := id.svc.fold.User(ctx, uid)
 		if domain.ErrorCode(err) == domain.ENOTFOUND {
 			continue
 		}
@@ -94,7 +96,7 @@ func (id *Identity) recordAdminMembers(ctx context.Context) error {
 			return err
 		}
 		for _, sid := range streams {
-			u, err := id.loadUser(ctx, sid[len(domain.UserAggregate)+1:])
+			u, err := id.svc.fold.User(ctx, sid[len(domain.UserAggregate)+1:])
 			if domain.ErrorCode(err) == domain.ENOTFOUND {
 				continue
 			}

@@ -94,7 +94,7 @@ func (id *Identity) upgrade(ctx context.Context) error {
 
 func (id *Identity) upgradeAdminPolicy(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
-		p, err := id.loadPolicy(ctx, domain.AdminPolicyID, 0)
+		p, err := id.svc.fold.Policy(ctx, domain.AdminPolicyID, 0)
 		if err != nil {
 			return err
 		}

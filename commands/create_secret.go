@@ -27,7 +27,7 @@ type CreateSecretInput struct {
 // names never grows (no new name has capitals), so the lookup cannot race
 // a concurrent create; it can only miss a legacy secret the read model has
 // not applied yet, which after an upgrade it long has.
-func (s *Secrets) CreateSecret(ctx context.Context, caller Caller, in CreateSecretInput) (SecretResult, error) {
+func (s *Secrets) CreateSecret(ctx context.Context, caller domain.Caller, in CreateSecretInput) (SecretResult, error) {
 	defer envelope.Zero(in.Value)
 	name, err := domain.NormalizeSecretName(in.Name)
 	if err != nil {
@@ -36,7 +36,7 @@ func (s *Secrets) CreateSecret(ctx context.Context, caller Caller, in CreateSecr
 	if err := domain.ValidateSecretValue(in.Value); err != nil {
 		return SecretResult{}, err
 	}
-	if err := s.svc.authorize(ctx, caller, domain.ActionWrite, domain.SecretResource(name)); err != nil {
+	if err := s.svc.access.Authorize(ctx, caller, domain.ActionWrite, domain.SecretResource(name)); err != nil {
 		return SecretResult{}, err
 	}
 	if legacy, ok, err := s.deps.ReadModel.MixedCaseName(ctx, name); err != nil {

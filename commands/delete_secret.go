@@ -9,11 +9,11 @@ import (
 // DeleteSecret soft-deletes a secret: hidden from lists, reveals and
 // rotations refused, restorable. It needs `delete` on secrets/<name>;
 // deleting a deleted secret changes nothing.
-func (s *Secrets) DeleteSecret(ctx context.Context, caller Caller, id string) (SecretResult, error) {
+func (s *Secrets) DeleteSecret(ctx context.Context, caller domain.Caller, id string) (SecretResult, error) {
 	return s.setDeleted(ctx, caller, id, true)
 }
 
-func (s *Secrets) setDeleted(ctx context.Context, caller Caller, id string, deleted bool) (SecretResult, error) {
+func (s *Secrets) setDeleted(ctx context.Context, caller domain.Caller, id string, deleted bool) (SecretResult, error) {
 	authorized := false
 	return retryConflicts(ctx, func() (SecretResult, error) {
 		sec, err := s.load(ctx, id)
@@ -21,7 +21,7 @@ func (s *Secrets) setDeleted(ctx context.Context, caller Caller, id string, dele
 			return SecretResult{}, err
 		}
 		if !authorized {
-			if err := s.svc.authorize(ctx, caller, domain.ActionDelete, domain.SecretResource(sec.Name())); err != nil {
+			if err := s.svc.access.Authorize(ctx, caller, domain.ActionDelete, domain.SecretResource(sec.Name())); err != nil {
 				return SecretResult{}, err
 			}
 			authorized = true

@@ -12,7 +12,7 @@ import (
 // the ciphertext in the immutable log unreadable. Destroying a destroyed
 // version appends nothing and deletes the key again, so a retry after a
 // crash between the two steps completes the job.
-func (s *Secrets) DestroySecretVersion(ctx context.Context, caller Caller, id string, version int64) (Written, error) {
+func (s *Secrets) DestroySecretVersion(ctx context.Context, caller domain.Caller, id string, version int64) (Written, error) {
 	if version < 1 {
 		return Written{}, domain.Errorf(domain.EINVALID, "version must be positive")
 	}
@@ -23,7 +23,7 @@ func (s *Secrets) DestroySecretVersion(ctx context.Context, caller Caller, id st
 			return Written{}, err
 		}
 		if !authorized {
-			if err := s.svc.authorize(ctx, caller, domain.ActionDestroy, domain.SecretResource(sec.Name())); err != nil {
+			if err := s.svc.access.Authorize(ctx, caller, domain.ActionDestroy, domain.SecretResource(sec.Name())); err != nil {
 				return Written{}, err
 			}
 			authorized = true

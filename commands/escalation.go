@@ -17,7 +17,7 @@ import (
 // policies/<name>) from statements before to after when the caller covers
 // the change's grant or holds escalate on target. A refusal names the first
 // permission the caller lacks and is recorded as AccessDenied.
-func (id *Identity) authorizeGrant(ctx context.Context, caller Caller, target string, before, after []domain.Statement) error {
+func (id *Identity) authorizeGrant(ctx context.Context, caller domain.Caller, target string, before, after []domain.Statement) error {
 	grant := domain.GrantOf(before, after)
 	if len(grant) == 0 || id.mayEscalate(caller, target) {
 		return nil
@@ -35,15 +35,15 @@ func (id *Identity) authorizeGrant(ctx context.Context, caller Caller, target st
 // holds escalate on users/<name>, or covers every permission u holds: whoever
 // can log in as u afterwards must not gain anything by it. `admin` on the
 // user is checked before, as for any change.
-func (id *Identity) authorizeTakeover(ctx context.Context, caller Caller, u *domain.User) error {
+func (id *Identity) authorizeTakeover(ctx context.Context, caller domain.Caller, u *domain.User) error {
 	if caller.Principal.UserID == u.ID() {
 		return nil
 	}
-	target := UserResource(u.Username())
+	target := domain.UserResource(u.Username())
 	if id.mayEscalate(caller, target) {
 		return nil
 	}
-	held, err := id.userStatements(ctx, u.RoleIDs())
+	held, err := id.svc.fold.UserStatements(ctx, u.RoleIDs())
 	if err != nil {
 		return err
 	}
@@ -56,37 +56,11 @@ func (id *Identity) authorizeTakeover(ctx context.Context, caller Caller, u *dom
 		fmt.Sprintf("not allowed to change the credentials of %s: it holds %s and you do not (needs %s on %s)", target, missing, domain.ActionEscalate, target))
 }
 
-func (id *Identity) mayEscalate(caller Caller, target string) bool {
-	return domain.Decide(domain.AccessRequest{Action: domain.ActionEscalate, Resource: target}, caller.Principal.Policies).Allowed
+func (id *Identity) mayEscalate(caller domain.Caller, target string) bool {
+	return id.svc.access.Allowed(caller, domain.ActionEscalate, target)
 }
 
-func (id *Identity) refuseEscalation(ctx context.Context, caller Caller, target, message string) error {
-	id.svc.recordDenial(ctx, caller, domain.ActionEscalate, target, message)
+func (id *Identity) refuseEscalation(ctx context.Context, caller domain.Caller, target, message string) error {
+	id.svc.access.Refuse(ctx, caller, domain.ActionEscalate, target, message)
 	return domain.Errorf(domain.EFORBIDDEN, "%s", message)
-}
-
-// policyStatements are the statements of the live policies among ids, in
-// order; deleted or missing policies hold nothing.
-func (id *Identity) policyStatements(ctx context.Context, policyIDs []string) ([]domain.Statement, error) {
-	var out []domain.Statement
-	for _, pid := range policyIDs {
-		p, err := id.loadPolicy(ctx, pid, 0)
-		if domain.ErrorCode(err) == domain.ENOTFOUND {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p.View().Statements...)
-	}
-	return out, nil
-}
-
-// userStatements are the statements a user with roleIDs holds.
-func (id *Identity) userStatements(ctx context.Context, roleIDs []string) ([]domain.Statement, error) {
-	policies, err := id.policiesFor(ctx, roleIDs, 0)
-	if err != nil {
-		return nil, err
-	}
-	return domain.StatementsOf(policies), nil
 }

@@ -49,7 +49,7 @@ func loginAttemptStream(username string) string {
 // failures lock the address they came from out of the account for a
 // growing interval (see domain.LockoutPolicy); the failures are events, so
 // the lockout holds on every replica.
-func (id *Identity) Login(ctx context.Context, caller Caller, username, password string) (Tokens, error) {
+func (id *Identity) Login(ctx context.Context, caller domain.Caller, username, password string) (Tokens, error) {
 	address := loginAddress(caller.ClientIP)
 	if ok, wait := id.ipLimiter.Allow(caller.ClientIP); !ok {
 		return Tokens{}, newRateLimitError("too many login attempts from this address; retry later", wait)
@@ -72,7 +72,7 @@ func (id *Identity) Login(ctx context.Context, caller Caller, username, password
 	}
 	verified := int64(-1) // the password version already verified
 	for attempt := 0; ; attempt++ {
-		u, err := id.loadUser(ctx, res.Owner())
+		u, err := id.svc.fold.User(ctx, res.Owner())
 		if domain.ErrorCode(err) == domain.ENOTFOUND {
 			// Deleted between reading the reservation and the user.
 			return Tokens{}, id.failUnknown(ctx, caller, name, password)
@@ -131,7 +131,7 @@ func (id *Identity) Login(ctx context.Context, caller Caller, username, password
 // startSession appends LoginSucceeded and SessionStarted together, with the
 // user's expected version, so a login cannot slip past a concurrent disable
 // or delete.
-func (id *Identity) startSession(ctx context.Context, caller Caller, u *domain.User, now time.Time) (Tokens, error) {
+func (id *Identity) startSession(ctx context.Context, caller domain.Caller, u *domain.User, now time.Time) (Tokens, error) {
 	sid := domain.NewID()
 	pair, err := id.tokens.IssuePair(u.ID(), sid)
 	if err != nil {
@@ -157,7 +157,7 @@ func (id *Identity) startSession(ctx context.Context, caller Caller, u *domain.U
 // conflict would only make a brute force cheaper to absorb. If it cannot be
 // recorded the login fails with that error, so an attempt never escapes
 // the lockout count.
-func (id *Identity) recordUserFailure(ctx context.Context, caller Caller, u *domain.User, reason string, now time.Time) error {
+func (id *Identity) recordUserFailure(ctx context.Context, caller domain.Caller, u *domain.User, reason string, now time.Time) error {
 	if err := u.RecordLoginFailed(reason, loginAddress(caller.ClientIP), now); err != nil {
 		return err
 	}
@@ -172,9 +172,9 @@ func (id *Identity) recordUserFailure(ctx context.Context, caller Caller, u *dom
 // failUnknown is the unknown-username path: the same work, the same
 // answer, and the same lockout as a real account, recorded on the
 // username's loginattempt stream (never with the password).
-func (id *Identity) failUnknown(ctx context.Context, caller Caller, username, password string) error {
+func (id *Identity) failUnknown(ctx context.Context, caller domain.Caller, username, password string) error {
 	stream := loginAttemptStream(username)
-	events, err := id.svc.readStream(ctx, stream, 0)
+	events, err := id.svc.fold.ReadStream(ctx, stream)
 	if err != nil {
 		return err
 	}

@@ -32,19 +32,19 @@ type PolicyInput struct {
 // CreatePolicy needs `admin` on policies/<name>, and the caller must cover
 // what its statements allow (or hold escalate there). The name is reserved
 // in the same atomic append as PolicyCreated.
-func (id *Identity) CreatePolicy(ctx context.Context, caller Caller, in PolicyInput) (PolicyView, Written, error) {
+func (id *Identity) CreatePolicy(ctx context.Context, caller domain.Caller, in PolicyInput) (PolicyView, Written, error) {
 	name, err := domain.NormalizeName("policy", derefInput(in.Name))
 	if err != nil {
 		return PolicyView{}, Written{}, err
 	}
-	if err := id.Authorize(ctx, caller, domain.ActionAdmin, PolicyResource(name)); err != nil {
+	if err := id.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.PolicyResource(name)); err != nil {
 		return PolicyView{}, Written{}, err
 	}
 	p, err := domain.NewPolicy(domain.NewID(), name, derefInput(in.Description), derefInput(in.Statements))
 	if err != nil {
 		return PolicyView{}, Written{}, err
 	}
-	if err := id.authorizeGrant(ctx, caller, PolicyResource(name), nil, p.View().Statements); err != nil {
+	if err := id.authorizeGrant(ctx, caller, domain.PolicyResource(name), nil, p.View().Statements); err != nil {
 		return PolicyView{}, Written{}, err
 	}
 	res, err := id.loadReservation(ctx, domain.PolicyNameReservationStream(name))
@@ -55,7 +55,7 @@ func (id *Identity) CreatePolicy(ctx context.Context, caller Caller, in PolicyIn
 		return PolicyView{}, Written{}, err
 	}
 	md := caller.Metadata()
-	w, err := id.svc.appendAndWait(ctx, []string{IdentityReadModel}, res.StreamAppend(md), p.StreamAppend(md))
+	w, err := id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, res.StreamAppend(md), p.StreamAppend(md))
 	if err != nil {
 		return PolicyView{}, Written{}, nameTaken(err, "policy", name)
 	}
@@ -65,16 +65,16 @@ func (id *Identity) CreatePolicy(ctx context.Context, caller Caller, in PolicyIn
 // UpdatePolicy needs `admin` on the policy's name, and on the new name when
 // it is renamed; the caller must cover the statements' grant (new allows,
 // lifted denies). The change applies to every role using the policy at once.
-func (id *Identity) UpdatePolicy(ctx context.Context, caller Caller, policyID string, in PolicyInput) (PolicyView, Written, error) {
+func (id *Identity) UpdatePolicy(ctx context.Context, caller domain.Caller, policyID string, in PolicyInput) (PolicyView, Written, error) {
 	if err := domain.ValidateID("policy id", policyID); err != nil {
 		return PolicyView{}, Written{}, err
 	}
-	p, err := id.loadPolicy(ctx, policyID, 0)
+	p, err := id.svc.fold.Policy(ctx, policyID, 0)
 	if err != nil {
 		return PolicyView{}, Written{}, err
 	}
 	oldName := p.Name()
-	if err := id.Authorize(ctx, caller, domain.ActionAdmin, PolicyResource(oldName)); err != nil {
+	if err := id.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.PolicyResource(oldName)); err != nil {
 		return PolicyView{}, Written{}, err
 	}
 	if p.ID() == domain.AdminPolicyID {
@@ -94,7 +94,7 @@ func (id *Identity) UpdatePolicy(ctx context.Context, caller Caller, policyID st
 		statements = *in.Statements
 	}
 	if name != oldName {
-		if err := id.Authorize(ctx, caller, domain.ActionAdmin, PolicyResource(name)); err != nil {
+		if err := id.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.PolicyResource(name)); err != nil {
 			return PolicyView{}, Written{}, err
 		}
 	}
@@ -104,7 +104,7 @@ func (id *Identity) UpdatePolicy(ctx context.Context, caller Caller, policyID st
 	if len(p.Changes()) == 0 {
 		return policyView(p), Written{}, nil
 	}
-	if err := id.authorizeGrant(ctx, caller, PolicyResource(oldName), cur.Statements, p.View().Statements); err != nil {
+	if err := id.authorizeGrant(ctx, caller, domain.PolicyResource(oldName), cur.Statements, p.View().Statements); err != nil {
 		return PolicyView{}, Written{}, err
 	}
 	md := caller.Metadata()
@@ -116,7 +116,7 @@ func (id *Identity) UpdatePolicy(ctx context.Context, caller Caller, policyID st
 		}
 		appends = append(appends, stamp(md, swap)...)
 	}
-	w, err := id.svc.appendAndWait(ctx, []string{IdentityReadModel}, appends...)
+	w, err := id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, appends...)
 	if err != nil {
 		return PolicyView{}, Written{}, nameTaken(err, "policy", name)
 	}
@@ -127,22 +127,22 @@ func (id *Identity) UpdatePolicy(ctx context.Context, caller Caller, policyID st
 // still naming the policy get nothing from it, at once, so its denies stop
 // binding their holders: the caller must cover what it denies. The built-in
 // admin policy stays.
-func (id *Identity) DeletePolicy(ctx context.Context, caller Caller, policyID string) (Written, error) {
+func (id *Identity) DeletePolicy(ctx context.Context, caller domain.Caller, policyID string) (Written, error) {
 	if err := domain.ValidateID("policy id", policyID); err != nil {
 		return Written{}, err
 	}
-	p, err := id.loadPolicy(ctx, policyID, 0)
+	p, err := id.svc.fold.Policy(ctx, policyID, 0)
 	if err != nil {
 		return Written{}, err
 	}
-	if err := id.Authorize(ctx, caller, domain.ActionAdmin, PolicyResource(p.Name())); err != nil {
+	if err := id.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.PolicyResource(p.Name())); err != nil {
 		return Written{}, err
 	}
 	before := p.View().Statements
 	if err := p.Delete(); err != nil {
 		return Written{}, err
 	}
-	if err := id.authorizeGrant(ctx, caller, PolicyResource(p.Name()), before, nil); err != nil {
+	if err := id.authorizeGrant(ctx, caller, domain.PolicyResource(p.Name()), before, nil); err != nil {
 		return Written{}, err
 	}
 	res, err := id.loadReservation(ctx, domain.PolicyNameReservationStream(p.Name()))
@@ -153,5 +153,5 @@ func (id *Identity) DeletePolicy(ctx context.Context, caller Caller, policyID st
 		return Written{}, err
 	}
 	md := caller.Metadata()
-	return id.svc.appendAndWait(ctx, []string{IdentityReadModel}, p.StreamAppend(md), res.StreamAppend(md))
+	return id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, p.StreamAppend(md), res.StreamAppend(md))
 }

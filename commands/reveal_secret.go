@@ -18,7 +18,7 @@ type RevealedSecret struct {
 // one. The SecretRevealed event is appended before the value is returned,
 // to the secret's access stream so it never moves the secret's version: if
 // the audit record cannot be written, the reveal fails.
-func (s *Secrets) RevealSecret(ctx context.Context, caller Caller, id string, version int64) (RevealedSecret, Written, error) {
+func (s *Secrets) RevealSecret(ctx context.Context, caller domain.Caller, id string, version int64) (RevealedSecret, Written, error) {
 	if version < 0 {
 		return RevealedSecret{}, Written{}, domain.Errorf(domain.EINVALID, "version must be positive")
 	}
@@ -26,7 +26,7 @@ func (s *Secrets) RevealSecret(ctx context.Context, caller Caller, id string, ve
 	if err != nil {
 		return RevealedSecret{}, Written{}, err
 	}
-	if err := s.svc.authorize(ctx, caller, domain.ActionReveal, domain.SecretResource(sec.Name())); err != nil {
+	if err := s.svc.access.Authorize(ctx, caller, domain.ActionReveal, domain.SecretResource(sec.Name())); err != nil {
 		return RevealedSecret{}, Written{}, err
 	}
 	// The aggregate decides, not the presence of a key row: a version whose

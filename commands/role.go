@@ -36,23 +36,23 @@ func derefInput[T any](p *T) T {
 // CreateRole needs `admin` on roles/<name>, and the caller must cover what
 // the policies grant (or hold escalate there); every policy must exist. The
 // name is reserved in the same atomic append as RoleCreated.
-func (id *Identity) CreateRole(ctx context.Context, caller Caller, in RoleInput) (RoleView, Written, error) {
+func (id *Identity) CreateRole(ctx context.Context, caller domain.Caller, in RoleInput) (RoleView, Written, error) {
 	name, err := domain.NormalizeName("role", derefInput(in.Name))
 	if err != nil {
 		return RoleView{}, Written{}, err
 	}
-	if err := id.Authorize(ctx, caller, domain.ActionAdmin, RoleResource(name)); err != nil {
+	if err := id.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.RoleResource(name)); err != nil {
 		return RoleView{}, Written{}, err
 	}
 	policies := derefInput(in.Policies)
-	if err := id.requirePolicies(ctx, policies); err != nil {
+	if err := id.svc.fold.RequirePolicies(ctx, policies); err != nil {
 		return RoleView{}, Written{}, err
 	}
-	granted, err := id.policyStatements(ctx, policies)
+	granted, err := id.svc.fold.PolicyStatements(ctx, policies)
 	if err != nil {
 		return RoleView{}, Written{}, err
 	}
-	if err := id.authorizeGrant(ctx, caller, RoleResource(name), nil, granted); err != nil {
+	if err := id.authorizeGrant(ctx, caller, domain.RoleResource(name), nil, granted); err != nil {
 		return RoleView{}, Written{}, err
 	}
 	r, err := domain.NewRole(domain.NewID(), name, derefInput(in.Description), policies)
@@ -67,7 +67,7 @@ func (id *Identity) CreateRole(ctx context.Context, caller Caller, in RoleInput)
 		return RoleView{}, Written{}, err
 	}
 	md := caller.Metadata()
-	w, err := id.svc.appendAndWait(ctx, []string{IdentityReadModel}, res.StreamAppend(md), r.StreamAppend(md))
+	w, err := id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, res.StreamAppend(md), r.StreamAppend(md))
 	if err != nil {
 		return RoleView{}, Written{}, nameTaken(err, "role", name)
 	}
@@ -78,16 +78,16 @@ func (id *Identity) CreateRole(ctx context.Context, caller Caller, in RoleInput)
 // is renamed; a rename swaps the name reservations atomically. A change of
 // policies must be covered by the caller: what added policies allow, and
 // what removed policies deny (authorizeGrant).
-func (id *Identity) UpdateRole(ctx context.Context, caller Caller, roleID string, in RoleInput) (RoleView, Written, error) {
+func (id *Identity) UpdateRole(ctx context.Context, caller domain.Caller, roleID string, in RoleInput) (RoleView, Written, error) {
 	if err := domain.ValidateID("role id", roleID); err != nil {
 		return RoleView{}, Written{}, err
 	}
-	r, err := id.loadRole(ctx, roleID, 0)
+	r, err := id.svc.fold.Role(ctx, roleID, 0)
 	if err != nil {
 		return RoleView{}, Written{}, err
 	}
 	oldName := r.Name()
-	if err := id.Authorize(ctx, caller, domain.ActionAdmin, RoleResource(oldName)); err != nil {
+	if err := id.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.RoleResource(oldName)); err != nil {
 		return RoleView{}, Written{}, err
 	}
 	name, description, policies := oldName, r.Description(), r.PolicyIDs()
@@ -101,23 +101,23 @@ func (id *Identity) UpdateRole(ctx context.Context, caller Caller, roleID string
 	}
 	if in.Policies != nil {
 		policies = *in.Policies
-		if err := id.requirePolicies(ctx, policies); err != nil {
+		if err := id.svc.fold.RequirePolicies(ctx, policies); err != nil {
 			return RoleView{}, Written{}, err
 		}
-		before, err := id.policyStatements(ctx, r.PolicyIDs())
+		before, err := id.svc.fold.PolicyStatements(ctx, r.PolicyIDs())
 		if err != nil {
 			return RoleView{}, Written{}, err
 		}
-		after, err := id.policyStatements(ctx, policies)
+		after, err := id.svc.fold.PolicyStatements(ctx, policies)
 		if err != nil {
 			return RoleView{}, Written{}, err
 		}
-		if err := id.authorizeGrant(ctx, caller, RoleResource(oldName), before, after); err != nil {
+		if err := id.authorizeGrant(ctx, caller, domain.RoleResource(oldName), before, after); err != nil {
 			return RoleView{}, Written{}, err
 		}
 	}
 	if name != oldName {
-		if err := id.Authorize(ctx, caller, domain.ActionAdmin, RoleResource(name)); err != nil {
+		if err := id.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.RoleResource(name)); err != nil {
 			return RoleView{}, Written{}, err
 		}
 	}
@@ -136,7 +136,7 @@ func (id *Identity) UpdateRole(ctx context.Context, caller Caller, roleID string
 		}
 		appends = append(appends, stamp(md, swap)...)
 	}
-	w, err := id.svc.appendAndWait(ctx, []string{IdentityReadModel}, appends...)
+	w, err := id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, appends...)
 	if err != nil {
 		return RoleView{}, Written{}, nameTaken(err, "role", name)
 	}
@@ -146,25 +146,25 @@ func (id *Identity) UpdateRole(ctx context.Context, caller Caller, roleID string
 // DeleteRole needs `admin` on roles/<name> and frees the name. Users still
 // naming the role get nothing from it, so its denies stop binding them: the
 // caller must cover what they deny. The built-in admin role stays.
-func (id *Identity) DeleteRole(ctx context.Context, caller Caller, roleID string) (Written, error) {
+func (id *Identity) DeleteRole(ctx context.Context, caller domain.Caller, roleID string) (Written, error) {
 	if err := domain.ValidateID("role id", roleID); err != nil {
 		return Written{}, err
 	}
-	r, err := id.loadRole(ctx, roleID, 0)
+	r, err := id.svc.fold.Role(ctx, roleID, 0)
 	if err != nil {
 		return Written{}, err
 	}
-	if err := id.Authorize(ctx, caller, domain.ActionAdmin, RoleResource(r.Name())); err != nil {
+	if err := id.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.RoleResource(r.Name())); err != nil {
 		return Written{}, err
 	}
 	if err := r.Delete(); err != nil {
 		return Written{}, err
 	}
-	before, err := id.policyStatements(ctx, r.PolicyIDs())
+	before, err := id.svc.fold.PolicyStatements(ctx, r.PolicyIDs())
 	if err != nil {
 		return Written{}, err
 	}
-	if err := id.authorizeGrant(ctx, caller, RoleResource(r.Name()), before, nil); err != nil {
+	if err := id.authorizeGrant(ctx, caller, domain.RoleResource(r.Name()), before, nil); err != nil {
 		return Written{}, err
 	}
 	res, err := id.loadReservation(ctx, domain.RoleNameReservationStream(r.Name()))
@@ -175,7 +175,7 @@ func (id *Identity) DeleteRole(ctx context.Context, caller Caller, roleID string
 		return Written{}, err
 	}
 	md := caller.Metadata()
-	return id.svc.appendAndWait(ctx, []string{IdentityReadModel}, r.StreamAppend(md), res.StreamAppend(md))
+	return id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, r.StreamAppend(md), res.StreamAppend(md))
 }
 
 // swapReservations releases oldStream and claims newStream for owner, as

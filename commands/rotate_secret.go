@@ -20,7 +20,7 @@ type RotateSecretInput struct {
 // RotateSecret needs `rotate` on secrets/<name>. Versions beyond the
 // retention count are destroyed in the same append and their data keys
 // deleted afterwards.
-func (s *Secrets) RotateSecret(ctx context.Context, caller Caller, in RotateSecretInput) (SecretResult, error) {
+func (s *Secrets) RotateSecret(ctx context.Context, caller domain.Caller, in RotateSecretInput) (SecretResult, error) {
 	value := in.Value
 	defer func() { envelope.Zero(value) }()
 	generated := in.Generate != nil
@@ -46,7 +46,7 @@ func (s *Secrets) RotateSecret(ctx context.Context, caller Caller, in RotateSecr
 			return SecretResult{}, err
 		}
 		if !authorized {
-			if err := s.svc.authorize(ctx, caller, domain.ActionRotate, domain.SecretResource(sec.Name())); err != nil {
+			if err := s.svc.access.Authorize(ctx, caller, domain.ActionRotate, domain.SecretResource(sec.Name())); err != nil {
 				return SecretResult{}, err
 			}
 			authorized = true

@@ -2,8 +2,6 @@ package commands_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -12,23 +10,24 @@ import (
 
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
-	"github.com/securevault/vault/envelope"
 	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/internal/pgtest"
+	"github.com/securevault/vault/internal/vaulttest"
 	"github.com/securevault/vault/keys"
-	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/projections"
 	"github.com/securevault/vault/projections/secrets"
+	"github.com/securevault/vault/queries"
 )
 
 // secretEnv is the real stack behind the secret commands: one database, the
 // event store, the secrets projection running, the local keyring and the
-// data-key store.
+// data-key store, and the secret queries to see what the commands did.
 type secretEnv struct {
 	db      *pgtest.Database
 	store   *eventstore.Store
 	keys    *keys.Store
 	secrets *commands.Secrets
+	reads   *queries.Secrets
 }
 
 type envOptions struct {
@@ -37,29 +36,21 @@ type envOptions struct {
 	wrap func(commands.EventLog) commands.EventLog
 }
 
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+// The callers and statements the tests use.
+var (
+	caller = vaulttest.Caller
+	allow  = vaulttest.Allow
+	deny   = vaulttest.Deny
+	admin  = vaulttest.SecretAdmin
+)
 
 func newSecretEnv(t *testing.T, opts envOptions) *secretEnv {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	db := pgtest.New(t)
-	store := eventstore.New(db.AppPool, db.ChainKeys(t), discardLogger(), eventstore.Options{})
-
-	listener := pgnotify.NewListener(db.URL, discardLogger())
-	listenDone := make(chan struct{})
-	go func() { defer close(listenDone); _ = listener.Run(ctx) }()
-
-	runner, err := projections.NewRunner(db.AppPool, store, listener, discardLogger(),
-		projections.Options{PollInterval: 100 * time.Millisecond}, secrets.New())
-	require.NoError(t, err)
-	runDone := make(chan error, 1)
-	go func() { runDone <- runner.Run(ctx) }()
-
-	root, err := envelope.NewDataKey()
-	require.NoError(t, err)
-	kr, err := keys.NewKeyring(ctx, db.AppPool, root, discardLogger(), keys.KeyringOptions{})
-	require.NoError(t, err)
-	dataKeys := keys.NewStore(db.AppPool, kr, discardLogger())
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), vaulttest.Logger(), eventstore.Options{})
+	t.Cleanup(store.Close)
+	waiter := vaulttest.RunProjections(t, db, store, nil, projections.Options{}, secrets.New())
+	dataKeys := vaulttest.DataKeys(t, db)
 
 	var log commands.EventLog = store
 	if opts.wrap != nil {
@@ -67,44 +58,31 @@ func newSecretEnv(t *testing.T, opts envOptions) *secretEnv {
 	}
 	// A generous read-your-writes bound: tests assert on read models right
 	// after a command, and a 202 would make them flaky on a busy machine.
-	svc := commands.NewService(log, projections.NewWaiter(db.AppPool, listener, 50*time.Millisecond), discardLogger(),
-		commands.Options{ReadYourWritesTimeout: 30 * time.Second})
+	svc := commands.NewService(log, waiter, vaulttest.Logger(), commands.Options{ReadYourWritesTimeout: 30 * time.Second})
 	sec, err := commands.NewSecrets(svc, commands.SecretDeps{
 		DataKeys: dataKeys, ReadModel: secrets.NewQuery(db.AppPool), KeyProvider: keys.ProviderLocal, KeepVersions: opts.keep,
 	})
 	require.NoError(t, err)
-
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-runDone)
-		<-listenDone
-		store.Close()
-		kr.Close()
-	})
-	return &secretEnv{db: db, store: store, keys: dataKeys, secrets: sec}
+	reads := vaulttest.NewReads(t, db, store, waiter, nil, queries.Options{})
+	return &secretEnv{db: db, store: store, keys: dataKeys, secrets: sec, reads: reads.Secrets}
 }
 
-// caller returns an authenticated caller whose only policy is statements.
-func caller(statements ...domain.Statement) commands.Caller {
-	return commands.Caller{
-		Principal: commands.Principal{
-			UserID: domain.NewID(), Username: "tester",
-			Policies: []domain.PolicyView{{ID: domain.NewID(), Name: "test", Statements: statements}},
-		},
-		ClientIP: "192.0.2.7", UserAgent: "secret-tests", RequestID: "req-1",
-	}
+// get reads a secret's metadata as caller sees it now.
+func (e *secretEnv) get(caller domain.Caller, id string) (domain.SecretSummary, error) {
+	res, err := e.reads.Get(context.Background(), caller, id, queries.At{})
+	return res.Value, err
 }
 
-func allow(resource string, actions ...string) domain.Statement {
-	return domain.Statement{Effect: domain.EffectAllow, Actions: actions, Resources: []string{resource}}
+// versions lists a secret's versions as caller sees them now.
+func (e *secretEnv) versions(caller domain.Caller, id string) ([]domain.SecretVersionInfo, error) {
+	res, err := e.reads.Versions(context.Background(), caller, id, queries.At{})
+	return res.Value, err
 }
 
-func deny(resource string, actions ...string) domain.Statement {
-	return domain.Statement{Effect: domain.EffectDeny, Actions: actions, Resources: []string{resource}}
+// list lists secrets as caller sees them now.
+func (e *secretEnv) list(caller domain.Caller, in queries.SecretListInput) (queries.Page[domain.SecretSummary], error) {
+	return e.reads.List(context.Background(), caller, in, queries.At{})
 }
-
-// admin may do anything to any secret.
-func admin() commands.Caller { return caller(allow("secrets/**", "*")) }
 
 func (e *secretEnv) create(t *testing.T, name, value string, tags ...string) domain.SecretSummary {
 	t.Helper()

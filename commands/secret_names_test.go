@@ -11,6 +11,7 @@ import (
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/projections"
+	"github.com/securevault/vault/queries"
 )
 
 // Secret names used to be case-sensitive, so `Prod/x` and `prod/x` were two
@@ -25,7 +26,7 @@ func TestSecretNamesDifferingOnlyInCaseConflict(t *testing.T) {
 		_, err := e.secrets.CreateSecret(context.Background(), admin(), commands.CreateSecretInput{Name: twin, Value: []byte("v2")})
 		require.Equal(t, domain.ECONFLICT, domain.ErrorCode(err), "%s: %v", twin, err)
 	}
-	page, err := e.secrets.ListSecrets(context.Background(), admin(), commands.SecretListInput{Prefix: "PROD/"})
+	page, err := e.list(admin(), queries.SecretListInput{Prefix: "PROD/"})
 	require.NoError(t, err)
 	require.Len(t, page.Items, 1, "the prefix is folded like the names")
 }
@@ -37,9 +38,9 @@ func TestDenyOnLowercasePatternStopsUppercaseSecretName(t *testing.T) {
 	_, err := e.secrets.CreateSecret(context.Background(), who, commands.CreateSecretInput{Name: "TEAM-B/y", Value: []byte("v")})
 	require.Equal(t, domain.EFORBIDDEN, domain.ErrorCode(err), "%v", err)
 	sec := e.create(t, "team-b/y", "v")
-	_, err = e.secrets.GetSecret(context.Background(), who, sec.ID)
+	_, err = e.get(who, sec.ID)
 	require.Equal(t, domain.EFORBIDDEN, domain.ErrorCode(err), "%v", err)
-	page, err := e.secrets.ListSecrets(context.Background(), who, commands.SecretListInput{})
+	page, err := e.list(who, queries.SecretListInput{})
 	require.NoError(t, err)
 	require.Empty(t, page.Items)
 }
@@ -68,9 +69,9 @@ func TestLegacyMixedCaseSecretBlocksItsLowercaseTwin(t *testing.T) {
 		}},
 	)
 	require.NoError(t, err)
-	require.NoError(t, projections.NewWaiter(e.db.Pool, nil, 10*time.Millisecond).WaitFor(ctx, res.LastPosition, 30*time.Second, commands.SecretsReadModel))
+	require.NoError(t, projections.NewWaiter(e.db.Pool, nil, 10*time.Millisecond).WaitFor(ctx, res.LastPosition, 30*time.Second, domain.ReadModelSecrets))
 
-	legacy, err := e.secrets.GetSecret(ctx, admin(), id)
+	legacy, err := e.get(admin(), id)
 	require.NoError(t, err)
 	require.Equal(t, "Legacy/Name", legacy.Name, "a legacy name is shown as it was recorded")
 
@@ -81,7 +82,7 @@ func TestLegacyMixedCaseSecretBlocksItsLowercaseTwin(t *testing.T) {
 	}
 
 	denied := caller(allow("secrets/**", "*"), deny("secrets/legacy/**", "read"))
-	_, err = e.secrets.GetSecret(ctx, denied, id)
+	_, err = e.get(denied, id)
 	require.Equal(t, domain.EFORBIDDEN, domain.ErrorCode(err), "a folded deny covers the legacy spelling")
 
 	// Other names are untouched by the check.

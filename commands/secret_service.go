@@ -4,23 +4,19 @@ import (
 	"context"
 
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/fold"
 	"github.com/securevault/vault/seal"
 )
-
-// SecretsReadModel is the projection secret commands wait for and secret
-// queries read; it matches projections/secrets.Name.
-const SecretsReadModel = "secrets"
 
 // conflictRetries bounds how often a command without If-Match reloads and
 // retries after losing an optimistic-concurrency race.
 const conflictRetries = 5
 
-// SecretReadModel is the read side of the secrets projection;
-// *projections/secrets.Query satisfies it.
+// SecretReadModel is what secret commands read of the secrets projection;
+// *projections/secrets.Query satisfies it. A write answers with the row the
+// read model shows once it caught up.
 type SecretReadModel interface {
 	Get(ctx context.Context, id string) (domain.SecretSummary, error)
-	List(ctx context.Context, f domain.SecretFilter) ([]domain.SecretSummary, error)
-	Versions(ctx context.Context, id string) ([]domain.SecretVersionInfo, error)
 	// MixedCaseName finds a name recorded with capitals, before names were
 	// folded, whose folded form is folded.
 	MixedCaseName(ctx context.Context, folded string) (name string, ok bool, err error)
@@ -39,7 +35,7 @@ type SecretDeps struct {
 	KeepVersions int
 }
 
-// Secrets is the secret command and query handler set. It is a separate
+// Secrets is the secret command set (reveal included: it appends). It is a separate
 // type around the shared Service so secret wiring stays additive.
 type Secrets struct {
 	svc    *Service
@@ -87,7 +83,7 @@ func (s *Secrets) load(ctx context.Context, id string) (loadedSecret, error) {
 	if !domain.IsID(id) {
 		return loadedSecret{}, domain.Errorf(domain.ENOTFOUND, "secret not found")
 	}
-	sec, position, err := loadLatestAt(ctx, s.svc, domain.StreamID(domain.SecretAggregate, id), domain.LoadSecret, domain.RestoreSecret)
+	sec, position, err := fold.Latest(ctx, s.svc.fold, domain.StreamID(domain.SecretAggregate, id), domain.LoadSecret, domain.RestoreSecret)
 	if err != nil {
 		return loadedSecret{}, err
 	}
@@ -101,12 +97,12 @@ func valueRef(id string, version int64) seal.Ref {
 
 // write appends the aggregate's changes and waits for the read model; with
 // no changes it reports the aggregate's last position.
-func (s *Secrets) write(ctx context.Context, caller Caller, sec loadedSecret, extra ...domain.StreamAppend) (Written, error) {
+func (s *Secrets) write(ctx context.Context, caller domain.Caller, sec loadedSecret, extra ...domain.StreamAppend) (Written, error) {
 	if len(sec.Changes()) == 0 && len(extra) == 0 {
 		return Written{Position: sec.position}, nil
 	}
 	appends := append([]domain.StreamAppend{sec.StreamAppend(caller.Metadata())}, extra...)
-	w, err := s.svc.appendAndWait(ctx, []string{SecretsReadModel}, appends...)
+	w, err := s.svc.appendAndWait(ctx, []string{domain.ReadModelSecrets}, appends...)
 	if err != nil {
 		return Written{}, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/envelope"
 	"github.com/securevault/vault/keys"
+	"github.com/securevault/vault/queries"
 )
 
 func TestCreateRevealAudited(t *testing.T) {
@@ -130,7 +131,7 @@ func TestRotateIfMatchRaceExactlyOneWins(t *testing.T) {
 	}
 	require.NotEqual(t, -1, winner)
 	require.Equal(t, fmt.Sprintf("v2-from-%d", winner), e.reveal(t, sec.ID, 0))
-	got, err := e.secrets.GetSecret(context.Background(), admin(), sec.ID)
+	got, err := e.get(admin(), sec.ID)
 	require.NoError(t, err)
 	require.Equal(t, int64(2), got.CurrentVersion)
 }
@@ -247,7 +248,7 @@ func TestDestroyVersion(t *testing.T) {
 	_, err = e.secrets.DestroySecretVersion(ctx, admin(), sec.ID, 7)
 	require.Equal(t, domain.ENOTFOUND, domain.ErrorCode(err))
 
-	versions, err := e.secrets.SecretVersions(ctx, admin(), sec.ID)
+	versions, err := e.versions(admin(), sec.ID)
 	require.NoError(t, err)
 	require.Len(t, versions, 2)
 	require.Equal(t, domain.SecretVersionStateDestroyed, versions[0].State)
@@ -303,11 +304,11 @@ func TestRetentionDestroysOldestVersions(t *testing.T) {
 	require.Equal(t, "v3", e.reveal(t, sec.ID, 3))
 	require.Equal(t, "v4", e.reveal(t, sec.ID, 0))
 
-	got, err := e.secrets.GetSecret(ctx, admin(), sec.ID)
+	got, err := e.get(admin(), sec.ID)
 	require.NoError(t, err)
 	require.Equal(t, int64(4), got.CurrentVersion)
 	require.Equal(t, int64(2), got.VersionCount)
-	versions, err := e.secrets.SecretVersions(ctx, admin(), sec.ID)
+	versions, err := e.versions(admin(), sec.ID)
 	require.NoError(t, err)
 	for _, v := range versions[:2] {
 		require.Equal(t, domain.DestroyRetention, v.DestroyReason)
@@ -327,7 +328,7 @@ func TestDeleteAndRestore(t *testing.T) {
 	require.Equal(t, domain.EGONE, domain.ErrorCode(err))
 	_, err = e.secrets.RotateSecret(ctx, admin(), commands.RotateSecretInput{ID: sec.ID, Value: []byte("v2")})
 	require.Equal(t, domain.EGONE, domain.ErrorCode(err))
-	page, err := e.secrets.ListSecrets(ctx, admin(), commands.SecretListInput{})
+	page, err := e.list(admin(), queries.SecretListInput{})
 	require.NoError(t, err)
 	require.Empty(t, page.Items)
 
@@ -416,29 +417,29 @@ func TestAuthorizationMatrix(t *testing.T) {
 	all := []string{domain.ActionRead, domain.ActionList, domain.ActionWrite, domain.ActionRotate, domain.ActionDelete, domain.ActionReveal, domain.ActionDestroy}
 	cases := []struct {
 		action string
-		run    func(c commands.Caller, id string) error
+		run    func(c domain.Caller, id string) error
 	}{
-		{domain.ActionWrite, func(c commands.Caller, _ string) error {
+		{domain.ActionWrite, func(c domain.Caller, _ string) error {
 			_, err := e.secrets.CreateSecret(ctx, c, commands.CreateSecretInput{Name: "authz/new-" + domain.NewID(), Value: []byte("x")})
 			return err
 		}},
-		{domain.ActionRotate, func(c commands.Caller, id string) error {
+		{domain.ActionRotate, func(c domain.Caller, id string) error {
 			_, err := e.secrets.RotateSecret(ctx, c, commands.RotateSecretInput{ID: id, Value: []byte("x")})
 			return err
 		}},
-		{domain.ActionReveal, func(c commands.Caller, id string) error {
+		{domain.ActionReveal, func(c domain.Caller, id string) error {
 			_, _, err := e.secrets.RevealSecret(ctx, c, id, 0)
 			return err
 		}},
-		{domain.ActionRead, func(c commands.Caller, id string) error {
-			_, err := e.secrets.GetSecret(ctx, c, id)
+		{domain.ActionRead, func(c domain.Caller, id string) error {
+			_, err := e.get(c, id)
 			return err
 		}},
-		{domain.ActionDelete, func(c commands.Caller, id string) error {
+		{domain.ActionDelete, func(c domain.Caller, id string) error {
 			_, err := e.secrets.DeleteSecret(ctx, c, id)
 			return err
 		}},
-		{domain.ActionDestroy, func(c commands.Caller, id string) error {
+		{domain.ActionDestroy, func(c domain.Caller, id string) error {
 			_, err := e.secrets.DestroySecretVersion(ctx, c, id, 1)
 			return err
 		}},
@@ -461,7 +462,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			explicitDeny := caller(allow("secrets/**", "*"), deny("secrets/authz/*", tc.action))
 			require.Equal(t, domain.EFORBIDDEN, domain.ErrorCode(tc.run(explicitDeny, sec.ID)))
 
-			anonymous := commands.Caller{}
+			anonymous := domain.Caller{}
 			require.Equal(t, domain.EUNAUTHORIZED, domain.ErrorCode(tc.run(anonymous, sec.ID)))
 
 			require.NoError(t, tc.run(caller(allow("secrets/authz/*", tc.action)), sec.ID))
@@ -478,81 +479,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 	})
 	t.Run("versions need read", func(t *testing.T) {
 		sec := e.create(t, "authz/versions", "v1")
-		_, err := e.secrets.SecretVersions(ctx, caller(allow("secrets/**", domain.ActionReveal, domain.ActionList)), sec.ID)
+		_, err := e.versions(caller(allow("secrets/**", domain.ActionReveal, domain.ActionList)), sec.ID)
 		require.Equal(t, domain.EFORBIDDEN, domain.ErrorCode(err))
-		vs, err := e.secrets.SecretVersions(ctx, caller(allow("secrets/authz/versions", domain.ActionRead)), sec.ID)
+		vs, err := e.versions(caller(allow("secrets/authz/versions", domain.ActionRead)), sec.ID)
 		require.NoError(t, err)
 		require.Len(t, vs, 1)
-	})
-}
-
-func TestListSecretsFilters(t *testing.T) {
-	t.Parallel()
-	e := newSecretEnv(t, envOptions{})
-	ctx := context.Background()
-	e.create(t, "team-a/db", "x", "env:prod")
-	e.create(t, "team-a/api", "x", "env:dev")
-	e.create(t, "team-a/cache", "x", "env:prod")
-	e.create(t, "team-b/db", "x", "env:prod")
-	gone := e.create(t, "team-a/old", "x")
-	_, err := e.secrets.DeleteSecret(ctx, admin(), gone.ID)
-	require.NoError(t, err)
-
-	names := func(p commands.SecretPage) []string {
-		out := []string{}
-		for _, it := range p.Items {
-			out = append(out, it.Name)
-		}
-		return out
-	}
-	cases := []struct {
-		name   string
-		caller commands.Caller
-		in     commands.SecretListInput
-		want   []string
-	}{
-		{"admin sees all active", admin(), commands.SecretListInput{}, []string{"team-a/api", "team-a/cache", "team-a/db", "team-b/db"}},
-		{"list permission filters", caller(allow("secrets/team-a/**", domain.ActionList)), commands.SecretListInput{}, []string{"team-a/api", "team-a/cache", "team-a/db"}},
-		{"read alone lists nothing", caller(allow("secrets/**", domain.ActionRead)), commands.SecretListInput{}, []string{}},
-		{"deny hides", caller(allow("secrets/**", domain.ActionList), deny("secrets/team-a/db", domain.ActionList)), commands.SecretListInput{}, []string{"team-a/api", "team-a/cache", "team-b/db"}},
-		{"prefix", admin(), commands.SecretListInput{Prefix: "team-b/"}, []string{"team-b/db"}},
-		{"tag", admin(), commands.SecretListInput{Tag: "env:prod"}, []string{"team-a/cache", "team-a/db", "team-b/db"}},
-		{"prefix and tag", admin(), commands.SecretListInput{Prefix: "team-a/", Tag: "env:prod"}, []string{"team-a/cache", "team-a/db"}},
-		{"include deleted", admin(), commands.SecretListInput{Prefix: "team-a/", IncludeDeleted: true}, []string{"team-a/api", "team-a/cache", "team-a/db", "team-a/old"}},
-		{"prefix with LIKE metacharacters matches literally", admin(), commands.SecretListInput{Prefix: "team_a"}, []string{}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			page, err := e.secrets.ListSecrets(ctx, tc.caller, tc.in)
-			require.NoError(t, err)
-			require.Equal(t, tc.want, names(page))
-			require.Empty(t, page.NextCursor)
-		})
-	}
-
-	t.Run("pages with a cursor, skipping what the caller may not list", func(t *testing.T) {
-		c := caller(allow("secrets/**", domain.ActionList), deny("secrets/team-a/cache", domain.ActionList))
-		var got []string
-		cursor := ""
-		for range 10 {
-			page, err := e.secrets.ListSecrets(ctx, c, commands.SecretListInput{Limit: 1, Cursor: cursor})
-			require.NoError(t, err)
-			got = append(got, names(page)...)
-			if page.NextCursor == "" {
-				break
-			}
-			cursor = page.NextCursor
-		}
-		require.Equal(t, []string{"team-a/api", "team-a/db", "team-b/db"}, got)
-	})
-
-	t.Run("invalid input", func(t *testing.T) {
-		for _, in := range []commands.SecretListInput{{Limit: 201}, {Tag: "BAD"}, {Cursor: "!!"}} {
-			_, err := e.secrets.ListSecrets(ctx, admin(), in)
-			require.Equal(t, domain.EINVALID, domain.ErrorCode(err))
-		}
-		_, err := e.secrets.ListSecrets(ctx, commands.Caller{}, commands.SecretListInput{})
-		require.Equal(t, domain.EUNAUTHORIZED, domain.ErrorCode(err))
 	})
 }
 

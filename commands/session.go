@@ -13,25 +13,25 @@ import (
 // whoever holds the newer token is logged out too. Of two concurrent
 // refreshes with one token exactly one wins; the loser reloads and meets
 // reuse detection.
-func (id *Identity) Refresh(ctx context.Context, caller Caller, refreshToken string) (Tokens, error) {
+func (id *Identity) Refresh(ctx context.Context, caller domain.Caller, refreshToken string) (Tokens, error) {
 	claims, err := id.tokens.VerifyRefresh(refreshToken)
 	if err != nil {
 		return Tokens{}, err
 	}
 	for attempt := 0; ; attempt++ {
-		sess, err := id.loadSession(ctx, claims.SessionID)
+		sess, err := id.svc.fold.Session(ctx, claims.SessionID)
 		if err != nil {
-			return Tokens{}, unauthorizedUnlessInternal(err)
+			return Tokens{}, domain.InvalidTokenUnlessInternal(err)
 		}
 		if sess.UserID() != claims.UserID {
-			return Tokens{}, errInvalidToken()
+			return Tokens{}, domain.ErrInvalidToken()
 		}
-		u, err := id.loadUser(ctx, claims.UserID)
+		u, err := id.svc.fold.User(ctx, claims.UserID)
 		if err != nil {
-			return Tokens{}, unauthorizedUnlessInternal(err)
+			return Tokens{}, domain.InvalidTokenUnlessInternal(err)
 		}
 		if u.Disabled() {
-			return Tokens{}, errInvalidToken()
+			return Tokens{}, domain.ErrInvalidToken()
 		}
 		pair, err := id.tokens.IssuePair(u.ID(), sess.ID())
 		if err != nil {
@@ -41,7 +41,7 @@ func (id *Identity) Refresh(ctx context.Context, caller Caller, refreshToken str
 		md.Actor, md.ActorName = u.ID(), u.Username()
 		refreshErr := sess.Refresh(claims.TokenID, pair.Refresh.ID, pair.Refresh.ExpiresAt, id.now())
 		if refreshErr != nil && len(sess.Changes()) == 0 {
-			return Tokens{}, unauthorizedUnlessInternal(refreshErr)
+			return Tokens{}, domain.InvalidTokenUnlessInternal(refreshErr)
 		}
 		// Either the rotation or the pending reuse detection: both must be
 		// stored, the second even though the caller gets a 401.
@@ -63,14 +63,14 @@ func (id *Identity) Refresh(ctx context.Context, caller Caller, refreshToken str
 
 // Logout revokes the caller's session: its access and refresh tokens stop
 // working at once, because Authenticate and Refresh fold the session.
-func (id *Identity) Logout(ctx context.Context, caller Caller) (Written, error) {
+func (id *Identity) Logout(ctx context.Context, caller domain.Caller) (Written, error) {
 	if !caller.Principal.Authenticated() {
 		return Written{}, domain.Errorf(domain.EUNAUTHORIZED, "authentication required")
 	}
 	for attempt := 0; ; attempt++ {
-		sess, err := id.loadSession(ctx, caller.Principal.SessionID)
+		sess, err := id.svc.fold.Session(ctx, caller.Principal.SessionID)
 		if err != nil {
-			return Written{}, unauthorizedUnlessInternal(err)
+			return Written{}, domain.InvalidTokenUnlessInternal(err)
 		}
 		if err := sess.Revoke(domain.RevokeLogout); err != nil {
 			return Written{}, err
@@ -101,7 +101,7 @@ func (id *Identity) revokeUserSessions(ctx context.Context, userID, reason strin
 // revokeUserSessionsExcept is revokeUserSessions sparing one session, the
 // caller's own when users change their own password.
 func (id *Identity) revokeUserSessionsExcept(ctx context.Context, userID, reason, keep string) ([]domain.StreamAppend, error) {
-	events, err := id.svc.readStream(ctx, domain.StreamID(domain.UserAggregate, userID), 0)
+	events, err := id.svc.fold.ReadStream(ctx, domain.StreamID(domain.UserAggregate, userID))
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (id *Identity) revokeUserSessionsExcept(ctx context.Context, userID, reason
 			continue
 		}
 		seen[e.SessionID] = true
-		sess, err := id.loadSession(ctx, e.SessionID)
+		sess, err := id.svc.fold.Session(ctx, e.SessionID)
 		if domain.ErrorCode(err) == domain.ENOTFOUND {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/fold"
 )
 
 // UserView is a user as a command answers it: never the password or hash.
@@ -33,25 +34,25 @@ type CreateUserInput struct {
 // what the roles grant (or hold escalate there). The username is reserved
 // in the same atomic append as UserCreated, so two concurrent creations of
 // one name cannot both succeed, on one replica or many.
-func (id *Identity) CreateUser(ctx context.Context, caller Caller, in CreateUserInput) (UserView, Written, error) {
+func (id *Identity) CreateUser(ctx context.Context, caller domain.Caller, in CreateUserInput) (UserView, Written, error) {
 	name, err := domain.NormalizeUsername(in.Username)
 	if err != nil {
 		return UserView{}, Written{}, err
 	}
-	if err := id.Authorize(ctx, caller, domain.ActionAdmin, UserResource(name)); err != nil {
+	if err := id.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.UserResource(name)); err != nil {
 		return UserView{}, Written{}, err
 	}
 	if err := id.opts.PasswordPolicy.Check(name, in.Password); err != nil {
 		return UserView{}, Written{}, err
 	}
-	if err := id.requireRoles(ctx, in.Roles); err != nil {
+	if err := id.svc.fold.RequireRoles(ctx, in.Roles); err != nil {
 		return UserView{}, Written{}, err
 	}
-	granted, err := id.userStatements(ctx, in.Roles)
+	granted, err := id.svc.fold.UserStatements(ctx, in.Roles)
 	if err != nil {
 		return UserView{}, Written{}, err
 	}
-	if err := id.authorizeGrant(ctx, caller, UserResource(name), nil, granted); err != nil {
+	if err := id.authorizeGrant(ctx, caller, domain.UserResource(name), nil, granted); err != nil {
 		return UserView{}, Written{}, err
 	}
 	userID := domain.NewID()
@@ -90,7 +91,7 @@ func (id *Identity) CreateUser(ctx context.Context, caller Caller, in CreateUser
 	}
 	md := caller.Metadata()
 	appends := append([]domain.StreamAppend{res.StreamAppend(md), u.StreamAppend(md)}, stamp(md, members)...)
-	w, err := id.svc.appendAndWait(ctx, []string{IdentityReadModel}, appends...)
+	w, err := id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, appends...)
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ECONFLICT {
 			// The id is fresh, so no stored event uses its key.
@@ -117,15 +118,15 @@ type UpdateUserInput struct {
 // needs the caller to cover everything that user holds (authorizeTakeover).
 // Disabling revokes every session of the user in the same atomic append;
 // a new password ends the user's other sessions.
-func (id *Identity) UpdateUser(ctx context.Context, caller Caller, userID string, in UpdateUserInput) (UserView, Written, error) {
+func (id *Identity) UpdateUser(ctx context.Context, caller domain.Caller, userID string, in UpdateUserInput) (UserView, Written, error) {
 	if err := domain.ValidateID("user id", userID); err != nil {
 		return UserView{}, Written{}, err
 	}
-	u, err := id.loadUser(ctx, userID)
+	u, err := id.svc.fold.User(ctx, userID)
 	if err != nil {
 		return UserView{}, Written{}, err
 	}
-	if err := id.Authorize(ctx, caller, domain.ActionAdmin, UserResource(u.Username())); err != nil {
+	if err := id.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.UserResource(u.Username())); err != nil {
 		return UserView{}, Written{}, err
 	}
 	if in.Username != nil {
@@ -166,18 +167,18 @@ func (id *Identity) UpdateUser(ctx context.Context, caller Caller, userID string
 		}
 	}
 	if in.Roles != nil {
-		if err := id.requireRoles(ctx, *in.Roles); err != nil {
+		if err := id.svc.fold.RequireRoles(ctx, *in.Roles); err != nil {
 			return UserView{}, Written{}, err
 		}
-		before, err := id.userStatements(ctx, u.RoleIDs())
+		before, err := id.svc.fold.UserStatements(ctx, u.RoleIDs())
 		if err != nil {
 			return UserView{}, Written{}, err
 		}
-		after, err := id.userStatements(ctx, *in.Roles)
+		after, err := id.svc.fold.UserStatements(ctx, *in.Roles)
 		if err != nil {
 			return UserView{}, Written{}, err
 		}
-		if err := id.authorizeGrant(ctx, caller, UserResource(u.Username()), before, after); err != nil {
+		if err := id.authorizeGrant(ctx, caller, domain.UserResource(u.Username()), before, after); err != nil {
 			return UserView{}, Written{}, err
 		}
 		if err := u.AssignRoles(*in.Roles); err != nil {
@@ -219,7 +220,7 @@ func (id *Identity) UpdateUser(ctx context.Context, caller Caller, userID string
 	}
 	md := caller.Metadata()
 	appends := append([]domain.StreamAppend{u.StreamAppend(md)}, stamp(md, append(members, revocations...))...)
-	w, err := id.svc.appendAndWait(ctx, []string{IdentityReadModel}, appends...)
+	w, err := id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, appends...)
 	if err != nil {
 		// A new password's key stays: a concurrent change of the same
 		// version may have won with it (see seal.Sealer.NewKey).
@@ -237,16 +238,16 @@ func (id *Identity) UpdateUser(ctx context.Context, caller Caller, userID string
 // every password hash the user ever had. Nobody deletes their own account,
 // so an administrator cannot lock everyone out by accident; deleting a
 // deleted user again finishes a shredding that failed (and answers 404).
-func (id *Identity) DeleteUser(ctx context.Context, caller Caller, userID string) (Written, error) {
+func (id *Identity) DeleteUser(ctx context.Context, caller domain.Caller, userID string) (Written, error) {
 	if err := domain.ValidateID("user id", userID); err != nil {
 		return Written{}, err
 	}
-	u, err := loadLatest(ctx, id.svc, domain.StreamID(domain.UserAggregate, userID), domain.LoadUser, domain.RestoreUser)
+	u, _, err := fold.Latest(ctx, id.svc.fold, domain.StreamID(domain.UserAggregate, userID), domain.LoadUser, domain.RestoreUser)
 	if err != nil {
 		return Written{}, err
 	}
 	if u.Deleted() {
-		if !id.Allowed(caller, domain.ActionAdmin, UserResource(u.Username())) {
+		if !id.svc.access.Allowed(caller, domain.ActionAdmin, domain.UserResource(u.Username())) {
 			return Written{}, domain.Errorf(domain.ENOTFOUND, "user not found")
 		}
 		if err := id.sealer.ShredOwner(ctx, u.ID()); err != nil {
@@ -254,7 +255,7 @@ func (id *Identity) DeleteUser(ctx context.Context, caller Caller, userID string
 		}
 		return Written{}, domain.Errorf(domain.ENOTFOUND, "user not found")
 	}
-	if err := id.Authorize(ctx, caller, domain.ActionAdmin, UserResource(u.Username())); err != nil {
+	if err := id.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.UserResource(u.Username())); err != nil {
 		return Written{}, err
 	}
 	if caller.Principal.UserID == u.ID() {
@@ -284,7 +285,7 @@ func (id *Identity) DeleteUser(ctx context.Context, caller Caller, userID string
 	}
 	md := caller.Metadata()
 	appends := append([]domain.StreamAppend{u.StreamAppend(md), res.StreamAppend(md)}, stamp(md, append(members, revocations...))...)
-	w, err := id.svc.appendAndWait(ctx, []string{IdentityReadModel}, appends...)
+	w, err := id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, appends...)
 	if err != nil {
 		return Written{}, err
 	}

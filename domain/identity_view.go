@@ -40,3 +40,20 @@ type PolicySummary struct {
 	UpdatedAt   time.Time   `json:"updated_at"`
 	UpdatedBy   string      `json:"updated_by"`
 }
+
+// Page sizes of the user, role and policy listings.
+const (
+	IdentityListMaxLimit = 200
+	// DefaultListLimit is the page size of every listing (secrets, users,
+	// roles, policies, as of now or of an instant) when none is asked for.
+	DefaultListLimit = 50
+)
+
+// IdentityFilter selects a page of users, roles or policies in name order.
+// After is the last name of the previous page (keyset pagination), Prefix
+// filters names; Limit 0 means DefaultListLimit.
+type IdentityFilter struct {
+	Prefix string
+	After  string
+	Limit  int
+}

@@ -196,3 +196,19 @@ func (s *Session) Revoked() bool { return s.state.Revoked }
 
 // ReuseDetected reports whether a spent refresh token killed the session.
 func (s *Session) ReuseDetected() bool { return s.state.ReuseDetected }
+
+// ErrInvalidToken is the one answer to any token or session problem, so a
+// caller cannot tell which check failed.
+func ErrInvalidToken() error {
+	return Errorf(EUNAUTHORIZED, "invalid or expired token")
+}
+
+// InvalidTokenUnlessInternal hides why a token's session or user could not
+// be found, but lets a database failure through as what it is.
+func InvalidTokenUnlessInternal(err error) error {
+	switch ErrorCode(err) {
+	case ENOTFOUND, EINVALID:
+		return ErrInvalidToken()
+	}
+	return err
+}

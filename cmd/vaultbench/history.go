@@ -24,9 +24,8 @@ import (
 	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/keys"
 	"github.com/securevault/vault/password"
-	"github.com/securevault/vault/projections/identity"
 	"github.com/securevault/vault/projections/secrets"
-	"github.com/securevault/vault/projections/streams"
+	"github.com/securevault/vault/queries"
 )
 
 // Shape of the generated histories.
@@ -105,16 +104,16 @@ func benchHistory(ctx context.Context, logger *slog.Logger, adminURL string, siz
 	if err != nil {
 		return err
 	}
-	tt, err := commands.NewTimeTravel(sec, ident, streams.NewCatalog(db.pool))
+	reads, err := wire.NewQueries(queries.NewService(store, nil, logger, queries.Options{Snapshots: wire.Snapshots(store)}), db.pool, tokens)
 	if err != nil {
 		return err
 	}
-	server, err := api.New(api.Config{}, api.Deps{Logger: logger})
+	server, err := api.New(api.Config{}, api.Deps{Logger: logger, Authenticator: reads.Authenticator})
 	if err != nil {
 		return err
 	}
-	server.MountIdentity(api.IdentityDeps{Identity: ident, Reader: identity.NewReader(db.pool), TimeTravel: tt})
-	server.MountSecrets(api.SecretsDeps{Secrets: sec, Authenticate: api.BearerAuth(ident), TimeTravel: tt})
+	server.MountIdentity(api.IdentityDeps{Commands: ident, Queries: reads.Identity})
+	server.MountSecrets(api.SecretsDeps{Commands: sec, Queries: reads.Secrets})
 	if _, err := ident.Bootstrap(ctx, historyBenchPassword); err != nil {
 		return err
 	}
@@ -148,7 +147,7 @@ func benchHistory(ctx context.Context, logger *slog.Logger, adminURL string, siz
 			return fmt.Sprintf("/api/v1/secrets/%s/history?limit=%d", h.id, historyBenchPage)
 		}},
 		{"history, middle page", func(h historyTarget) string {
-			return fmt.Sprintf("/api/v1/secrets/%s/history?limit=%d&cursor=%d", h.id, historyBenchPage, h.middle)
+			return fmt.Sprintf("/api/v1/secrets/%s/history?limit=%d&cursor=%s", h.id, historyBenchPage, domain.EncodePositionCursor(h.middle))
 		}},
 		{"diff over 100 events", func(h historyTarget) string {
 			return fmt.Sprintf("/api/v1/secrets/%s/diff?from=%d&to=%d", h.id, h.middle, h.rangeEnd)

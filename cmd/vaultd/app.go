@@ -27,10 +27,9 @@ import (
 	"github.com/securevault/vault/keys"
 	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/projections"
-	"github.com/securevault/vault/projections/audit"
-	"github.com/securevault/vault/projections/identity"
 	"github.com/securevault/vault/projections/secrets"
 	"github.com/securevault/vault/projections/streams"
+	"github.com/securevault/vault/queries"
 	"github.com/securevault/vault/relay"
 	vaultsql "github.com/securevault/vault/sql"
 )
@@ -156,41 +155,44 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 		logger.Error("admin bootstrap skipped: the event log failed its integrity check", "error", err)
 	}
 
-	a.server, err = api.New(api.Config{
-		MaxBodyBytes:       cfg.MaxBodyBytes,
-		TrustedProxies:     cfg.TrustedProxies,
-		RateLimitRPS:       cfg.RateLimitRPS,
-		RateLimitBurst:     cfg.RateLimitBurst,
+	tokens, err := wire.Tokens(cfg)
+	if err != nil {
+		return nil, err
+	}
+	reads := queries.NewService(a.store, a.waiter, logger.With("component", "queries"), queries.Options{
+		Snapshots:          wire.Snapshots(a.store),
 		MinPositionTimeout: cfg.MinPositionTimeout,
+		CatalogTimeout:     cfg.ReadYourWritesTimeout,
+	})
+	qs, err := wire.NewQueries(reads, a.pool, tokens)
+	if err != nil {
+		return nil, err
+	}
+	a.server, err = api.New(api.Config{
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		TrustedProxies: cfg.TrustedProxies,
+		RateLimitRPS:   cfg.RateLimitRPS,
+		RateLimitBurst: cfg.RateLimitBurst,
 		// With VAULT_METRICS_ADDR the API listener no longer serves /metrics.
 		MetricsOnOwnListener: cfg.MetricsAddr != "",
 	}, api.Deps{
-		Logger:      logger.With("component", "http"),
-		Registerer:  a.registry,
-		Gatherer:    a.registry,
-		ReadyChecks: a.readyChecks(),
-		Waiter:      a.waiter,
-		LogHead:     a.store.HeadPosition,
+		Logger:        logger.With("component", "http"),
+		Registerer:    a.registry,
+		Gatherer:      a.registry,
+		ReadyChecks:   a.readyChecks(),
+		Authenticator: qs.Authenticator,
 	})
 	if err != nil {
 		return nil, err
 	}
-	status, err := commands.NewStatus(a.service, a.status)
+	status, err := queries.NewStatus(reads, a.status)
 	if err != nil {
 		return nil, err
 	}
-	a.server.MountStatus(api.StatusDeps{Status: status, Authenticate: api.BearerAuth(a.identity)})
-	timeTravel, err := commands.NewTimeTravel(a.secrets, a.identity, streams.NewCatalog(a.pool))
-	if err != nil {
-		return nil, err
-	}
-	a.server.MountIdentity(api.IdentityDeps{Identity: a.identity, Reader: identity.NewReader(a.pool), TimeTravel: timeTravel})
-	a.server.MountSecrets(api.SecretsDeps{Secrets: a.secrets, Authenticate: api.BearerAuth(a.identity), TimeTravel: timeTravel})
-	auditLog, err := commands.NewAudit(a.service, audit.NewReader(a.pool))
-	if err != nil {
-		return nil, err
-	}
-	a.server.MountAudit(api.AuditDeps{Audit: auditLog, Authenticate: api.BearerAuth(a.identity)})
+	a.server.MountStatus(api.StatusDeps{Queries: status})
+	a.server.MountIdentity(api.IdentityDeps{Commands: a.identity, Queries: qs.Identity})
+	a.server.MountSecrets(api.SecretsDeps{Commands: a.secrets, Queries: qs.Secrets})
+	a.server.MountAudit(api.AuditDeps{Queries: qs.Audit})
 	return a, nil
 }
 

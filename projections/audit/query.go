@@ -14,7 +14,7 @@ import (
 	"github.com/securevault/vault/projections/audit/internal/auditdb"
 )
 
-// maxRows bounds one read; the command layer enforces the public page limit
+// maxRows bounds one read; the query layer (package queries) enforces the public page limit
 // and asks for one row more to know whether another page follows.
 const maxRows = 10 * domain.AuditMaxLimit
 
@@ -48,7 +48,7 @@ func (r *Reader) Get(ctx context.Context, position int64) (domain.AuditEntry, er
 }
 
 // List returns up to f.Limit entries matching f, newest first. The filter
-// must already be valid (the command layer checks it); List only refuses a
+// must already be valid (package queries checks it); List only refuses a
 // limit out of range.
 //
 // It picks the query whose index leads with the most selective condition

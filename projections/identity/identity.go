@@ -19,7 +19,7 @@ import (
 )
 
 // Name is the projection's checkpoint name.
-const Name = "identity"
+const Name = domain.ReadModelIdentity
 
 // Projection maintains the users, roles and policies tables.
 type Projection struct {
@@ -207,40 +207,26 @@ type DB interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }
 
-// User is a user row as the admin endpoints show it: never a password or hash.
-type User = domain.UserSummary
+// User, Role and Policy are the rows as the admin endpoints show them: the
+// domain's view types, never a password or hash.
+type (
+	User   = domain.UserSummary
+	Role   = domain.RoleSummary
+	Policy = domain.PolicySummary
+)
 
-// Role is a role row.
-type Role = domain.RoleSummary
-
-// Policy is a policy row.
-type Policy = domain.PolicySummary
-
-// MaxLimit bounds one page of a list.
-const MaxLimit = 200
-
-// DefaultLimit is the page size when none is asked for.
-const DefaultLimit = 50
-
-// ListParams selects one page of a list ordered by name. After is the last
-// name of the previous page (the keyset cursor), Prefix filters names.
-type ListParams struct {
-	Prefix string
-	After  string
-	Limit  int
-}
-
-func (p ListParams) maxRows() (int32, error) {
+func maxRows(f domain.IdentityFilter) (int32, error) {
 	switch {
-	case p.Limit == 0:
-		return DefaultLimit, nil
-	case p.Limit < 0 || p.Limit > MaxLimit:
-		return 0, domain.Errorf(domain.EINVALID, "limit must be 1 to %d", MaxLimit)
+	case f.Limit == 0:
+		return domain.DefaultListLimit, nil
+	case f.Limit < 0 || f.Limit > domain.IdentityListMaxLimit:
+		return 0, domain.Errorf(domain.EINVALID, "limit must be 1 to %d", domain.IdentityListMaxLimit)
 	}
-	return int32(p.Limit), nil
+	return int32(f.Limit), nil
 }
 
-// Reader answers queries on the identity read model.
+// Reader answers queries on the identity read model; it satisfies
+// queries.IdentityReader.
 type Reader struct {
 	db      DB
 	queries *identitydb.Queries
@@ -270,12 +256,12 @@ func (r *Reader) GetUser(ctx context.Context, id string) (User, error) {
 }
 
 // ListUsers returns a page of users ordered by username.
-func (r *Reader) ListUsers(ctx context.Context, p ListParams) ([]User, error) {
-	n, err := p.maxRows()
+func (r *Reader) ListUsers(ctx context.Context, f domain.IdentityFilter) ([]User, error) {
+	n, err := maxRows(f)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.queries.ListUsers(ctx, r.db, identitydb.ListUsersParams{Prefix: p.Prefix, AfterName: p.After, MaxRows: n})
+	rows, err := r.queries.ListUsers(ctx, r.db, identitydb.ListUsersParams{Prefix: f.Prefix, AfterName: f.After, MaxRows: n})
 	if err != nil {
 		return nil, domain.WrapError(domain.EINTERNAL, "list users", err)
 	}
@@ -300,12 +286,12 @@ func (r *Reader) GetRole(ctx context.Context, id string) (Role, error) {
 }
 
 // ListRoles returns a page of roles ordered by name.
-func (r *Reader) ListRoles(ctx context.Context, p ListParams) ([]Role, error) {
-	n, err := p.maxRows()
+func (r *Reader) ListRoles(ctx context.Context, f domain.IdentityFilter) ([]Role, error) {
+	n, err := maxRows(f)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.queries.ListRoles(ctx, r.db, identitydb.ListRolesParams{Prefix: p.Prefix, AfterName: p.After, MaxRows: n})
+	rows, err := r.queries.ListRoles(ctx, r.db, identitydb.ListRolesParams{Prefix: f.Prefix, AfterName: f.After, MaxRows: n})
 	if err != nil {
 		return nil, domain.WrapError(domain.EINTERNAL, "list roles", err)
 	}
@@ -330,12 +316,12 @@ func (r *Reader) GetPolicy(ctx context.Context, id string) (Policy, error) {
 }
 
 // ListPolicies returns a page of policies ordered by name.
-func (r *Reader) ListPolicies(ctx context.Context, p ListParams) ([]Policy, error) {
-	n, err := p.maxRows()
+func (r *Reader) ListPolicies(ctx context.Context, f domain.IdentityFilter) ([]Policy, error) {
+	n, err := maxRows(f)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.queries.ListPolicies(ctx, r.db, identitydb.ListPoliciesParams{Prefix: p.Prefix, AfterName: p.After, MaxRows: n})
+	rows, err := r.queries.ListPolicies(ctx, r.db, identitydb.ListPoliciesParams{Prefix: f.Prefix, AfterName: f.After, MaxRows: n})
 	if err != nil {
 		return nil, domain.WrapError(domain.EINTERNAL, "list policies", err)
 	}

@@ -20,7 +20,7 @@ import (
 
 // Name is the projection's checkpoint name; commands wait for it to give
 // read-your-writes on secret endpoints.
-const Name = "secrets"
+const Name = domain.ReadModelSecrets
 
 // Projection maintains the secrets and secret_versions tables.
 type Projection struct {

@@ -20,7 +20,7 @@ import (
 )
 
 // Name is the projection's checkpoint name.
-const Name = "streams"
+const Name = domain.ReadModelStreams
 
 // Projection maintains the stream_catalog table.
 type Projection struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/securevault/vault/config"
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/eventstore"
+	"github.com/securevault/vault/fold"
 	"github.com/securevault/vault/keys"
 	"github.com/securevault/vault/password"
 	"github.com/securevault/vault/projections"
@@ -22,6 +23,7 @@ import (
 	"github.com/securevault/vault/projections/identity"
 	"github.com/securevault/vault/projections/secrets"
 	"github.com/securevault/vault/projections/streams"
+	"github.com/securevault/vault/queries"
 	vaultsql "github.com/securevault/vault/sql"
 )
 
@@ -138,6 +140,20 @@ func OpenKeys(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, logge
 	return kr, kr, nil
 }
 
+// Tokens is the JWT manager of the configuration's signing keys: the
+// identity commands issue tokens with it, the authenticator verifies them.
+func Tokens(cfg *config.Config) (*authtoken.Manager, error) {
+	previous := make([]string, 0, len(cfg.SecretKeysPrevious))
+	for _, k := range cfg.SecretKeysPrevious {
+		previous = append(previous, string(k.Bytes()))
+	}
+	keyring, err := authtoken.NewKeyring(string(cfg.SecretKey.Bytes()), previous...)
+	if err != nil {
+		return nil, err
+	}
+	return authtoken.New(keyring, authtoken.Config{AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL})
+}
+
 // NewIdentity builds the identity handlers (password hashing, tokens, login
 // limits) from the configuration. dataKeys seals password hashes; users
 // lists user streams for the one-time upgrade of older stores.
@@ -157,15 +173,7 @@ func NewIdentity(svc *commands.Service, cfg *config.Config, dataKeys *keys.Store
 	if err != nil {
 		return nil, fmt.Errorf("%s, %s, %s: %w", config.EnvArgon2MemoryKiB, config.EnvArgon2Iterations, config.EnvArgon2Parallelism, err)
 	}
-	previous := make([]string, 0, len(cfg.SecretKeysPrevious))
-	for _, k := range cfg.SecretKeysPrevious {
-		previous = append(previous, string(k.Bytes()))
-	}
-	keyring, err := authtoken.NewKeyring(string(cfg.SecretKey.Bytes()), previous...)
-	if err != nil {
-		return nil, err
-	}
-	tokens, err := authtoken.New(keyring, authtoken.Config{AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL})
+	tokens, err := Tokens(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +190,37 @@ func NewIdentity(svc *commands.Service, cfg *config.Config, dataKeys *keys.Store
 	})
 }
 
-// Snapshots lets the command side and time travel cache folded aggregates
-// in the event store's snapshots by position.
-func Snapshots(store *eventstore.Store) commands.SnapshotStore { return store }
+// Snapshots lets the command side and the read side cache folded
+// aggregates in the event store's snapshots by position.
+func Snapshots(store *eventstore.Store) fold.SnapshotStore { return store }
+
+// Queries is the read side over the read models of db, as vaultd serves it
+// (the status query, which reads vaultd's own pipelines, aside).
+type Queries struct {
+	Service       *queries.Service
+	Secrets       *queries.Secrets
+	Identity      *queries.Identity
+	Audit         *queries.Audit
+	Authenticator *queries.Authenticator
+}
+
+// NewQueries wires the queries over svc to the projections' readers on db;
+// tokens verifies access tokens.
+func NewQueries(svc *queries.Service, db *pgxpool.Pool, tokens queries.AccessTokens) (Queries, error) {
+	catalog := streams.NewCatalog(db)
+	q := Queries{Service: svc}
+	var err error
+	if q.Secrets, err = queries.NewSecrets(svc, secrets.NewQuery(db), catalog); err != nil {
+		return Queries{}, err
+	}
+	if q.Identity, err = queries.NewIdentity(svc, identity.NewReader(db), catalog); err != nil {
+		return Queries{}, err
+	}
+	if q.Audit, err = queries.NewAudit(svc, audit.NewReader(db)); err != nil {
+		return Queries{}, err
+	}
+	if q.Authenticator, err = queries.NewAuthenticator(svc, tokens); err != nil {
+		return Queries{}, err
+	}
+	return q, nil
+}

@@ -1,4 +1,4 @@
-package commands
+package fold
 
 import (
 	"context"
@@ -32,7 +32,7 @@ func TestLongStreamsLoadFromSnapshots(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
 	t.Cleanup(store.Close)
-	svc := NewService(store, nil, logger, Options{Snapshots: store})
+	l := NewLoader(store, store, logger)
 
 	user, err := domain.NewUser(domain.NewID(), "snappy", "", domain.SealedPassword{Version: 1, Sealed: []byte("sealed-hash")})
 	require.NoError(t, err)
@@ -45,12 +45,12 @@ func TestLongStreamsLoadFromSnapshots(t *testing.T) {
 		user.Committed()
 	}
 	load := func() *domain.User {
-		u, err := loadLatest(ctx, svc, user.StreamID(), domain.LoadUser, domain.RestoreUser)
+		u, _, err := Latest(ctx, l, user.StreamID(), domain.LoadUser, domain.RestoreUser)
 		require.NoError(t, err)
 		return u
 	}
 	foldAll := func() *domain.User {
-		events, err := svc.readStream(ctx, user.StreamID(), 0)
+		events, err := l.ReadStream(ctx, user.StreamID())
 		require.NoError(t, err)
 		u, err := domain.LoadUser(events)
 		require.NoError(t, err)
@@ -66,12 +66,12 @@ func TestLongStreamsLoadFromSnapshots(t *testing.T) {
 		require.JSONEq(t, string(sb), string(sa))
 	}
 
-	appendLogins(snapshotEvery - 2) // a short stream: no snapshot
+	appendLogins(SnapshotEvery - 2) // a short stream: no snapshot
 	sameState(load(), foldAll())
 	_, ok := latestSnapshot(t, store, user.StreamID())
 	require.False(t, ok, "short streams are not worth a snapshot")
 
-	appendLogins(2 * snapshotEvery) // long: the load stores one
+	appendLogins(2 * SnapshotEvery) // long: the load stores one
 	sameState(load(), foldAll())
 	snap, ok := latestSnapshot(t, store, user.StreamID())
 	require.True(t, ok)
@@ -107,7 +107,7 @@ func TestSecretsLoadFromSnapshotsAndKeepTheirPosition(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
 	t.Cleanup(store.Close)
-	svc := NewService(store, nil, logger, Options{Snapshots: store})
+	l := NewLoader(store, store, logger)
 
 	sec, err := domain.NewSecret(domain.NewID(), "prod/rotating", "", nil)
 	require.NoError(t, err)
@@ -124,10 +124,10 @@ func TestSecretsLoadFromSnapshotsAndKeepTheirPosition(t *testing.T) {
 	}
 	check := func(wantPosition int64) {
 		t.Helper()
-		got, position, err := loadLatestAt(ctx, svc, sec.StreamID(), domain.LoadSecret, domain.RestoreSecret)
+		got, position, err := Latest(ctx, l, sec.StreamID(), domain.LoadSecret, domain.RestoreSecret)
 		require.NoError(t, err)
 		require.Equal(t, wantPosition, position)
-		events, err := svc.readStream(ctx, sec.StreamID(), 0)
+		events, err := l.ReadStream(ctx, sec.StreamID())
 		require.NoError(t, err)
 		want, err := domain.LoadSecret(events)
 		require.NoError(t, err)
@@ -135,22 +135,20 @@ func TestSecretsLoadFromSnapshotsAndKeepTheirPosition(t *testing.T) {
 		require.Equal(t, want.LiveVersions(), got.LiveVersions())
 	}
 
-	rotate(3 * snapshotEvery) // folds everything once, then stores a snapshot
+	rotate(3 * SnapshotEvery) // folds everything once, then stores a snapshot
 	check(last)
 	_, ok := latestSnapshot(t, store, sec.StreamID())
 	require.True(t, ok)
 	check(last) // from the snapshot, with no event after it: it names its event's position
 
-	// The secrets handler reports the secret's own last position, not the
-	// head of the log, even when other streams moved on.
+	// The position is the stream's own last one, not the head of the log,
+	// even when other streams moved on: a command that appends nothing
+	// reports it.
 	_, err = store.Append(ctx, "other-"+domain.NewID(), domain.ExpectNoStream, domain.NewEvent{
 		ID: domain.NewID(), Type: "Other", SchemaVersion: 1, Data: []byte(`{}`), Metadata: domain.Metadata{Actor: domain.SystemActor},
 	})
 	require.NoError(t, err)
-	s := &Secrets{svc: svc}
-	loaded, err := s.load(ctx, sec.ID())
-	require.NoError(t, err)
-	require.Equal(t, last, loaded.position)
+	check(last)
 
 	rotate(2)
 	check(last) // snapshot plus two events

@@ -1,14 +1,24 @@
-package commands
+package queries
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/fold"
 )
 
+// AccessCheckInput asks whether a user may perform an action on a
+// resource.
+type AccessCheckInput struct {
+	UserID   string
+	Action   string
+	Resource string
+}
+
 // AccessCheck is the answer of CheckAccess: the decision and the statement
-// that made it, so an operator can see why.
+// that made it, so an operator can see why, and the instant it was decided
+// as of when that was a past one.
 type AccessCheck struct {
 	UserID   string          `json:"user_id"`
 	Username string          `json:"username"`
@@ -16,35 +26,67 @@ type AccessCheck struct {
 	Resource string          `json:"resource"`
 	Disabled bool            `json:"disabled"`
 	Decision domain.Decision `json:"decision"`
+	*Instant
 }
 
-// CheckAccess evaluates, without acting, whether userID may perform action
-// on resource with the policies in force now (folded from the log, exactly
-// as Authenticate does). It needs `admin` on users/<username>.
-func (id *Identity) CheckAccess(ctx context.Context, caller Caller, userID, action, resource string) (AccessCheck, error) {
-	if err := domain.ValidateID("user_id", userID); err != nil {
+// CheckAccess evaluates, without acting, whether a user may perform action
+// on resource: with the policies in force now (folded from the log, exactly
+// as Authenticate does), or, as of a past instant, with the user, its roles
+// and their policies all folded up to it ("could this user do that, then,
+// and which policy decided it?"). The caller needs `admin` on
+// users/<username> (as it was then), decided with its current policies.
+func (q *Identity) CheckAccess(ctx context.Context, caller domain.Caller, in AccessCheckInput, at At) (AccessCheck, error) {
+	if err := caller.RequireAuthenticated(); err != nil {
 		return AccessCheck{}, err
 	}
-	if action == "" {
+	var inst *Instant
+	if at.Past() {
+		resolved, err := q.svc.Resolve(ctx, at)
+		if err != nil {
+			return AccessCheck{}, err
+		}
+		inst = &resolved
+	}
+	if err := domain.ValidateID("user_id", in.UserID); err != nil {
+		return AccessCheck{}, err
+	}
+	if in.Action == "" {
 		return AccessCheck{}, domain.Errorf(domain.EINVALID, "action is required")
 	}
-	res, err := domain.NormalizeResource(resource)
+	res, err := domain.NormalizeResource(in.Resource)
 	if err != nil {
 		return AccessCheck{}, err
 	}
-	u, err := id.loadUser(ctx, userID)
+	var (
+		u        *domain.User
+		position int64 // 0: now
+	)
+	if inst == nil {
+		u, err = q.svc.fold.User(ctx, in.UserID)
+	} else {
+		var f fold.Folded[*domain.User]
+		f, err = foldIdentity(ctx, q, domain.UserAggregate, in.UserID, inst.Position, domain.LoadUser, domain.RestoreUser)
+		if err == nil && f.Agg.Deleted() {
+			err = domain.Errorf(domain.ENOTFOUND, "user not found at position %d", inst.Position)
+		}
+		// The fold found events, so inst.Position > 0: PoliciesFor folds as
+		// of it rather than reading "now" (its meaning of 0).
+		u, position = f.Agg, inst.Position
+	}
 	if err != nil {
 		return AccessCheck{}, err
 	}
-	if err := id.Authorize(ctx, caller, domain.ActionAdmin, UserResource(u.Username())); err != nil {
+	if err := q.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.UserResource(u.Username())); err != nil {
 		return AccessCheck{}, err
 	}
-	policies, err := id.policiesFor(ctx, u.RoleIDs(), 0)
+	policies, err := q.svc.fold.PoliciesFor(ctx, u.RoleIDs(), position)
 	if err != nil {
 		return AccessCheck{}, err
 	}
-	d := domain.Decide(domain.AccessRequest{Action: action, Resource: res}, policies)
-	return AccessCheck{UserID: u.ID(), Username: u.Username(), Action: action, Resource: res, Disabled: u.Disabled(), Decision: d}, nil
+	d := domain.Decide(domain.AccessRequest{Action: in.Action, Resource: res}, policies)
+	return AccessCheck{
+		UserID: u.ID(), Username: u.Username(), Action: in.Action, Resource: res, Disabled: u.Disabled(), Decision: d, Instant: inst,
+	}, nil
 }
 
 // GrantCheckInput asks whether a user could hand out a set of permissions:
@@ -76,9 +118,9 @@ type GrantCheck struct {
 // CheckGrant explains the no-escalation rule for one grant, without acting.
 // A caller may ask about itself; asking about another user needs `admin`
 // on users/<username>.
-func (id *Identity) CheckGrant(ctx context.Context, caller Caller, in GrantCheckInput) (GrantCheck, error) {
-	if !caller.Principal.Authenticated() {
-		return GrantCheck{}, domain.Errorf(domain.EUNAUTHORIZED, "authentication required")
+func (q *Identity) CheckGrant(ctx context.Context, caller domain.Caller, in GrantCheckInput) (GrantCheck, error) {
+	if err := caller.RequireAuthenticated(); err != nil {
+		return GrantCheck{}, err
 	}
 	if in.UserID == "" {
 		in.UserID = caller.Principal.UserID
@@ -98,31 +140,29 @@ func (id *Identity) CheckGrant(ctx context.Context, caller Caller, in GrantCheck
 	if err != nil {
 		return GrantCheck{}, err
 	}
-	u, err := id.loadUser(ctx, in.UserID)
+	u, err := q.svc.fold.User(ctx, in.UserID)
 	if err != nil {
 		return GrantCheck{}, err
 	}
-	if u.ID() != caller.Principal.UserID {
-		if err := id.Authorize(ctx, caller, domain.ActionAdmin, UserResource(u.Username())); err != nil {
-			return GrantCheck{}, err
-		}
-	}
-	if err := id.requirePolicies(ctx, in.Policies); err != nil {
+	if err := q.mayReadUser(ctx, caller, u.ID(), u.Username()); err != nil {
 		return GrantCheck{}, err
 	}
-	if err := id.requireRoles(ctx, in.Roles); err != nil {
+	if err := q.svc.fold.RequirePolicies(ctx, in.Policies); err != nil {
 		return GrantCheck{}, err
 	}
-	fromPolicies, err := id.policyStatements(ctx, in.Policies)
+	if err := q.svc.fold.RequireRoles(ctx, in.Roles); err != nil {
+		return GrantCheck{}, err
+	}
+	fromPolicies, err := q.svc.fold.PolicyStatements(ctx, in.Policies)
 	if err != nil {
 		return GrantCheck{}, err
 	}
-	fromRoles, err := id.userStatements(ctx, in.Roles)
+	fromRoles, err := q.svc.fold.UserStatements(ctx, in.Roles)
 	if err != nil {
 		return GrantCheck{}, err
 	}
 	granted := append(append(statements, fromPolicies...), fromRoles...)
-	held, err := id.policiesFor(ctx, u.RoleIDs(), 0)
+	held, err := q.svc.fold.PoliciesFor(ctx, u.RoleIDs(), 0)
 	if err != nil {
 		return GrantCheck{}, err
 	}

@@ -1,4 +1,4 @@
-package commands
+package queries
 
 import (
 	"cmp"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/fold"
 )
 
 // Reveal is one disclosure of a value: who saw which version, when and from
@@ -36,50 +37,48 @@ type SecretDiff struct {
 	Reveals           []Reveal                   `json:"reveals"`
 }
 
-// SecretDiffInput names the two instants to compare; a zero To means the
-// head of the log.
+// SecretDiffInput names the two instants to compare (a time or a position
+// each); a zero To means the head of the log.
 type SecretDiffInput struct {
-	From AsOf
-	To   AsOf
+	From At
+	To   At
 }
 
-// SecretDiff answers what changed in a secret between two instants:
+// Diff answers what changed in a secret between two instants:
 // metadata, versions added and destroyed, and who revealed which version.
 // It needs `read` on secrets/<name>.
 //
 // It costs the secret's fold at each instant (each from its nearest
 // snapshot) plus the events between them; what happened before From is read
 // only for the versions destroyed in between, one event each.
-func (t *TimeTravel) SecretDiff(ctx context.Context, caller Caller, id string, in SecretDiffInput) (SecretDiff, error) {
-	if err := requireCaller(caller); err != nil {
+func (q *Secrets) Diff(ctx context.Context, caller domain.Caller, id string, in SecretDiffInput) (SecretDiff, error) {
+	if err := caller.RequireAuthenticated(); err != nil {
 		return SecretDiff{}, err
 	}
-	if in.From.Time == nil && in.From.Position == nil {
+	if !in.From.Past() {
 		return SecretDiff{}, domain.Errorf(domain.EINVALID, "from is required")
 	}
-	from, err := t.resolve(ctx, in.From, "from", "from")
+	from, err := q.svc.resolve(ctx, in.From, "from", "from")
 	if err != nil {
 		return SecretDiff{}, err
 	}
 	var to Instant
-	if in.To.Time == nil && in.To.Position == nil {
-		head, err := t.svc().log.HeadPosition(ctx)
-		if err != nil {
+	if !in.To.Past() {
+		if to, err = q.svc.instantOrHead(ctx, in.To); err != nil {
 			return SecretDiff{}, err
 		}
-		to = Instant{Position: head}
-	} else if to, err = t.resolve(ctx, in.To, "to", "to"); err != nil {
+	} else if to, err = q.svc.resolve(ctx, in.To, "to", "to"); err != nil {
 		return SecretDiff{}, err
 	}
 	if (from.Time != nil && to.Time != nil && from.Time.After(*to.Time)) || from.Position > to.Position {
 		return SecretDiff{}, domain.Errorf(domain.EINVALID, "from must not be after to")
 	}
-	after, err := t.authorizedSecretAt(ctx, caller, id, to)
+	after, err := q.authorizedAt(ctx, caller, id, to)
 	if err != nil {
 		return SecretDiff{}, err
 	}
-	sec := after.agg
-	before, existed, err := foldAt(ctx, t.svc(), sec.StreamID(), from.Position, domain.LoadSecret, domain.RestoreSecret)
+	sec := after.Agg
+	before, existed, err := fold.At(ctx, q.svc.fold, sec.StreamID(), from.Position, domain.LoadSecret, domain.RestoreSecret)
 	if err != nil {
 		return SecretDiff{}, err
 	}
@@ -89,24 +88,24 @@ func (t *TimeTravel) SecretDiff(ctx context.Context, caller Caller, id string, i
 	}
 	was := secretMeta{}
 	if existed {
-		was = metaOf(before.agg)
+		was = metaOf(before.Agg)
 	}
 	out.Changes = diffMeta(was, metaOf(sec))
 
-	between, err := streamBetween(ctx, t.svc(), sec.StreamID(), from.Position, to.Position)
+	between, err := q.svc.fold.StreamBetween(ctx, sec.StreamID(), from.Position, to.Position)
 	if err != nil {
 		return SecretDiff{}, err
 	}
 	var earlier *domain.Secret
 	if existed {
-		earlier = before.agg
+		earlier = before.Agg
 	}
-	out.VersionsAdded, out.VersionsDestroyed, err = t.versionsBetween(ctx, earlier, sec, between)
+	out.VersionsAdded, out.VersionsDestroyed, err = q.versionsBetween(ctx, earlier, sec, between)
 	if err != nil {
 		return SecretDiff{}, err
 	}
 
-	reveals, err := t.revealsBetween(ctx, sec.ID(), from.Position, to.Position, 0)
+	reveals, err := q.revealsBetween(ctx, sec.ID(), from.Position, to.Position, 0)
 	if err != nil {
 		return SecretDiff{}, err
 	}
@@ -129,7 +128,7 @@ func (t *TimeTravel) SecretDiff(ctx context.Context, caller Caller, id string, i
 // nil when the secret did not exist yet. The event that added a version
 // destroyed in between but added before it is fetched by the stream version
 // the earlier fold remembers for it.
-func (t *TimeTravel) versionsBetween(ctx context.Context, earlier, later *domain.Secret, between []domain.RecordedEvent) (added, destroyed []domain.SecretVersionInfo, err error) {
+func (q *Secrets) versionsBetween(ctx context.Context, earlier, later *domain.Secret, between []domain.RecordedEvent) (added, destroyed []domain.SecretVersionInfo, err error) {
 	added, destroyed = []domain.SecretVersionInfo{}, []domain.SecretVersionInfo{}
 	addedAt := map[int64]int{} // version → index in added
 	type destruction struct {
@@ -171,7 +170,7 @@ func (t *TimeTravel) versionsBetween(ctx context.Context, earlier, later *domain
 			v, _ := earlier.AddedIn(d.e.Version)
 			versions = append(versions, v)
 		}
-		events, err := eventsAt(ctx, t.svc(), earlier.StreamID(), nil, versions...)
+		events, err := q.svc.fold.EventsAt(ctx, earlier.StreamID(), nil, versions...)
 		if err != nil {
 			return nil, nil, err
 		}

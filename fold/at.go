@@ -1,4 +1,4 @@
-package commands
+package fold
 
 import (
 	"context"
@@ -8,53 +8,47 @@ import (
 	"github.com/securevault/vault/domain"
 )
 
-// foldPage is how many events one read of a stream takes while folding it.
-const foldPage = 1000
-
-// foldedAt is an aggregate as it was at an instant, with the first and last
+// Folded is an aggregate as it was at an instant, with the first and last
 // of its events at or below that instant that the fold read. Last is always
 // set; First only when the fold read the stream from its start (Version 1),
-// otherwise it is the zero event and eventsAt fetches it.
-type foldedAt[A any] struct {
-	agg         A
-	first, last domain.RecordedEvent
+// otherwise it is the zero event and EventsAt fetches it.
+type Folded[A any] struct {
+	Agg         A
+	First, Last domain.RecordedEvent
 }
 
 // errUnusableSnapshot marks a stored snapshot the domain cannot restore.
 var errUnusableSnapshot = errors.New("unusable snapshot")
 
-// foldAt folds a stream as it was at position pos: from the nearest usable
+// At folds a stream as it was at position pos: from the nearest usable
 // snapshot at or below pos plus the events after it, or from the start when
 // there is none. The cost is that snapshot's lookup (an index probe) plus the
 // events between it and pos, not the history before it.
 //
-// A fold that goes snapshotEvery events past its starting point stores a
-// snapshot every snapshotEvery events, so the next read near this instant
+// A fold that goes SnapshotEvery events past its starting point stores a
+// snapshot every SnapshotEvery events, so the next read near this instant
 // starts close to it. The answer never depends on snapshots: the store never
 // returns one the log no longer backs, one the domain cannot restore is
 // deleted and the next older one tried, and without any the stream is folded
 // from its start. found is false when the stream had no event at or below
 // pos.
-func foldAt[A snapshotter](ctx context.Context, s *Service, streamID string, pos int64,
-	load func([]domain.RecordedEvent) (A, error),
-	restore func(state []byte, version int64, rest []domain.RecordedEvent) (A, error),
-) (out foldedAt[A], found bool, err error) {
+func At[A Aggregate](ctx context.Context, l *Loader, streamID string, pos int64, load LoadFunc[A], restore RestoreFunc[A]) (out Folded[A], found bool, err error) {
 	if pos <= 0 {
 		return out, false, nil
 	}
 	for range maxSnapshotAttempts {
-		snap, ok := s.snapshotAt(ctx, streamID, pos)
+		snap, ok := l.snapshotAt(ctx, streamID, pos)
 		if !ok {
 			break
 		}
-		f := &chunkFold[A]{s: s, streamID: streamID, load: load, restore: restore}
+		f := &chunkFold[A]{l: l, streamID: streamID, load: load, restore: restore}
 		out, found, err = f.run(ctx, pos, &snap)
 		if !errors.Is(err, errUnusableSnapshot) {
 			return out, found, err
 		}
-		s.dropSnapshot(ctx, snap, err)
+		l.dropSnapshot(ctx, snap, err)
 	}
-	f := &chunkFold[A]{s: s, streamID: streamID, load: load, restore: restore}
+	f := &chunkFold[A]{l: l, streamID: streamID, load: load, restore: restore}
 	return f.run(ctx, pos, nil)
 }
 
@@ -62,14 +56,14 @@ func foldAt[A snapshotter](ctx context.Context, s *Service, streamID string, pos
 // and passes over before it folds from the start of the stream.
 const maxSnapshotAttempts = 3
 
-// chunkFold folds a stream snapshotEvery events at a time, each chunk
+// chunkFold folds a stream SnapshotEvery events at a time, each chunk
 // restored from the snapshot of the one before, so the snapshots it takes on
 // the way are the ones it stores.
-type chunkFold[A snapshotter] struct {
-	s        *Service
+type chunkFold[A Aggregate] struct {
+	l        *Loader
 	streamID string
-	load     func([]domain.RecordedEvent) (A, error)
-	restore  func(state []byte, version int64, rest []domain.RecordedEvent) (A, error)
+	load     LoadFunc[A]
+	restore  RestoreFunc[A]
 
 	// from is the snapshot the fold continues from (State nil: the start);
 	// stored tells that it came from the store and is not yet proven
@@ -82,15 +76,15 @@ type chunkFold[A snapshotter] struct {
 	last    domain.RecordedEvent
 }
 
-func (f *chunkFold[A]) run(ctx context.Context, pos int64, snap *domain.Snapshot) (foldedAt[A], bool, error) {
-	var out foldedAt[A]
+func (f *chunkFold[A]) run(ctx context.Context, pos int64, snap *domain.Snapshot) (Folded[A], bool, error) {
+	var out Folded[A]
 	after := int64(0)
 	if snap != nil {
 		// Read the snapshot's own event too: it is the last event at or
 		// below pos when nothing followed it, and callers show its metadata.
 		f.from, f.stored, after = *snap, true, snap.Position-1
 	}
-	err := readStreamBetween(ctx, f.s, f.streamID, after, pos, func(events []domain.RecordedEvent) error {
+	err := f.l.Between(ctx, f.streamID, after, pos, func(events []domain.RecordedEvent) error {
 		for _, ev := range events {
 			if err := f.add(ev); err != nil {
 				return err
@@ -113,8 +107,8 @@ func (f *chunkFold[A]) run(ctx context.Context, pos int64, snap *domain.Snapshot
 	if err != nil {
 		return out, false, err
 	}
-	f.s.saveSnapshots(ctx, f.taken...)
-	return foldedAt[A]{agg: agg, first: f.first, last: f.last}, true, nil
+	f.l.saveSnapshots(ctx, f.taken...)
+	return Folded[A]{Agg: agg, First: f.first, Last: f.last}, true, nil
 }
 
 // add takes the next event of the stream.
@@ -132,7 +126,7 @@ func (f *chunkFold[A]) add(ev domain.RecordedEvent) error {
 	}
 	f.pending = append(f.pending, ev)
 	f.last = ev
-	if len(f.pending) < snapshotEvery {
+	if len(f.pending) < SnapshotEvery {
 		return nil
 	}
 	agg, err := f.fold()
@@ -160,9 +154,31 @@ func (f *chunkFold[A]) fold() (A, error) {
 	return agg, err
 }
 
-// eventsAt returns the events of a stream at the given versions, taking
+// AsOf folds a stream as it is now (maxPosition <= 0: the whole stream) or
+// as it was at maxPosition (from the nearest snapshot). A stream without
+// events by then is the aggregate's own "not found".
+func AsOf[A Aggregate](ctx context.Context, l *Loader, streamID string, maxPosition int64, load LoadFunc[A], restore RestoreFunc[A]) (A, error) {
+	if maxPosition <= 0 {
+		events, err := l.ReadStream(ctx, streamID)
+		if err != nil {
+			var zero A
+			return zero, err
+		}
+		return load(events)
+	}
+	f, found, err := At(ctx, l, streamID, maxPosition, load, restore)
+	if err != nil || !found {
+		if err == nil {
+			return load(nil)
+		}
+		return f.Agg, err
+	}
+	return f.Agg, nil
+}
+
+// EventsAt returns the events of a stream at the given versions, taking
 // those already read from have and fetching the others in one round trip.
-func eventsAt(ctx context.Context, s *Service, streamID string, have []domain.RecordedEvent, versions ...int64) (map[int64]domain.RecordedEvent, error) {
+func (l *Loader) EventsAt(ctx context.Context, streamID string, have []domain.RecordedEvent, versions ...int64) (map[int64]domain.RecordedEvent, error) {
 	out := make(map[int64]domain.RecordedEvent, len(versions))
 	for _, ev := range have {
 		if ev.Version > 0 {
@@ -176,7 +192,7 @@ func eventsAt(ctx context.Context, s *Service, streamID string, have []domain.Re
 		}
 	}
 	if len(missing) > 0 {
-		events, err := s.log.ReadStreamVersions(ctx, streamID, missing)
+		events, err := l.log.ReadStreamVersions(ctx, streamID, missing)
 		if err != nil {
 			return nil, err
 		}
@@ -192,46 +208,19 @@ func eventsAt(ctx context.Context, s *Service, streamID string, have []domain.Re
 	return out, nil
 }
 
-// loadAsOf folds a stream as it is now (maxPosition <= 0: the whole
-// stream, as before) or as it was at maxPosition (from the nearest
-// snapshot). A stream without events by then is the aggregate's own "not
-// found".
-func loadAsOf[A snapshotter](ctx context.Context, s *Service, streamID string, maxPosition int64,
-	load func([]domain.RecordedEvent) (A, error),
-	restore func(state []byte, version int64, rest []domain.RecordedEvent) (A, error),
-) (A, error) {
-	if maxPosition <= 0 {
-		events, err := s.readStream(ctx, streamID, 0)
-		if err != nil {
-			var zero A
-			return zero, err
-		}
-		return load(events)
-	}
-	f, found, err := foldAt(ctx, s, streamID, maxPosition, load, restore)
-	if err != nil || !found {
-		if err == nil {
-			return load(nil)
-		}
-		return f.agg, err
-	}
-	return f.agg, nil
-}
-
-// readStreamBetween reads the events of a stream with a position in
+// Between reads the events of a stream with a position in
 // (afterPosition, untilPosition], oldest first, a page at a time. Each page
 // is found by index probes, so the events outside the range cost nothing.
-func readStreamBetween(ctx context.Context, s *Service, streamID string, afterPosition, untilPosition int64,
-	visit func([]domain.RecordedEvent) error) error {
+func (l *Loader) Between(ctx context.Context, streamID string, afterPosition, untilPosition int64, visit func([]domain.RecordedEvent) error) error {
 	for afterPosition < untilPosition {
-		events, err := s.log.ReadStreamPositions(ctx, streamID, afterPosition, untilPosition, foldPage)
+		events, err := l.log.ReadStreamPositions(ctx, streamID, afterPosition, untilPosition, page)
 		if err != nil {
 			return err
 		}
 		if err := visit(events); err != nil {
 			return err
 		}
-		if len(events) < foldPage {
+		if len(events) < page {
 			return nil
 		}
 		afterPosition = events[len(events)-1].Position
@@ -239,10 +228,10 @@ func readStreamBetween(ctx context.Context, s *Service, streamID string, afterPo
 	return nil
 }
 
-// streamBetween is readStreamBetween collected.
-func streamBetween(ctx context.Context, s *Service, streamID string, afterPosition, untilPosition int64) ([]domain.RecordedEvent, error) {
+// StreamBetween is Between collected.
+func (l *Loader) StreamBetween(ctx context.Context, streamID string, afterPosition, untilPosition int64) ([]domain.RecordedEvent, error) {
 	var out []domain.RecordedEvent
-	err := readStreamBetween(ctx, s, streamID, afterPosition, untilPosition, func(events []domain.RecordedEvent) error {
+	err := l.Between(ctx, streamID, afterPosition, untilPosition, func(events []domain.RecordedEvent) error {
 		out = append(out, events...)
 		return nil
 	})

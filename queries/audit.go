@@ -1,10 +1,8 @@
-package commands
+package queries
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"net/netip"
@@ -15,10 +13,6 @@ import (
 
 	"github.com/securevault/vault/domain"
 )
-
-// AuditReadModel is the projection audit queries read; it matches
-// projections/audit.Name.
-const AuditReadModel = "audit"
 
 // Audit query defaults and bounds.
 const (
@@ -37,7 +31,6 @@ type AuditReader interface {
 }
 
 // Audit answers audit log queries for callers allowed `read` on `audit`.
-// A separate type around the shared Service, so its wiring stays additive.
 type Audit struct {
 	svc    *Service
 	reader AuditReader
@@ -56,6 +49,8 @@ func NewAudit(svc *Service, reader AuditReader) (*Audit, error) {
 // User is a user id, `system`, `anonymous`, or a username. Since is
 // inclusive and Until exclusive (RFC 3339). Cursor is the NextCursor of the
 // previous page of the same query. Limit 0 means AuditDefaultLimit.
+// MinPosition waits until the audit log has applied that position
+// (read-your-writes).
 type AuditInput struct {
 	User         string
 	Action       string
@@ -67,6 +62,7 @@ type AuditInput struct {
 	Until        string
 	Cursor       string
 	Limit        int
+	MinPosition  int64
 }
 
 // AuditPage is one page of the audit log, newest first. NextCursor is empty
@@ -76,10 +72,13 @@ type AuditPage struct {
 	NextCursor string              `json:"next_cursor"`
 }
 
-// ListAudit returns one page of the audit log. It needs `read` on `audit`;
-// a refusal is itself recorded, so it shows up in the log it protects.
-func (a *Audit) ListAudit(ctx context.Context, caller Caller, in AuditInput) (AuditPage, error) {
-	if err := a.svc.authorize(ctx, caller, domain.ActionRead, domain.ResourceAudit); err != nil {
+// List returns one page of the audit log. It needs `read` on `audit`; a
+// refusal is itself recorded, so it shows up in the log it protects.
+func (a *Audit) List(ctx context.Context, caller domain.Caller, in AuditInput) (AuditPage, error) {
+	if err := a.svc.awaitReadModel(ctx, in.MinPosition, domain.ReadModelAudit); err != nil {
+		return AuditPage{}, err
+	}
+	if err := a.svc.access.Authorize(ctx, caller, domain.ActionRead, domain.ResourceAudit); err != nil {
 		return AuditPage{}, err
 	}
 	q, err := parseAuditInput(in)
@@ -96,12 +95,12 @@ func (a *Audit) ListAudit(ctx context.Context, caller Caller, in AuditInput) (Au
 	if len(rows) > q.limit {
 		page.Items = rows[:q.limit]
 		last := page.Items[q.limit-1]
-		page.NextCursor = encodeAuditCursor(q.digest, domain.AuditCursor{Timestamp: last.Timestamp, Position: last.Position})
+		page.NextCursor = domain.EncodeAuditCursor(q.digest, domain.AuditCursor{Timestamp: last.Timestamp, Position: last.Position})
 	}
 	return page, nil
 }
 
-// ExportAudit streams every entry matching in (from its cursor on, without
+// Export streams every entry matching in (from its cursor on, without
 // a page limit) to emit, newest first, reading a bounded page at a time, so
 // an export of any size runs in constant memory. Authorization and input
 // are checked before emit is first called: an error returned before then is
@@ -109,8 +108,11 @@ func (a *Audit) ListAudit(ctx context.Context, caller Caller, in AuditInput) (Au
 //
 // Entries appended while an export runs are newer than every entry it has
 // yet to read, so the export is exactly the log as of its first page.
-func (a *Audit) ExportAudit(ctx context.Context, caller Caller, in AuditInput, emit func(domain.AuditEntry) error) error {
-	if err := a.svc.authorize(ctx, caller, domain.ActionRead, domain.ResourceAudit); err != nil {
+func (a *Audit) Export(ctx context.Context, caller domain.Caller, in AuditInput, emit func(domain.AuditEntry) error) error {
+	if err := a.svc.awaitReadModel(ctx, in.MinPosition, domain.ReadModelAudit); err != nil {
+		return err
+	}
+	if err := a.svc.access.Authorize(ctx, caller, domain.ActionRead, domain.ResourceAudit); err != nil {
 		return err
 	}
 	if in.Limit != 0 {
@@ -213,7 +215,7 @@ func parseAuditInput(in AuditInput) (auditQuery, error) {
 	case u == "":
 	case isUUID(u):
 		f.UserID = strings.ToLower(u)
-	case u == domain.SystemActor || u == "anonymous":
+	case u == domain.SystemActor || u == domain.AnonymousActor:
 		f.UserID = u
 	default:
 		name, err := domain.NormalizeUsername(u)
@@ -263,7 +265,7 @@ func parseAuditInput(in AuditInput) (auditQuery, error) {
 	}
 	q.digest = auditDigest(*f)
 	if in.Cursor != "" {
-		c, err := decodeAuditCursor(q.digest, in.Cursor)
+		c, err := domain.DecodeAuditCursor(q.digest, in.Cursor)
 		if err != nil {
 			return q, err
 		}
@@ -314,47 +316,4 @@ func auditDigest(f domain.AuditFilter) string {
 	})
 	sum := sha256.Sum256(canon)
 	return hex.EncodeToString(sum[:8])
-}
-
-// auditCursor is the cursor's content. It is not secret (an auditor may
-// read every entry anyway); the checksum makes an edited or truncated
-// cursor a clear 400 instead of a page from a random place.
-type auditCursor struct {
-	Timestamp time.Time `json:"t"`
-	Position  int64     `json:"p"`
-	Filter    string    `json:"f"`
-}
-
-func auditCursorSum(payload []byte) []byte {
-	sum := sha256.Sum256(append([]byte("securevault.audit.cursor.v1\x00"), payload...))
-	return sum[:12]
-}
-
-func encodeAuditCursor(digest string, c domain.AuditCursor) string {
-	payload, _ := json.Marshal(auditCursor{Timestamp: c.Timestamp.UTC(), Position: c.Position, Filter: digest}) // always marshals
-	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(auditCursorSum(payload))
-}
-
-func decodeAuditCursor(digest, s string) (domain.AuditCursor, error) {
-	bad := domain.Errorf(domain.EINVALID, "cursor is not one this server issued (pass next_cursor back unchanged)")
-	body, sumText, ok := strings.Cut(s, ".")
-	if !ok {
-		return domain.AuditCursor{}, bad
-	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(body)
-	sum, err2 := base64.RawURLEncoding.DecodeString(sumText)
-	if err1 != nil || err2 != nil || !bytes.Equal(sum, auditCursorSum(payload)) {
-		return domain.AuditCursor{}, bad
-	}
-	// The checksum catches accidents, not forgeries (anyone can compute it),
-	// so the decoded fields are checked as strictly as the filters are.
-	var c auditCursor
-	if err := json.Unmarshal(payload, &c); err != nil || c.Position < 1 || c.Timestamp.IsZero() ||
-		c.Timestamp.Year() < 1 || c.Timestamp.Year() > 9999 {
-		return domain.AuditCursor{}, bad
-	}
-	if c.Filter != digest {
-		return domain.AuditCursor{}, domain.Errorf(domain.EINVALID, "cursor belongs to a query with other filters; repeat the filters of the page it came from")
-	}
-	return domain.AuditCursor{Timestamp: c.Timestamp, Position: c.Position}, nil
 }

@@ -1,11 +1,9 @@
-package commands_test
+package queries_test
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -15,14 +13,13 @@ import (
 
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
-	"github.com/securevault/vault/envelope"
 	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/internal/pgtest"
-	"github.com/securevault/vault/keys"
-	"github.com/securevault/vault/pgnotify"
+	"github.com/securevault/vault/internal/vaulttest"
 	"github.com/securevault/vault/projections"
 	"github.com/securevault/vault/projections/audit"
 	"github.com/securevault/vault/projections/secrets"
+	"github.com/securevault/vault/queries"
 )
 
 // auditEnv is the real stack behind audit queries: the event store, the
@@ -33,51 +30,26 @@ type auditEnv struct {
 	store   *eventstore.Store
 	waiter  *projections.Waiter
 	secrets *commands.Secrets
-	audit   *commands.Audit
+	audit   *queries.Audit
 }
-
-func auditLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func newAuditEnv(t *testing.T) *auditEnv {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	db := pgtest.New(t)
-	store := eventstore.New(db.AppPool, db.ChainKeys(t), auditLogger(), eventstore.Options{})
-	listener := pgnotify.NewListener(db.URL, auditLogger())
-	ldone := make(chan struct{})
-	go func() { defer close(ldone); _ = listener.Run(ctx) }()
-	runner, err := projections.NewRunner(db.AppPool, store, listener, auditLogger(),
-		projections.Options{PageSize: 25, PollInterval: 100 * time.Millisecond}, audit.New(), secrets.New())
-	require.NoError(t, err)
-	rdone := make(chan error, 1)
-	go func() { rdone <- runner.Run(ctx) }()
-
-	root, err := envelope.NewDataKey()
-	require.NoError(t, err)
-	kr, err := keys.NewKeyring(ctx, db.AppPool, root, auditLogger(), keys.KeyringOptions{})
-	require.NoError(t, err)
-	waiter := projections.NewWaiter(db.AppPool, listener, 50*time.Millisecond)
-	svc := commands.NewService(store, waiter, auditLogger(), commands.Options{ReadYourWritesTimeout: 30 * time.Second})
-	sec, err := commands.NewSecrets(svc, commands.SecretDeps{
-		DataKeys: keys.NewStore(db.AppPool, kr, auditLogger()), ReadModel: secrets.NewQuery(db.AppPool), KeyProvider: keys.ProviderLocal,
-	})
-	require.NoError(t, err)
-	aud, err := commands.NewAudit(svc, audit.NewReader(db.AppPool))
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-rdone)
-		<-ldone
-		store.Close()
-		kr.Close()
-	})
-	return &auditEnv{db: db, store: store, waiter: waiter, secrets: sec, audit: aud}
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), discardLogger(), eventstore.Options{})
+	t.Cleanup(store.Close)
+	waiter := vaulttest.RunProjections(t, db, store, nil, projections.Options{PageSize: 25}, audit.New(), secrets.New())
+	svc := commands.NewService(store, waiter, discardLogger(), commands.Options{ReadYourWritesTimeout: 30 * time.Second})
+	return &auditEnv{
+		db: db, store: store, waiter: waiter, secrets: vaulttest.SecretCommands(t, db, svc, 0),
+		audit: vaulttest.NewReads(t, db, store, waiter, nil, queries.Options{}).Audit,
+	}
 }
 
 // auditCaller is an authenticated caller whose one policy holds statements.
-func auditCaller(name string, statements ...domain.Statement) commands.Caller {
-	return commands.Caller{
-		Principal: commands.Principal{
+func auditCaller(name string, statements ...domain.Statement) domain.Caller {
+	return domain.Caller{
+		Principal: domain.Principal{
 			UserID: domain.NewID(), Username: name,
 			Policies: []domain.PolicyView{{ID: domain.NewID(), Name: name + "-policy", Statements: statements}},
 		},
@@ -85,11 +57,11 @@ func auditCaller(name string, statements ...domain.Statement) commands.Caller {
 	}
 }
 
-func auditor() commands.Caller {
+func auditor() domain.Caller {
 	return auditCaller("auditor", domain.Statement{Effect: domain.EffectAllow, Actions: []string{"read"}, Resources: []string{"audit"}})
 }
 
-func secretAdmin() commands.Caller {
+func secretAdmin() domain.Caller {
 	return auditCaller("secretadmin", domain.Statement{Effect: domain.EffectAllow, Actions: []string{"*"}, Resources: []string{"secrets/**"}})
 }
 
@@ -98,12 +70,12 @@ func (e *auditEnv) caughtUp(t *testing.T) int64 {
 	t.Helper()
 	head, err := e.store.HeadPosition(context.Background())
 	require.NoError(t, err)
-	require.NoError(t, e.waiter.WaitFor(context.Background(), head, time.Minute, commands.AuditReadModel))
+	require.NoError(t, e.waiter.WaitFor(context.Background(), head, time.Minute, domain.ReadModelAudit))
 	return head
 }
 
 // touch appends n events as caller, one per stream.
-func (e *auditEnv) touch(t *testing.T, caller commands.Caller, n int) {
+func (e *auditEnv) touch(t *testing.T, caller domain.Caller, n int) {
 	t.Helper()
 	for i := range n {
 		_, err := e.store.Append(context.Background(), domain.StreamID("thing", domain.NewID()), domain.ExpectAny, domain.NewEvent{
@@ -121,10 +93,10 @@ func TestListAuditAuthorization(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name   string
-		caller commands.Caller
+		caller domain.Caller
 		code   string
 	}{
-		{"anonymous", commands.Caller{ClientIP: "198.51.100.4"}, domain.EUNAUTHORIZED},
+		{"anonymous", domain.Caller{ClientIP: "198.51.100.4"}, domain.EUNAUTHORIZED},
 		{"no policy", auditCaller("nobody"), domain.EFORBIDDEN},
 		{"read on secrets only", auditCaller("reader", domain.Statement{Effect: domain.EffectAllow, Actions: []string{"read"}, Resources: []string{"secrets/**"}}), domain.EFORBIDDEN},
 		{"list on audit is not read", auditCaller("lister", domain.Statement{Effect: domain.EffectAllow, Actions: []string{"list"}, Resources: []string{"audit"}}), domain.EFORBIDDEN},
@@ -135,16 +107,16 @@ func TestListAuditAuthorization(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := e.audit.ListAudit(ctx, tt.caller, commands.AuditInput{})
+			_, err := e.audit.List(ctx, tt.caller, queries.AuditInput{})
 			require.Equal(t, tt.code, domain.ErrorCode(err), "%v", err)
-			err = e.audit.ExportAudit(ctx, tt.caller, commands.AuditInput{}, func(domain.AuditEntry) error { return nil })
+			err = e.audit.Export(ctx, tt.caller, queries.AuditInput{}, func(domain.AuditEntry) error { return nil })
 			require.Equal(t, tt.code, domain.ErrorCode(err), "%v", err)
 		})
 	}
 
 	e.caughtUp(t)
 	nobody := tests[1].caller
-	page, err := e.audit.ListAudit(ctx, auditor(), commands.AuditInput{User: nobody.Principal.UserID})
+	page, err := e.audit.List(ctx, auditor(), queries.AuditInput{User: nobody.Principal.UserID})
 	require.NoError(t, err)
 	require.Len(t, page.Items, 2, "the list and the export attempt are both on record")
 	for _, row := range page.Items {
@@ -181,7 +153,7 @@ func TestSecretValuesNeverReachTheAuditLog(t *testing.T) {
 		`SELECT count(*) FROM audit_log a WHERE a::text LIKE '%' || $1 || '%'`, canary).Scan(&leaks))
 	require.Zero(t, leaks)
 
-	page, err := e.audit.ListAudit(ctx, auditor(), commands.AuditInput{ResourceType: "secrets", ResourceID: res.Secret.ID})
+	page, err := e.audit.List(ctx, auditor(), queries.AuditInput{ResourceType: "secrets", ResourceID: res.Secret.ID})
 	require.NoError(t, err)
 	raw, err := json.Marshal(page)
 	require.NoError(t, err)
@@ -193,7 +165,7 @@ func TestSecretValuesNeverReachTheAuditLog(t *testing.T) {
 	// The name reservation is part of the creating append, after its events.
 	require.Equal(t, []string{"secret.reveal allowed", "secret.add_version allowed", "secret.reserve_name allowed", "secret.add_version allowed", "secret.create allowed"}, actions)
 
-	denied, err := e.audit.ListAudit(ctx, auditor(), commands.AuditInput{User: "snoop", Outcome: domain.AuditDenied})
+	denied, err := e.audit.List(ctx, auditor(), queries.AuditInput{User: "snoop", Outcome: domain.AuditDenied})
 	require.NoError(t, err)
 	require.Len(t, denied.Items, 1)
 	require.Equal(t, "secret.reveal", denied.Items[0].Action)
@@ -230,12 +202,12 @@ func TestCursorPagesHaveNoGapsOrDuplicatesWhileEventsArrive(t *testing.T) {
 		}
 	})
 
-	in := commands.AuditInput{Limit: 7}
+	in := queries.AuditInput{Limit: 7}
 	var seen []int64
 	var top int64
 	for pages := 0; ; pages++ {
 		require.Less(t, pages, 100, "paging does not end")
-		page, err := e.audit.ListAudit(ctx, auditor(), in)
+		page, err := e.audit.List(ctx, auditor(), in)
 		require.NoError(t, err)
 		if pages == 0 {
 			top = page.Items[0].Position
@@ -275,18 +247,18 @@ func TestExportMatchesThePages(t *testing.T) {
 
 	tests := []struct {
 		name string
-		in   commands.AuditInput
+		in   queries.AuditInput
 		want int
 	}{
-		{"everything", commands.AuditInput{}, 55},
-		{"one user by id", commands.AuditInput{User: a.Principal.UserID}, 45},
-		{"one user by name", commands.AuditInput{User: "BOB"}, 10},
-		{"nothing", commands.AuditInput{Outcome: domain.AuditFailed}, 0},
+		{"everything", queries.AuditInput{}, 55},
+		{"one user by id", queries.AuditInput{User: a.Principal.UserID}, 45},
+		{"one user by name", queries.AuditInput{User: "BOB"}, 10},
+		{"nothing", queries.AuditInput{Outcome: domain.AuditFailed}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var exported []domain.AuditEntry
-			require.NoError(t, e.audit.ExportAudit(ctx, auditor(), tt.in, func(row domain.AuditEntry) error {
+			require.NoError(t, e.audit.Export(ctx, auditor(), tt.in, func(row domain.AuditEntry) error {
 				exported = append(exported, row)
 				return nil
 			}))
@@ -294,7 +266,7 @@ func TestExportMatchesThePages(t *testing.T) {
 			in := tt.in
 			in.Limit = 4
 			for {
-				page, err := e.audit.ListAudit(ctx, auditor(), in)
+				page, err := e.audit.List(ctx, auditor(), in)
 				require.NoError(t, err)
 				paged = append(paged, page.Items...)
 				if page.NextCursor == "" {
@@ -310,7 +282,7 @@ func TestExportMatchesThePages(t *testing.T) {
 	// An emit error stops the export and is returned as is.
 	boom := fmt.Errorf("client went away")
 	n := 0
-	err := e.audit.ExportAudit(ctx, auditor(), commands.AuditInput{}, func(domain.AuditEntry) error {
+	err := e.audit.Export(ctx, auditor(), queries.AuditInput{}, func(domain.AuditEntry) error {
 		n++
 		return boom
 	})
@@ -324,49 +296,49 @@ func TestListAuditRejectsBadInput(t *testing.T) {
 	ctx := context.Background()
 	e.touch(t, auditCaller("w"), 5)
 	e.caughtUp(t)
-	first, err := e.audit.ListAudit(ctx, auditor(), commands.AuditInput{Limit: 2})
+	first, err := e.audit.List(ctx, auditor(), queries.AuditInput{Limit: 2})
 	require.NoError(t, err)
 	require.NotEmpty(t, first.NextCursor)
-	body, sum, _ := strings.Cut(first.NextCursor, ".")
-	tampered := body[:len(body)-2] + flip(body[len(body)-2]) + body[len(body)-1:] + "." + sum
+	mid := len(first.NextCursor) / 2
+	tampered := first.NextCursor[:mid] + flip(first.NextCursor[mid]) + first.NextCursor[mid+1:]
 
 	tests := []struct {
 		name    string
-		in      commands.AuditInput
+		in      queries.AuditInput
 		message string
 	}{
-		{"limit too large", commands.AuditInput{Limit: 1001}, "limit must be 1 to 1000"},
-		{"negative limit", commands.AuditInput{Limit: -1}, "limit must be 1 to 1000"},
-		{"malformed since", commands.AuditInput{Since: "yesterday"}, "since must be an RFC 3339 time"},
-		{"date without time", commands.AuditInput{Until: "2026-01-02"}, "until must be an RFC 3339 time"},
-		{"until before since", commands.AuditInput{Since: "2026-01-02T00:00:00Z", Until: "2026-01-01T00:00:00Z"}, "until must be later than since"},
-		{"until equal to since", commands.AuditInput{Since: "2026-01-02T00:00:00Z", Until: "2026-01-02T00:00:00Z"}, "until must be later than since"},
-		{"unknown outcome", commands.AuditInput{Outcome: "maybe"}, "outcome must be allowed, denied or failed"},
-		{"bad ip", commands.AuditInput{IP: "10.0.0.300"}, "ip must be an IP address or a CIDR prefix"},
-		{"bad prefix", commands.AuditInput{IP: "10.0.0.0/33"}, "ip must be an IP address or a CIDR prefix"},
-		{"bad user", commands.AuditInput{User: "a b"}, "user must be a user id or a username"},
-		{"bad action", commands.AuditInput{Action: "secret reveal"}, "action must be like secret.reveal"},
-		{"bad resource type", commands.AuditInput{ResourceType: "Secrets/x"}, "resource_type must be a resource type"},
-		{"control characters", commands.AuditInput{ResourceID: "a\nb"}, "resource_id must not contain control characters"},
-		{"huge value", commands.AuditInput{ResourceID: strings.Repeat("x", 1025)}, "resource_id must be at most 1024 bytes long"},
-		{"garbage cursor", commands.AuditInput{Cursor: "not-a-cursor"}, "cursor is not one this server issued"},
-		{"tampered cursor", commands.AuditInput{Cursor: tampered}, "cursor is not one this server issued"},
-		{"cursor of another query", commands.AuditInput{Cursor: first.NextCursor, Outcome: domain.AuditAllowed}, "cursor belongs to a query with other filters"},
+		{"limit too large", queries.AuditInput{Limit: 1001}, "limit must be 1 to 1000"},
+		{"negative limit", queries.AuditInput{Limit: -1}, "limit must be 1 to 1000"},
+		{"malformed since", queries.AuditInput{Since: "yesterday"}, "since must be an RFC 3339 time"},
+		{"date without time", queries.AuditInput{Until: "2026-01-02"}, "until must be an RFC 3339 time"},
+		{"until before since", queries.AuditInput{Since: "2026-01-02T00:00:00Z", Until: "2026-01-01T00:00:00Z"}, "until must be later than since"},
+		{"until equal to since", queries.AuditInput{Since: "2026-01-02T00:00:00Z", Until: "2026-01-02T00:00:00Z"}, "until must be later than since"},
+		{"unknown outcome", queries.AuditInput{Outcome: "maybe"}, "outcome must be allowed, denied or failed"},
+		{"bad ip", queries.AuditInput{IP: "10.0.0.300"}, "ip must be an IP address or a CIDR prefix"},
+		{"bad prefix", queries.AuditInput{IP: "10.0.0.0/33"}, "ip must be an IP address or a CIDR prefix"},
+		{"bad user", queries.AuditInput{User: "a b"}, "user must be a user id or a username"},
+		{"bad action", queries.AuditInput{Action: "secret reveal"}, "action must be like secret.reveal"},
+		{"bad resource type", queries.AuditInput{ResourceType: "Secrets/x"}, "resource_type must be a resource type"},
+		{"control characters", queries.AuditInput{ResourceID: "a\nb"}, "resource_id must not contain control characters"},
+		{"huge value", queries.AuditInput{ResourceID: strings.Repeat("x", 1025)}, "resource_id must be at most 1024 bytes long"},
+		{"garbage cursor", queries.AuditInput{Cursor: "not-a-cursor"}, "cursor is not one this server issued"},
+		{"tampered cursor", queries.AuditInput{Cursor: tampered}, "cursor is not one this server issued"},
+		{"cursor of another query", queries.AuditInput{Cursor: first.NextCursor, Outcome: domain.AuditAllowed}, "cursor belongs to a query with other filters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := e.audit.ListAudit(ctx, auditor(), tt.in)
+			_, err := e.audit.List(ctx, auditor(), tt.in)
 			require.Equal(t, domain.EINVALID, domain.ErrorCode(err), "%v", err)
 			require.Contains(t, domain.ErrorMessage(err), tt.message)
 		})
 	}
 
-	err = e.audit.ExportAudit(ctx, auditor(), commands.AuditInput{Limit: 10}, func(domain.AuditEntry) error { return nil })
+	err = e.audit.Export(ctx, auditor(), queries.AuditInput{Limit: 10}, func(domain.AuditEntry) error { return nil })
 	require.Equal(t, domain.EINVALID, domain.ErrorCode(err))
 	require.Contains(t, domain.ErrorMessage(err), "an export streams every matching entry")
 
 	// The untouched cursor still works, with the limit changed.
-	next, err := e.audit.ListAudit(ctx, auditor(), commands.AuditInput{Cursor: first.NextCursor, Limit: 10})
+	next, err := e.audit.List(ctx, auditor(), queries.AuditInput{Cursor: first.NextCursor, Limit: 10})
 	require.NoError(t, err)
 	require.Equal(t, first.Items[1].Position-1, next.Items[0].Position)
 }

@@ -1,4 +1,4 @@
-package commands_test
+package queries_test
 
 import (
 	"context"
@@ -9,12 +9,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/fold"
+	"github.com/securevault/vault/internal/vaulttest"
 )
 
 // identityAdmin may administer every user and role.
-func identityAdmin() commands.Caller { return caller(allow("**", "*")) }
+func identityAdmin() domain.Caller { return caller(allow("**", "*")) }
 
 // testPassword stands in for a sealed password hash: time travel never opens it.
 var testPasswordHash = domain.SealedPassword{Version: 1, Sealed: []byte("sealed-hash-stand-in")}
@@ -76,8 +77,8 @@ func TestIdentityAtEqualsTheFullFold(t *testing.T) {
 	require.NoError(t, err)
 	roleEvents, err := e.store.ReadStream(ctx, role.StreamID(), 0, 0)
 	require.NoError(t, err)
-	require.Greater(t, len(userEvents), 4*commands.SnapshotEvery)
-	require.Greater(t, len(roleEvents), commands.SnapshotEvery)
+	require.Greater(t, len(userEvents), 4*fold.SnapshotEvery)
+	require.Greater(t, len(roleEvents), fold.SnapshotEvery)
 	head, err := e.store.HeadPosition(ctx)
 	require.NoError(t, err)
 
@@ -87,10 +88,10 @@ func TestIdentityAtEqualsTheFullFold(t *testing.T) {
 		}
 		return md.Actor
 	}
-	wantUser := func(pos int64) (commands.UserAt, bool) {
+	wantUser := func(pos int64) (domain.UserSummary, bool) {
 		events := domain.EventsUpTo(userEvents, pos)
 		if len(events) == 0 {
-			return commands.UserAt{}, false
+			return domain.UserSummary{}, false
 		}
 		u, err := domain.LoadUser(events)
 		require.NoError(t, err)
@@ -106,16 +107,16 @@ func TestIdentityAtEqualsTheFullFold(t *testing.T) {
 		if roles == nil {
 			roles = []string{}
 		}
-		return commands.UserAt{
+		return domain.UserSummary{
 			ID: u.ID(), Username: u.Username(), Email: u.Email(), Roles: roles, Disabled: u.Disabled(),
 			CreatedAt: events[0].RecordedAt, CreatedBy: actor(events[0].Metadata),
 			UpdatedAt: changed.RecordedAt, UpdatedBy: actor(changed.Metadata),
 		}, true
 	}
-	wantRole := func(pos int64) (commands.RoleAt, bool) {
+	wantRole := func(pos int64) (domain.RoleSummary, bool) {
 		events := domain.EventsUpTo(roleEvents, pos)
 		if len(events) == 0 {
-			return commands.RoleAt{}, false
+			return domain.RoleSummary{}, false
 		}
 		r, err := domain.LoadRole(events)
 		require.NoError(t, err)
@@ -124,12 +125,12 @@ func TestIdentityAtEqualsTheFullFold(t *testing.T) {
 			policies = []string{}
 		}
 		first, last := events[0], events[len(events)-1]
-		return commands.RoleAt{
+		return domain.RoleSummary{
 			ID: r.ID(), Name: r.Name(), Description: r.Description(), Policies: policies,
 			CreatedAt: first.RecordedAt, CreatedBy: actor(first.Metadata), UpdatedAt: last.RecordedAt, UpdatedBy: actor(last.Metadata),
 		}, true
 	}
-	agree := func(t *testing.T, tt *commands.TimeTravel) {
+	agree := func(t *testing.T, tt vaulttest.Reads) {
 		t.Helper()
 		for range 60 {
 			var pos int64
@@ -142,7 +143,7 @@ func TestIdentityAtEqualsTheFullFold(t *testing.T) {
 				pos = rng.Int64N(head + 1)
 			}
 			want, exists := wantUser(pos)
-			got, err := tt.UserAt(ctx, identityAdmin(), user.ID(), commands.Instant{Position: pos})
+			got, err := value(tt.Identity.GetUser(ctx, identityAdmin(), user.ID(), atPos(pos)))
 			if !exists {
 				require.Equal(t, domain.ENOTFOUND, domain.ErrorCode(err), "user at %d", pos)
 			} else {
@@ -150,7 +151,7 @@ func TestIdentityAtEqualsTheFullFold(t *testing.T) {
 				require.Equal(t, want, got, "user at %d", pos)
 			}
 			wantR, exists := wantRole(pos)
-			gotR, err := tt.RoleAt(ctx, identityAdmin(), role.ID(), commands.Instant{Position: pos})
+			gotR, err := value(tt.Identity.GetRole(ctx, identityAdmin(), role.ID(), atPos(pos)))
 			if !exists {
 				require.Equal(t, domain.ENOTFOUND, domain.ErrorCode(err), "role at %d", pos)
 			} else {
@@ -194,13 +195,13 @@ func TestUserAtCostsTheSnapshotGap(t *testing.T) {
 	events, err := e.store.ReadStream(ctx, user.StreamID(), 0, 0)
 	require.NoError(t, err)
 	for _, ev := range []domain.RecordedEvent{events[len(events)/2], events[len(events)-1]} {
-		at := commands.Instant{Position: ev.Position}
-		_, err := e.snapshots.UserAt(ctx, identityAdmin(), user.ID(), at) // may fold and store snapshots
+		at := atPos(ev.Position)
+		_, err := value(e.snapshots.Identity.GetUser(ctx, identityAdmin(), user.ID(), at)) // may fold and store snapshots
 		require.NoError(t, err)
 		before := e.log.read.Load()
-		got, err := e.snapshots.UserAt(ctx, identityAdmin(), user.ID(), at)
+		got, err := value(e.snapshots.Identity.GetUser(ctx, identityAdmin(), user.ID(), at))
 		require.NoError(t, err)
-		require.LessOrEqual(t, e.log.read.Load()-before, int64(commands.SnapshotEvery+2), "as of position %d", ev.Position)
+		require.LessOrEqual(t, e.log.read.Load()-before, int64(fold.SnapshotEvery+2), "as of position %d", ev.Position)
 		require.Equal(t, events[1].RecordedAt, got.UpdatedAt, "the last change is the e-mail update, not a login")
 	}
 }

@@ -1,4 +1,4 @@
-package commands
+package queries
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/fold"
 )
 
 // Change is one field's value before and after; From is null when the
@@ -19,67 +20,54 @@ type Change struct {
 }
 
 // secretAt is a secret folded as of an instant.
-type secretAt = foldedAt[*domain.Secret]
+type secretAt = fold.Folded[*domain.Secret]
 
-// SecretAt returns a secret's metadata as it was at the instant; it needs
-// `read` on secrets/<name>, decided with the caller's current policies.
-func (t *TimeTravel) SecretAt(ctx context.Context, caller Caller, id string, at Instant) (domain.SecretSummary, error) {
-	sec, err := t.authorizedSecretAt(ctx, caller, id, at)
+// getAt is a secret's metadata as it was at the instant.
+func (q *Secrets) getAt(ctx context.Context, caller domain.Caller, id string, at Instant) (domain.SecretSummary, error) {
+	sec, err := q.authorizedAt(ctx, caller, id, at)
 	if err != nil {
 		return domain.SecretSummary{}, err
 	}
-	return t.secretSummary(ctx, sec)
+	return q.summary(ctx, sec)
 }
 
-// SecretVersionsAt lists a secret's versions as they were at the instant
-// (never values); it needs `read` on secrets/<name>. Unlike every other read
-// as of an instant it reads the whole stream up to it, because it shows who
-// added and destroyed each version.
-func (t *TimeTravel) SecretVersionsAt(ctx context.Context, caller Caller, id string, at Instant) ([]domain.SecretVersionInfo, error) {
-	sec, err := t.authorizedSecretAt(ctx, caller, id, at)
+// versionsAt lists a secret's versions as they were at the instant. Unlike
+// every other read as of an instant it reads the whole stream up to it,
+// because it shows who added and destroyed each version.
+func (q *Secrets) versionsAt(ctx context.Context, caller domain.Caller, id string, at Instant) ([]domain.SecretVersionInfo, error) {
+	sec, err := q.authorizedAt(ctx, caller, id, at)
 	if err != nil {
 		return nil, err
 	}
-	events, err := streamBetween(ctx, t.svc(), sec.agg.StreamID(), 0, sec.last.Position)
+	events, err := q.svc.fold.StreamBetween(ctx, sec.Agg.StreamID(), 0, sec.Last.Position)
 	if err != nil {
 		return nil, err
 	}
-	return secretVersions(sec.agg, events)
+	return secretVersions(sec.Agg, events)
 }
 
-// ListSecretsAt lists the secrets that existed at the instant and that the
-// caller may `list` now, in id order, with the listing's filters applied to
-// each secret as it was then. The cursor is opaque, like ListSecrets'.
-func (t *TimeTravel) ListSecretsAt(ctx context.Context, caller Caller, in SecretListInput, at Instant) (SecretPage, error) {
-	if err := requireCaller(caller); err != nil {
-		return SecretPage{}, err
-	}
-	prefix, err := checkSecretFilter(in)
-	if err != nil {
-		return SecretPage{}, err
-	}
-	limit, err := pageLimit(in.Limit)
-	if err != nil {
-		return SecretPage{}, err
-	}
+// listAt lists the secrets that existed at the instant and that the caller
+// may `list` now, in id order, with the listing's filters applied to each
+// secret as it was then.
+func (q *Secrets) listAt(ctx context.Context, caller domain.Caller, in SecretListInput, prefix string, limit int, at Instant) (Page[domain.SecretSummary], error) {
 	after, err := domain.DecodeStreamCursor(domain.SecretAggregate, in.Cursor)
 	if err != nil {
-		return SecretPage{}, err
+		return Page[domain.SecretSummary]{}, err
 	}
-	page := SecretPage{Items: []domain.SecretSummary{}}
-	next, err := t.scanAt(ctx, domain.SecretAggregate, at.Position, after, limit, func(streamID string) (bool, error) {
-		sec, found, err := foldAt(ctx, t.svc(), streamID, at.Position, domain.LoadSecret, domain.RestoreSecret)
+	page := Page[domain.SecretSummary]{Items: []domain.SecretSummary{}}
+	next, err := q.svc.scanAt(ctx, q.catalog, domain.SecretAggregate, at.Position, after, limit, func(streamID string) (bool, error) {
+		sec, found, err := fold.At(ctx, q.svc.fold, streamID, at.Position, domain.LoadSecret, domain.RestoreSecret)
 		if err != nil || !found {
 			return false, err
 		}
-		switch s := sec.agg; {
+		switch s := sec.Agg; {
 		case !strings.HasPrefix(s.Name(), prefix),
 			in.Tag != "" && !slices.Contains(s.Tags(), in.Tag),
 			s.Deleted() && !in.IncludeDeleted,
-			!t.svc().allowed(caller, domain.ActionList, domain.SecretResource(s.Name())):
+			!q.svc.access.Allowed(caller, domain.ActionList, domain.SecretResource(s.Name())):
 			return false, nil
 		}
-		summary, err := t.secretSummary(ctx, sec)
+		summary, err := q.summary(ctx, sec)
 		if err != nil {
 			return false, err
 		}
@@ -87,7 +75,7 @@ func (t *TimeTravel) ListSecretsAt(ctx context.Context, caller Caller, in Secret
 		return true, nil
 	})
 	if err != nil {
-		return SecretPage{}, err
+		return Page[domain.SecretSummary]{}, err
 	}
 	if next != "" {
 		page.NextCursor = domain.EncodeCursor(next)
@@ -95,37 +83,37 @@ func (t *TimeTravel) ListSecretsAt(ctx context.Context, caller Caller, in Secret
 	return page, nil
 }
 
-// authorizedSecretAt folds a secret up to the instant and checks `read` on
-// its name, which never changes, with the caller's current policies.
-func (t *TimeTravel) authorizedSecretAt(ctx context.Context, caller Caller, id string, at Instant) (secretAt, error) {
-	if err := requireCaller(caller); err != nil {
+// authorizedAt folds a secret up to the instant and checks `read` on its
+// name, which never changes, with the caller's current policies.
+func (q *Secrets) authorizedAt(ctx context.Context, caller domain.Caller, id string, at Instant) (secretAt, error) {
+	if err := caller.RequireAuthenticated(); err != nil {
 		return secretAt{}, err
 	}
 	if !domain.IsID(id) {
 		return secretAt{}, domain.Errorf(domain.ENOTFOUND, "secret not found")
 	}
-	sec, found, err := foldAt(ctx, t.svc(), domain.StreamID(domain.SecretAggregate, id), at.Position, domain.LoadSecret, domain.RestoreSecret)
+	sec, found, err := fold.At(ctx, q.svc.fold, domain.StreamID(domain.SecretAggregate, id), at.Position, domain.LoadSecret, domain.RestoreSecret)
 	if err != nil {
 		return secretAt{}, err
 	}
 	if !found {
 		return secretAt{}, domain.Errorf(domain.ENOTFOUND, "secret not found at position %d", at.Position)
 	}
-	if err := t.svc().authorize(ctx, caller, domain.ActionRead, domain.SecretResource(sec.agg.Name())); err != nil {
+	if err := q.svc.access.Authorize(ctx, caller, domain.ActionRead, domain.SecretResource(sec.Agg.Name())); err != nil {
 		return secretAt{}, err
 	}
 	return sec, nil
 }
 
-// secretSummary is the read model's row rebuilt from the fold: created by
-// the first event, updated by the last, as the projection records them.
-func (t *TimeTravel) secretSummary(ctx context.Context, sec secretAt) (domain.SecretSummary, error) {
-	events, err := eventsAt(ctx, t.svc(), sec.agg.StreamID(), []domain.RecordedEvent{sec.first, sec.last}, 1)
+// summary is the read model's row rebuilt from the fold: created by the
+// first event, updated by the last, as the projection records them.
+func (q *Secrets) summary(ctx context.Context, sec secretAt) (domain.SecretSummary, error) {
+	events, err := q.svc.fold.EventsAt(ctx, sec.Agg.StreamID(), []domain.RecordedEvent{sec.First, sec.Last}, 1)
 	if err != nil {
 		return domain.SecretSummary{}, err
 	}
-	first, last := events[1], sec.last
-	s := sec.agg
+	first, last := events[1], sec.Last
+	s := sec.Agg
 	tags := s.Tags()
 	if tags == nil {
 		tags = []string{}

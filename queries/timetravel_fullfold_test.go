@@ -1,4 +1,4 @@
-package commands_test
+package queries_test
 
 import (
 	"cmp"
@@ -11,9 +11,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/eventstore"
+	"github.com/securevault/vault/queries"
 )
 
 // fullFold answers every time-travel question about one secret the
@@ -26,7 +26,7 @@ type fullFold struct {
 	// states[i] is the fold of the stream's first i events; entries is the
 	// whole timeline. Both are computed once: the oracle is slow on purpose.
 	states  []refState
-	entries []commands.HistoryEntry
+	entries []queries.HistoryEntry
 }
 
 func newFullFold(t *testing.T, store *eventstore.Store, id string) fullFold {
@@ -48,7 +48,7 @@ func newFullFold(t *testing.T, store *eventstore.Store, id string) fullFold {
 			f.entries = append(f.entries, e)
 		}
 	}
-	slices.SortFunc(f.entries, func(a, b commands.HistoryEntry) int { return cmp.Compare(a.Position, b.Position) })
+	slices.SortFunc(f.entries, func(a, b queries.HistoryEntry) int { return cmp.Compare(a.Position, b.Position) })
 	return f
 }
 
@@ -107,8 +107,8 @@ func foldPrefix(t *testing.T, events []domain.RecordedEvent) refState {
 	return st
 }
 
-func refChanges(a, b refState, withVersions bool) map[string]commands.Change {
-	out := map[string]commands.Change{}
+func refChanges(a, b refState, withVersions bool) map[string]queries.Change {
+	out := map[string]queries.Change{}
 	was := func(v any) any {
 		if !a.exists {
 			return nil
@@ -116,19 +116,19 @@ func refChanges(a, b refState, withVersions bool) map[string]commands.Change {
 		return v
 	}
 	if !a.exists || a.name != b.name {
-		out["name"] = commands.Change{From: was(a.name), To: b.name}
+		out["name"] = queries.Change{From: was(a.name), To: b.name}
 	}
 	if !a.exists || a.description != b.description {
-		out["description"] = commands.Change{From: was(a.description), To: b.description}
+		out["description"] = queries.Change{From: was(a.description), To: b.description}
 	}
 	if !a.exists || !slices.Equal(a.tags, b.tags) {
-		out["tags"] = commands.Change{From: was(a.tags), To: b.tags}
+		out["tags"] = queries.Change{From: was(a.tags), To: b.tags}
 	}
 	if !a.exists || a.live != b.live {
-		out["state"] = commands.Change{From: was(a.live), To: b.live}
+		out["state"] = queries.Change{From: was(a.live), To: b.live}
 	}
 	if a.current != b.current {
-		out["current_version"] = commands.Change{From: was(a.current), To: b.current}
+		out["current_version"] = queries.Change{From: was(a.current), To: b.current}
 	}
 	if withVersions {
 		for v, state := range b.versions {
@@ -137,7 +137,7 @@ func refChanges(a, b refState, withVersions bool) map[string]commands.Change {
 				if ok {
 					from = before
 				}
-				out[fmt.Sprintf("versions.%d", v)] = commands.Change{From: from, To: state}
+				out[fmt.Sprintf("versions.%d", v)] = queries.Change{From: from, To: state}
 			}
 		}
 	}
@@ -148,12 +148,12 @@ func upTo(events []domain.RecordedEvent, pos int64) []domain.RecordedEvent {
 	return domain.EventsUpTo(events, pos)
 }
 
-func refEntry(ev domain.RecordedEvent) commands.HistoryEntry {
-	return commands.HistoryEntry{
+func refEntry(ev domain.RecordedEvent) queries.HistoryEntry {
+	return queries.HistoryEntry{
 		Position: ev.Position, EventID: ev.ID, Type: ev.Type, Timestamp: ev.RecordedAt,
-		Actor: commands.Actor{ID: ev.Metadata.Actor, Name: ev.Metadata.ActorName},
+		Actor: queries.Actor{ID: ev.Metadata.Actor, Name: ev.Metadata.ActorName},
 		IP:    ev.Metadata.ClientIP, UserAgent: ev.Metadata.UserAgent, RequestID: ev.Metadata.RequestID,
-		Changes: map[string]commands.Change{},
+		Changes: map[string]queries.Change{},
 	}
 }
 
@@ -165,8 +165,8 @@ func revealedVersion(t *testing.T, ev domain.RecordedEvent) int64 {
 
 // timeline is every entry up to pos, each change computed by comparing the
 // folds of the stream before and after its event.
-func (f fullFold) timeline(pos int64) []commands.HistoryEntry {
-	var out []commands.HistoryEntry
+func (f fullFold) timeline(pos int64) []queries.HistoryEntry {
+	var out []queries.HistoryEntry
 	for _, e := range f.entries {
 		if e.Position <= pos {
 			out = append(out, e)
@@ -175,8 +175,11 @@ func (f fullFold) timeline(pos int64) []commands.HistoryEntry {
 	return out
 }
 
-func (f fullFold) page(t *testing.T, cursor int64, limit int, pos int64) commands.HistoryPage {
-	page := commands.HistoryPage{Items: []commands.HistoryEntry{}}
+func (f fullFold) page(t *testing.T, cursor int64, limit int, pos int64) queries.HistoryPage {
+	page := queries.HistoryPage{
+		SecretID: strings.TrimPrefix(f.secret[0].StreamID, domain.SecretAggregate+"-"),
+		Items:    []queries.HistoryEntry{}, Instant: queries.Instant{Position: pos},
+	}
 	all := f.timeline(pos)
 	for i, e := range all {
 		if e.Position <= cursor {
@@ -185,7 +188,7 @@ func (f fullFold) page(t *testing.T, cursor int64, limit int, pos int64) command
 		page.Items = append(page.Items, e)
 		if len(page.Items) == limit {
 			if i < len(all)-1 {
-				page.NextCursor = e.Position
+				page.NextCursor = domain.EncodePositionCursor(e.Position)
 			}
 			break
 		}
@@ -243,13 +246,13 @@ func (f fullFold) summary(t *testing.T, pos int64) (domain.SecretSummary, bool) 
 	}, true
 }
 
-func (f fullFold) diff(t *testing.T, from, to int64) commands.SecretDiff {
+func (f fullFold) diff(t *testing.T, from, to int64) queries.SecretDiff {
 	before, after := f.stateAt(from), f.stateAt(to)
-	out := commands.SecretDiff{
+	out := queries.SecretDiff{
 		SecretID: strings.TrimPrefix(f.secret[0].StreamID, domain.SecretAggregate+"-"), Name: after.name,
-		From: commands.Instant{Position: from}, To: commands.Instant{Position: to}, Existed: before.exists,
+		From: queries.Instant{Position: from}, To: queries.Instant{Position: to}, Existed: before.exists,
 		Changes:       refChanges(before, after, false),
-		VersionsAdded: []domain.SecretVersionInfo{}, VersionsDestroyed: []domain.SecretVersionInfo{}, Reveals: []commands.Reveal{},
+		VersionsAdded: []domain.SecretVersionInfo{}, VersionsDestroyed: []domain.SecretVersionInfo{}, Reveals: []queries.Reveal{},
 	}
 	infos, added, destroyed := f.versions(t, to)
 	for _, info := range infos {
@@ -262,9 +265,9 @@ func (f fullFold) diff(t *testing.T, from, to int64) commands.SecretDiff {
 	}
 	for _, ev := range upTo(f.access, to) {
 		if ev.Position > from && ev.Type == domain.EventSecretRevealed {
-			out.Reveals = append(out.Reveals, commands.Reveal{
+			out.Reveals = append(out.Reveals, queries.Reveal{
 				Position: ev.Position, EventID: ev.ID, Timestamp: ev.RecordedAt,
-				Actor:   commands.Actor{ID: ev.Metadata.Actor, Name: ev.Metadata.ActorName},
+				Actor:   queries.Actor{ID: ev.Metadata.Actor, Name: ev.Metadata.ActorName},
 				Version: revealedVersion(t, ev), IP: ev.Metadata.ClientIP, UserAgent: ev.Metadata.UserAgent,
 			})
 		}

@@ -1,4 +1,4 @@
-package commands
+package queries
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/fold"
 )
 
 // HistoryEntry is one event of a secret's timeline: who, when, from where,
@@ -30,54 +31,63 @@ type HistoryEntry struct {
 	RevealedVersion int64 `json:"revealed_version,omitempty"`
 }
 
-// HistoryInput pages a timeline: entries after position Cursor, oldest
-// first.
+// HistoryInput pages a timeline, oldest first. Cursor is opaque: the
+// NextCursor of the previous page (the position it ended at).
 type HistoryInput struct {
-	Cursor int64
+	Cursor string
 	Limit  int
 }
 
-// HistoryPage is one page of a timeline; NextCursor is 0 on the last page.
+// HistoryPage is one page of a timeline, up to the instant it was read at;
+// NextCursor is empty on the last page.
 type HistoryPage struct {
-	Items      []HistoryEntry
-	NextCursor int64
+	SecretID   string         `json:"secret_id"`
+	Items      []HistoryEntry `json:"items"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+	Instant
 }
 
-// SecretHistory returns the timeline of a secret up to the instant: every
-// event of its stream and of its access stream (reveals), merged by
-// position. It needs `read` on secrets/<name>.
+// History returns the timeline of a secret up to the instant (the head of
+// the log when at is the present): every event of its stream and of its
+// access stream (reveals), merged by position. It needs `read` on
+// secrets/<name>.
 //
 // A page costs what it shows: the secret is folded as it was at the cursor
-// from the nearest snapshot (see foldAt), then the page's events of both
+// from the nearest snapshot (see fold.At), then the page's events of both
 // streams are read by position and each entry's change is the difference
 // one event made to the folded secret. Nothing before the cursor is read
 // beyond that snapshot.
-func (t *TimeTravel) SecretHistory(ctx context.Context, caller Caller, id string, in HistoryInput, at Instant) (HistoryPage, error) {
-	limit, err := pageLimit(in.Limit)
+func (q *Secrets) History(ctx context.Context, caller domain.Caller, id string, in HistoryInput, asOf At) (HistoryPage, error) {
+	if err := caller.RequireAuthenticated(); err != nil {
+		return HistoryPage{}, err
+	}
+	at, err := q.svc.instantOrHead(ctx, asOf)
 	if err != nil {
 		return HistoryPage{}, err
 	}
-	if in.Cursor < 0 {
-		return HistoryPage{}, domain.Errorf(domain.EINVALID, "cursor must be a position of the log")
+	limit, err := pageLimit(in.Limit, domain.SecretListMaxLimit)
+	if err != nil {
+		return HistoryPage{}, err
 	}
-	if err := requireCaller(caller); err != nil {
+	cursor, err := domain.DecodePositionCursor(in.Cursor)
+	if err != nil {
 		return HistoryPage{}, err
 	}
 	if !domain.IsID(id) {
 		return HistoryPage{}, domain.Errorf(domain.ENOTFOUND, "secret not found")
 	}
 	streamID := domain.StreamID(domain.SecretAggregate, id)
-	base, found, err := foldAt(ctx, t.svc(), streamID, min(in.Cursor, at.Position), domain.LoadSecret, domain.RestoreSecret)
+	base, found, err := fold.At(ctx, q.svc.fold, streamID, min(cursor, at.Position), domain.LoadSecret, domain.RestoreSecret)
 	if err != nil {
 		return HistoryPage{}, err
 	}
 	var sec *domain.Secret
 	if found {
-		sec = base.agg
+		sec = base.Agg
 	}
 	// One more event of each stream than the page tells whether a next page
 	// exists. The fold holds every event at or below the cursor.
-	changes, err := t.svc().log.ReadStreamPositions(ctx, streamID, min(in.Cursor, at.Position), at.Position, limit+1)
+	changes, err := q.svc.log.ReadStreamPositions(ctx, streamID, min(cursor, at.Position), at.Position, limit+1)
 	if err != nil {
 		return HistoryPage{}, err
 	}
@@ -88,15 +98,15 @@ func (t *TimeTravel) SecretHistory(ctx context.Context, caller Caller, id string
 	if err != nil {
 		return HistoryPage{}, err
 	}
-	if err := t.svc().authorize(ctx, caller, domain.ActionRead, domain.SecretResource(name)); err != nil {
+	if err := q.svc.access.Authorize(ctx, caller, domain.ActionRead, domain.SecretResource(name)); err != nil {
 		return HistoryPage{}, err
 	}
-	reveals, err := t.revealsBetween(ctx, id, in.Cursor, at.Position, limit+1)
+	reveals, err := q.revealsBetween(ctx, id, cursor, at.Position, limit+1)
 	if err != nil {
 		return HistoryPage{}, err
 	}
 
-	page := HistoryPage{Items: make([]HistoryEntry, 0, min(limit, len(changes)+len(reveals)))}
+	page := HistoryPage{SecretID: id, Items: make([]HistoryEntry, 0, min(limit, len(changes)+len(reveals))), Instant: at}
 	for len(page.Items) < limit && (len(changes) > 0 || len(reveals) > 0) {
 		if len(reveals) > 0 && (len(changes) == 0 || reveals[0].Position < changes[0].Position) {
 			e, err := revealEntry(reveals[0])
@@ -113,7 +123,7 @@ func (t *TimeTravel) SecretHistory(ctx context.Context, caller Caller, id string
 		page.Items, changes = append(page.Items, e), changes[1:]
 	}
 	if len(page.Items) == limit && (len(changes) > 0 || len(reveals) > 0) {
-		page.NextCursor = page.Items[limit-1].Position
+		page.NextCursor = domain.EncodePositionCursor(page.Items[limit-1].Position)
 	}
 	return page, nil
 }
@@ -174,19 +184,22 @@ func stepSecret(sec *domain.Secret, ev domain.RecordedEvent) (*domain.Secret, ma
 	return sec, changes, nil
 }
 
+// revealPage is how many events of an access stream one read takes.
+const revealPage = 1000
+
 // revealsBetween reads up to limit reveals of a secret recorded in
 // (afterPosition, maxPosition], oldest first (limit 0: all of them). The
 // access stream is addressed by version, so the range is found by a binary
 // search over its versions, not by reading it from the start.
-func (t *TimeTravel) revealsBetween(ctx context.Context, secretID string, afterPosition, maxPosition int64, limit int) ([]domain.RecordedEvent, error) {
+func (q *Secrets) revealsBetween(ctx context.Context, secretID string, afterPosition, maxPosition int64, limit int) ([]domain.RecordedEvent, error) {
 	var out []domain.RecordedEvent
 	stream := domain.SecretAccessStream(secretID)
 	for afterPosition < maxPosition {
-		want := foldPage
+		want := revealPage
 		if limit > 0 {
 			want = limit - len(out)
 		}
-		events, err := t.svc().log.ReadStreamPositions(ctx, stream, afterPosition, maxPosition, want)
+		events, err := q.svc.log.ReadStreamPositions(ctx, stream, afterPosition, maxPosition, want)
 		if err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-package commands_test
+package queries_test
 
 import (
 	"context"
@@ -9,10 +9,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/eventstore"
+	"github.com/securevault/vault/fold"
 	"github.com/securevault/vault/internal/pgtest"
+	"github.com/securevault/vault/internal/vaulttest"
+	"github.com/securevault/vault/queries"
 )
 
 // countingLog is the event store with a count of the events its reads
@@ -31,10 +33,6 @@ func (l *countingLog) ReadStream(ctx context.Context, streamID string, afterVers
 	return l.count(l.Store.ReadStream(ctx, streamID, afterVersion, limit))
 }
 
-func (l *countingLog) ReadStreamUntil(ctx context.Context, streamID string, afterVersion, maxPosition int64, limit int) ([]domain.RecordedEvent, error) {
-	return l.count(l.Store.ReadStreamUntil(ctx, streamID, afterVersion, maxPosition, limit))
-}
-
 func (l *countingLog) ReadStreamPositions(ctx context.Context, streamID string, afterPosition, maxPosition int64, limit int) ([]domain.RecordedEvent, error) {
 	return l.count(l.Store.ReadStreamPositions(ctx, streamID, afterPosition, maxPosition, limit))
 }
@@ -43,14 +41,14 @@ func (l *countingLog) ReadStreamVersions(ctx context.Context, streamID string, v
 	return l.count(l.Store.ReadStreamVersions(ctx, streamID, versions))
 }
 
-// historyEnv is one log with time travel over it twice: with the store's
+// historyEnv is one log with the read side over it twice: with the store's
 // snapshots, and folding every stream from its start.
 type historyEnv struct {
 	db        *pgtest.Database
 	store     *eventstore.Store
 	log       *countingLog
-	snapshots *commands.TimeTravel
-	plain     *commands.TimeTravel
+	snapshots vaulttest.Reads
+	plain     vaulttest.Reads
 }
 
 func newHistoryEnv(t *testing.T) *historyEnv {
@@ -59,9 +57,8 @@ func newHistoryEnv(t *testing.T) *historyEnv {
 	store := eventstore.New(db.AppPool, db.ChainKeys(t), discardLogger(), eventstore.Options{})
 	t.Cleanup(store.Close)
 	e := &historyEnv{db: db, store: store, log: &countingLog{Store: store}}
-	dataKeys := newDataKeys(t, db)
-	_, e.snapshots = timeTravelOver(t, db, commands.NewService(e.log, nil, discardLogger(), commands.Options{Snapshots: store}), dataKeys, 0)
-	_, e.plain = timeTravelOver(t, db, commands.NewService(e.log, nil, discardLogger(), commands.Options{}), dataKeys, 0)
+	e.snapshots = vaulttest.NewReads(t, db, e.log, nil, nil, queries.Options{Snapshots: store})
+	e.plain = vaulttest.NewReads(t, db, e.log, nil, nil, queries.Options{})
 	return e
 }
 
@@ -137,7 +134,7 @@ func secretHistory(t *testing.T, store *eventstore.Store, rng *rand.Rand, keep, 
 // agreeWithFullFold asks tt history pages, a whole paged timeline, diffs and
 // as_of summaries and version listings at random instants, and compares each
 // answer with the full fold's.
-func agreeWithFullFold(t *testing.T, tt *commands.TimeTravel, rng *rand.Rand, id string, ref fullFold, head int64) {
+func agreeWithFullFold(t *testing.T, tt vaulttest.Reads, rng *rand.Rand, id string, ref fullFold, head int64) {
 	t.Helper()
 	ctx := context.Background()
 	first := ref.secret[0].Position
@@ -154,13 +151,13 @@ func agreeWithFullFold(t *testing.T, tt *commands.TimeTravel, rng *rand.Rand, id
 	}
 
 	// The whole timeline, page after page.
-	var paged []commands.HistoryEntry
-	cursor, limit := int64(0), 1+rng.IntN(40)
+	var paged []queries.HistoryEntry
+	cursor, limit := "", 1+rng.IntN(40)
 	for range 1000 {
-		page, err := tt.SecretHistory(ctx, admin(), id, commands.HistoryInput{Cursor: cursor, Limit: limit}, commands.Instant{Position: head})
+		page, err := tt.Secrets.History(ctx, admin(), id, queries.HistoryInput{Cursor: cursor, Limit: limit}, atPos(head))
 		require.NoError(t, err)
 		paged = append(paged, page.Items...)
-		if page.NextCursor == 0 {
+		if page.NextCursor == "" {
 			break
 		}
 		cursor = page.NextCursor
@@ -171,7 +168,7 @@ func agreeWithFullFold(t *testing.T, tt *commands.TimeTravel, rng *rand.Rand, id
 		at := instant()
 		cursor := max(0, instant()-1-rng.Int64N(3))
 		limit := 1 + rng.IntN(30)
-		got, err := tt.SecretHistory(ctx, admin(), id, commands.HistoryInput{Cursor: cursor, Limit: limit}, commands.Instant{Position: at})
+		got, err := tt.Secrets.History(ctx, admin(), id, queries.HistoryInput{Cursor: cursorAt(cursor), Limit: limit}, atPos(at))
 		if at < first {
 			require.Equal(t, domain.ENOTFOUND, domain.ErrorCode(err), "history at %d", at)
 			continue
@@ -183,14 +180,14 @@ func agreeWithFullFold(t *testing.T, tt *commands.TimeTravel, rng *rand.Rand, id
 	for range 25 {
 		at := instant()
 		want, exists := ref.summary(t, at)
-		got, err := tt.SecretAt(ctx, admin(), id, commands.Instant{Position: at})
+		got, err := value(tt.Secrets.Get(ctx, admin(), id, atPos(at)))
 		if !exists {
 			require.Equal(t, domain.ENOTFOUND, domain.ErrorCode(err), "secret at %d", at)
 			continue
 		}
 		require.NoError(t, err)
 		require.Equal(t, want, got, "secret at %d", at)
-		versions, err := tt.SecretVersionsAt(ctx, admin(), id, commands.Instant{Position: at})
+		versions, err := value(tt.Secrets.Versions(ctx, admin(), id, atPos(at)))
 		require.NoError(t, err)
 		wantVersions, _, _ := ref.versions(t, at)
 		require.Equal(t, wantVersions, versions, "versions at %d", at)
@@ -199,7 +196,7 @@ func agreeWithFullFold(t *testing.T, tt *commands.TimeTravel, rng *rand.Rand, id
 	for range 25 {
 		a, b := instant(), instant()
 		from, to := min(a, b), max(a, b)
-		got, err := tt.SecretDiff(ctx, admin(), id, commands.SecretDiffInput{From: commands.AsOf{Position: &from}, To: commands.AsOf{Position: &to}})
+		got, err := tt.Secrets.Diff(ctx, admin(), id, queries.SecretDiffInput{From: queries.At{Position: &from}, To: queries.At{Position: &to}})
 		if to < first {
 			require.Equal(t, domain.ENOTFOUND, domain.ErrorCode(err), "diff to %d", to)
 			continue
@@ -232,7 +229,7 @@ func TestTimeTravelEqualsTheFullFold(t *testing.T) {
 	require.NoError(t, err)
 	streams := make([]string, 0, len(cases))
 	for _, c := range cases {
-		require.Greater(t, len(c.ref.secret), 3*commands.SnapshotEvery, "long enough to be snapshotted several times")
+		require.Greater(t, len(c.ref.secret), 3*fold.SnapshotEvery, "long enough to be snapshotted several times")
 		streams = append(streams, domain.StreamID(domain.SecretAggregate, c.id))
 	}
 	snapshotRows := func() int {
@@ -248,7 +245,7 @@ func TestTimeTravelEqualsTheFullFold(t *testing.T) {
 
 	passes := []struct {
 		name   string
-		tt     *commands.TimeTravel
+		tt     vaulttest.Reads
 		before func()
 	}{
 		{"without snapshots", e.plain, func() {}},
@@ -305,23 +302,23 @@ func TestTimeTravelCostsThePage(t *testing.T) {
 			require.NoError(t, read())
 			return e.log.read.Load() - before
 		}
-		at := commands.Instant{Position: head}
+		at := atPos(head)
 		return reads{
 			first: count(func() error {
-				_, err := e.snapshots.SecretHistory(ctx, admin(), id, commands.HistoryInput{Limit: limit}, at)
+				_, err := e.snapshots.Secrets.History(ctx, admin(), id, queries.HistoryInput{Limit: limit}, at)
 				return err
 			}),
 			middle: count(func() error {
-				_, err := e.snapshots.SecretHistory(ctx, admin(), id, commands.HistoryInput{Cursor: middle.Position, Limit: limit}, at)
+				_, err := e.snapshots.Secrets.History(ctx, admin(), id, queries.HistoryInput{Cursor: cursorAt(middle.Position), Limit: limit}, at)
 				return err
 			}),
 			asOf: count(func() error {
-				_, err := e.snapshots.SecretAt(ctx, admin(), id, commands.Instant{Position: middle.Position})
+				_, err := value(e.snapshots.Secrets.Get(ctx, admin(), id, atPos(middle.Position)))
 				return err
 			}),
 			diff: count(func() error {
-				_, err := e.snapshots.SecretDiff(ctx, admin(), id, commands.SecretDiffInput{
-					From: commands.AsOf{Position: &middle.Position}, To: commands.AsOf{Position: &until},
+				_, err := e.snapshots.Secrets.Diff(ctx, admin(), id, queries.SecretDiffInput{
+					From: queries.At{Position: &middle.Position}, To: queries.At{Position: &until},
 				})
 				return err
 			}),
@@ -332,13 +329,13 @@ func TestTimeTravelCostsThePage(t *testing.T) {
 	// A page: the page of each stream and one more, plus at most the
 	// events between the nearest snapshot and the cursor, plus the few
 	// events fetched by version.
-	pageBound := int64(2*(limit+1) + commands.SnapshotEvery + 3)
+	pageBound := int64(2*(limit+1) + fold.SnapshotEvery + 3)
 	require.LessOrEqual(t, l.first, pageBound)
 	require.LessOrEqual(t, l.middle, pageBound)
-	require.LessOrEqual(t, l.asOf, int64(commands.SnapshotEvery+3))
+	require.LessOrEqual(t, l.asOf, int64(fold.SnapshotEvery+3))
 	// A diff reads the events between its instants too.
-	require.LessOrEqual(t, l.diff, int64(2*(limit+1)+2*commands.SnapshotEvery+limit+3))
+	require.LessOrEqual(t, l.diff, int64(2*(limit+1)+2*fold.SnapshotEvery+limit+3))
 	for _, pair := range [][2]int64{{s.first, l.first}, {s.middle, l.middle}, {s.asOf, l.asOf}, {s.diff, l.diff}} {
-		require.LessOrEqual(t, pair[1], pair[0]+commands.SnapshotEvery, "a long history costs no more than a short one")
+		require.LessOrEqual(t, pair[1], pair[0]+fold.SnapshotEvery, "a long history costs no more than a short one")
 	}
 }

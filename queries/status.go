@@ -1,4 +1,4 @@
-package commands
+package queries
 
 import (
 	"context"
@@ -33,8 +33,8 @@ func NewStatus(svc *Service, source StatusSource) (*Status, error) {
 
 // Status returns the pipelines' progress once the caller may read the
 // audit log; a refusal is recorded like every other.
-func (s *Status) Status(ctx context.Context, caller Caller) (any, error) {
-	if err := s.svc.authorize(ctx, caller, domain.ActionRead, domain.ResourceAudit); err != nil {
+func (s *Status) Status(ctx context.Context, caller domain.Caller) (any, error) {
+	if err := s.svc.access.Authorize(ctx, caller, domain.ActionRead, domain.ResourceAudit); err != nil {
 		return nil, err
 	}
 	return s.source(ctx)
