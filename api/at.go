@@ -52,6 +52,24 @@ func readAt(r *http.Request) (queries.At, error) {
 	return at, nil
 }
 
+// serveAt answers a read that may be of a past instant: it reads which
+// state the request asks for (readAt), runs read, names the instant the
+// answer shows (X-Vault-At-Position, for a past one) and writes the body.
+func (s *Server) serveAt(w http.ResponseWriter, r *http.Request, read func(at queries.At) (body any, shown *queries.Instant, err error)) {
+	at, err := readAt(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, shown, err := read(at)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	setAtPosition(w, shown)
+	writeJSON(w, http.StatusOK, body)
+}
+
 // parseTime reads an RFC 3339 time (fractional seconds allowed).
 func parseTime(param, v string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, v)

@@ -165,18 +165,10 @@ func identityGet[T any](h identityHandlers, w http.ResponseWriter, r *http.Reque
 		h.s.writeError(w, r, err)
 		return
 	}
-	at, err := readAt(r)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	res, err := get(r.Context(), caller, id, at)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	setAtPosition(w, res.At)
-	writeJSON(w, http.StatusOK, res.Value)
+	h.s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
+		res, err := get(r.Context(), caller, id, at)
+		return res.Value, res.At, err
+	})
 }
 
 // identityList answers a page of users, roles or policies, now or as of
@@ -188,18 +180,10 @@ func identityList[T any](h identityHandlers, w http.ResponseWriter, r *http.Requ
 		h.s.writeError(w, r, err)
 		return
 	}
-	at, err := readAt(r)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	page, err := list(r.Context(), caller, in, at)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	setAtPosition(w, page.Instant)
-	writeJSON(w, http.StatusOK, page)
+	h.s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
+		page, err := list(r.Context(), caller, in, at)
+		return page, page.Instant, err
+	})
 }
 
 // pathID returns the {id} path variable, refusing anything but a UUID

@@ -156,56 +156,32 @@ func (h secretHandlers) list(w http.ResponseWriter, r *http.Request, caller doma
 			return
 		}
 	}
-	at, err := readAt(r)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	page, err := h.deps.Queries.List(r.Context(), caller, in, at)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	out := secretListJSON{Items: make([]secretJSON, 0, len(page.Items)), NextCursor: page.NextCursor, Instant: page.Instant}
-	for _, it := range page.Items {
-		out.Items = append(out.Items, masked(it))
-	}
-	setAtPosition(w, page.Instant)
-	writeJSON(w, http.StatusOK, out)
+	h.s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
+		page, err := h.deps.Queries.List(r.Context(), caller, in, at)
+		out := secretListJSON{Items: make([]secretJSON, 0, len(page.Items)), NextCursor: page.NextCursor, Instant: page.Instant}
+		for _, it := range page.Items {
+			out.Items = append(out.Items, masked(it))
+		}
+		return out, page.Instant, err
+	})
 }
 
 func (h secretHandlers) get(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
-	at, err := readAt(r)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	sec, err := h.deps.Queries.Get(r.Context(), caller, mux.Vars(r)["id"], at)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	if sec.At == nil {
-		// Only the present version is one a rotation can be conditional on.
-		setSecretETag(w, sec.Value)
-	}
-	setAtPosition(w, sec.At)
-	writeJSON(w, http.StatusOK, masked(sec.Value))
+	h.s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
+		sec, err := h.deps.Queries.Get(r.Context(), caller, mux.Vars(r)["id"], at)
+		if err == nil && sec.At == nil {
+			// Only the present version is one a rotation can be conditional on.
+			setSecretETag(w, sec.Value)
+		}
+		return masked(sec.Value), sec.At, err
+	})
 }
 
 func (h secretHandlers) versions(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
-	at, err := readAt(r)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	vs, err := h.deps.Queries.Versions(r.Context(), caller, mux.Vars(r)["id"], at)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	setAtPosition(w, vs.At)
-	writeJSON(w, http.StatusOK, secretVersionsJSON{Items: vs.Value, Instant: vs.At})
+	h.s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
+		vs, err := h.deps.Queries.Versions(r.Context(), caller, mux.Vars(r)["id"], at)
+		return secretVersionsJSON{Items: vs.Value, Instant: vs.At}, vs.At, err
+	})
 }
 
 // history answers the timeline of a secret, oldest first, paged by
@@ -218,18 +194,10 @@ func (h secretHandlers) history(w http.ResponseWriter, r *http.Request, caller d
 		h.s.writeError(w, r, err)
 		return
 	}
-	at, err := readAt(r)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	page, err := h.deps.Queries.History(r.Context(), caller, mux.Vars(r)["id"], in, at)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	setAtPosition(w, &page.Instant)
-	writeJSON(w, http.StatusOK, page)
+	h.s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
+		page, err := h.deps.Queries.History(r.Context(), caller, mux.Vars(r)["id"], in, at)
+		return page, &page.Instant, err
+	})
 }
 
 // diff answers what changed between ?from= and ?to= (each a time or a

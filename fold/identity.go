@@ -32,32 +32,36 @@ func (l *Loader) Session(ctx context.Context, sessionID string) (*domain.Session
 
 // Role folds a live role. maxPosition > 0 folds it as it was then.
 func (l *Loader) Role(ctx context.Context, roleID string, maxPosition int64) (*domain.Role, error) {
-	if !domain.IsID(roleID) {
-		return nil, domain.Errorf(domain.ENOTFOUND, "role not found")
-	}
-	r, err := AsOf(ctx, l, domain.StreamID(domain.RoleAggregate, roleID), maxPosition, domain.LoadRole, domain.RestoreRole)
-	if err != nil {
-		return nil, err
-	}
-	if r.Deleted() {
-		return nil, domain.Errorf(domain.ENOTFOUND, "role not found")
-	}
-	return r, nil
+	return live(ctx, l, domain.RoleAggregate, roleID, maxPosition, domain.LoadRole, domain.RestoreRole)
 }
 
 // Policy folds a live policy. maxPosition > 0 folds it as it was then.
 func (l *Loader) Policy(ctx context.Context, policyID string, maxPosition int64) (*domain.Policy, error) {
-	if !domain.IsID(policyID) {
-		return nil, domain.Errorf(domain.ENOTFOUND, "policy not found")
+	return live(ctx, l, domain.PolicyAggregate, policyID, maxPosition, domain.LoadPolicy, domain.RestorePolicy)
+}
+
+// deletable is an aggregate that can be deleted.
+type deletable interface {
+	Aggregate
+	Deleted() bool
+}
+
+// live folds an aggregate now (maxPosition <= 0) or as it was at
+// maxPosition; a malformed id, a stream without events by then or a deleted
+// aggregate is not found.
+func live[A deletable](ctx context.Context, l *Loader, aggregate, id string, maxPosition int64, load LoadFunc[A], restore RestoreFunc[A]) (A, error) {
+	var zero A
+	if !domain.IsID(id) {
+		return zero, domain.Errorf(domain.ENOTFOUND, "%s not found", aggregate)
 	}
-	p, err := AsOf(ctx, l, domain.StreamID(domain.PolicyAggregate, policyID), maxPosition, domain.LoadPolicy, domain.RestorePolicy)
+	agg, err := AsOf(ctx, l, domain.StreamID(aggregate, id), maxPosition, load, restore)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	if p.Deleted() {
-		return nil, domain.Errorf(domain.ENOTFOUND, "policy not found")
+	if agg.Deleted() {
+		return zero, domain.Errorf(domain.ENOTFOUND, "%s not found", aggregate)
 	}
-	return p, nil
+	return agg, nil
 }
 
 // PoliciesFor resolves roles to the policies in force, folded from the log

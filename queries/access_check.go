@@ -65,10 +65,7 @@ func (q *Identity) CheckAccess(ctx context.Context, caller domain.Caller, in Acc
 		u, err = q.svc.fold.User(ctx, in.UserID)
 	} else {
 		var f fold.Folded[*domain.User]
-		f, err = foldIdentity(ctx, q, domain.UserAggregate, in.UserID, inst.Position, domain.LoadUser, domain.RestoreUser)
-		if err == nil && f.Agg.Deleted() {
-			err = domain.Errorf(domain.ENOTFOUND, "user not found at position %d", inst.Position)
-		}
+		f, err = q.users().foldAt(ctx, in.UserID, inst.Position)
 		// The fold found events, so inst.Position > 0: PoliciesFor folds as
 		// of it rather than reading "now" (its meaning of 0).
 		u, position = f.Agg, inst.Position

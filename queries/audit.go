@@ -151,27 +151,6 @@ type auditQuery struct {
 	digest string
 }
 
-// isUUID reports the canonical 8-4-4-4-12 hex form of a user id.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !strings.ContainsRune("0123456789abcdefABCDEF", rune(c)) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // onlyChars reports whether s is 1 to max bytes of allowed characters.
 func onlyChars(s, allowed string, max int) bool {
 	if s == "" || len(s) > max {
@@ -213,7 +192,8 @@ func parseAuditInput(in AuditInput) (auditQuery, error) {
 	}
 	switch u := strings.TrimSpace(in.User); {
 	case u == "":
-	case isUUID(u):
+	case domain.IsID(strings.ToLower(u)):
+		// A user id, in any case: ids are stored in lowercase.
 		f.UserID = strings.ToLower(u)
 	case u == domain.SystemActor || u == domain.AnonymousActor:
 		f.UserID = u

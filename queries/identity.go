@@ -51,7 +51,7 @@ type IdentityListInput struct {
 func (q *Identity) GetUser(ctx context.Context, caller domain.Caller, id string, at At) (Result[domain.UserSummary], error) {
 	return getIdentity(ctx, q, caller, id, at, q.reader.GetUser,
 		func(u domain.UserSummary) error { return q.mayReadUser(ctx, caller, u.ID, u.Username) },
-		q.userAt)
+		q.users().get)
 }
 
 // ListUsers lists the users the caller may administer, and itself.
@@ -59,45 +59,47 @@ func (q *Identity) ListUsers(ctx context.Context, caller domain.Caller, in Ident
 	return listIdentities(ctx, q, caller, in, at, domain.UserAggregate, q.reader.ListUsers,
 		func(u domain.UserSummary) bool { return q.maySeeUser(caller, u.ID, u.Username) },
 		func(u domain.UserSummary) string { return u.Username },
-		q.userAtInList)
+		q.users().inList)
 }
 
 // GetRole returns a role; it needs `admin` on roles/<name>.
 func (q *Identity) GetRole(ctx context.Context, caller domain.Caller, id string, at At) (Result[domain.RoleSummary], error) {
 	return getIdentity(ctx, q, caller, id, at, q.reader.GetRole,
-		func(r domain.RoleSummary) error {
-			return q.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.RoleResource(r.Name))
-		},
-		q.roleAt)
+		func(r domain.RoleSummary) error { return q.adminOf(ctx, caller, domain.RoleResource(r.Name)) },
+		q.roles().get)
 }
 
 // ListRoles lists the roles the caller may administer.
 func (q *Identity) ListRoles(ctx context.Context, caller domain.Caller, in IdentityListInput, at At) (Page[domain.RoleSummary], error) {
 	return listIdentities(ctx, q, caller, in, at, domain.RoleAggregate, q.reader.ListRoles,
-		func(r domain.RoleSummary) bool {
-			return q.svc.access.Allowed(caller, domain.ActionAdmin, domain.RoleResource(r.Name))
-		},
+		func(r domain.RoleSummary) bool { return q.administers(caller, domain.RoleResource(r.Name)) },
 		func(r domain.RoleSummary) string { return r.Name },
-		q.roleAtInList)
+		q.roles().inList)
 }
 
 // GetPolicy returns a policy; it needs `admin` on policies/<name>.
 func (q *Identity) GetPolicy(ctx context.Context, caller domain.Caller, id string, at At) (Result[domain.PolicySummary], error) {
 	return getIdentity(ctx, q, caller, id, at, q.reader.GetPolicy,
-		func(p domain.PolicySummary) error {
-			return q.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.PolicyResource(p.Name))
-		},
-		q.policyAt)
+		func(p domain.PolicySummary) error { return q.adminOf(ctx, caller, domain.PolicyResource(p.Name)) },
+		q.policies().get)
 }
 
 // ListPolicies lists the policies the caller may administer.
 func (q *Identity) ListPolicies(ctx context.Context, caller domain.Caller, in IdentityListInput, at At) (Page[domain.PolicySummary], error) {
 	return listIdentities(ctx, q, caller, in, at, domain.PolicyAggregate, q.reader.ListPolicies,
-		func(p domain.PolicySummary) bool {
-			return q.svc.access.Allowed(caller, domain.ActionAdmin, domain.PolicyResource(p.Name))
-		},
+		func(p domain.PolicySummary) bool { return q.administers(caller, domain.PolicyResource(p.Name)) },
 		func(p domain.PolicySummary) string { return p.Name },
-		q.policyAtInList)
+		q.policies().inList)
+}
+
+// adminOf authorizes `admin` on resource; a refusal is recorded.
+func (q *Identity) adminOf(ctx context.Context, caller domain.Caller, resource string) error {
+	return q.svc.access.Authorize(ctx, caller, domain.ActionAdmin, resource)
+}
+
+// administers is adminOf for listings: nothing is recorded.
+func (q *Identity) administers(caller domain.Caller, resource string) bool {
+	return q.svc.access.Allowed(caller, domain.ActionAdmin, resource)
 }
 
 // mayReadUser authorizes reading a user: itself, or `admin` on it (a
@@ -106,12 +108,12 @@ func (q *Identity) mayReadUser(ctx context.Context, caller domain.Caller, id, us
 	if caller.Principal.UserID == id {
 		return nil
 	}
-	return q.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.UserResource(username))
+	return q.adminOf(ctx, caller, domain.UserResource(username))
 }
 
 // maySeeUser is mayReadUser for listings: nothing is recorded.
 func (q *Identity) maySeeUser(caller domain.Caller, id, username string) bool {
-	return caller.Principal.UserID == id || q.svc.access.Allowed(caller, domain.ActionAdmin, domain.UserResource(username))
+	return caller.Principal.UserID == id || q.administers(caller, domain.UserResource(username))
 }
 
 // getIdentity answers one user, role or policy: from the read model once

@@ -12,81 +12,105 @@ import (
 // nearest snapshot (see fold.At), in the read model's shape. Who may see one
 // is decided with the caller's current policies on its name as it was then.
 
-func (q *Identity) userAt(ctx context.Context, caller domain.Caller, id string, at Instant) (domain.UserSummary, error) {
-	u, err := foldIdentity(ctx, q, domain.UserAggregate, id, at.Position, domain.LoadUser, domain.RestoreUser)
-	if err == nil && u.Agg.Deleted() {
-		err = domain.Errorf(domain.ENOTFOUND, "user not found at position %d", at.Position)
+// identityAggregate is a user, role or policy aggregate.
+type identityAggregate interface {
+	fold.Aggregate
+	ID() string
+	Deleted() bool
+}
+
+// identityKind is how one kind of identity aggregate reads as of an
+// instant: its stream, its name, who may see it, and its view.
+type identityKind[A identityAggregate, T any] struct {
+	q         *Identity
+	aggregate string
+	load      fold.LoadFunc[A]
+	restore   fold.RestoreFunc[A]
+	name      func(A) string
+	// authorize decides a get (a refusal is recorded); visible decides a
+	// listing (nothing is recorded).
+	authorize func(context.Context, domain.Caller, A) error
+	visible   func(domain.Caller, A) bool
+	view      func(context.Context, fold.Folded[A]) (T, error)
+}
+
+func (q *Identity) users() identityKind[*domain.User, domain.UserSummary] {
+	return identityKind[*domain.User, domain.UserSummary]{
+		q: q, aggregate: domain.UserAggregate, load: domain.LoadUser, restore: domain.RestoreUser,
+		name: (*domain.User).Username,
+		authorize: func(ctx context.Context, caller domain.Caller, u *domain.User) error {
+			return q.mayReadUser(ctx, caller, u.ID(), u.Username())
+		},
+		visible: func(caller domain.Caller, u *domain.User) bool { return q.maySeeUser(caller, u.ID(), u.Username()) },
+		view:    q.userView,
 	}
+}
+
+func (q *Identity) roles() identityKind[*domain.Role, domain.RoleSummary] {
+	return identityKind[*domain.Role, domain.RoleSummary]{
+		q: q, aggregate: domain.RoleAggregate, load: domain.LoadRole, restore: domain.RestoreRole,
+		name: (*domain.Role).Name,
+		authorize: func(ctx context.Context, caller domain.Caller, r *domain.Role) error {
+			return q.adminOf(ctx, caller, domain.RoleResource(r.Name()))
+		},
+		visible: func(caller domain.Caller, r *domain.Role) bool {
+			return q.administers(caller, domain.RoleResource(r.Name()))
+		},
+		view: q.roleView,
+	}
+}
+
+func (q *Identity) policies() identityKind[*domain.Policy, domain.PolicySummary] {
+	return identityKind[*domain.Policy, domain.PolicySummary]{
+		q: q, aggregate: domain.PolicyAggregate, load: domain.LoadPolicy, restore: domain.RestorePolicy,
+		name: (*domain.Policy).Name,
+		authorize: func(ctx context.Context, caller domain.Caller, p *domain.Policy) error {
+			return q.adminOf(ctx, caller, domain.PolicyResource(p.Name()))
+		},
+		visible: func(caller domain.Caller, p *domain.Policy) bool {
+			return q.administers(caller, domain.PolicyResource(p.Name()))
+		},
+		view: q.policyView,
+	}
+}
+
+// foldAt folds one aggregate as it was at pos; one deleted by then is not
+// found.
+func (k identityKind[A, T]) foldAt(ctx context.Context, id string, pos int64) (fold.Folded[A], error) {
+	f, err := foldIdentity(ctx, k.q, k.aggregate, id, pos, k.load, k.restore)
+	if err == nil && f.Agg.Deleted() {
+		err = domain.Errorf(domain.ENOTFOUND, "%s not found at position %d", k.aggregate, pos)
+	}
+	return f, err
+}
+
+// get is one aggregate as it was at the instant, once the caller may see
+// it.
+func (k identityKind[A, T]) get(ctx context.Context, caller domain.Caller, id string, at Instant) (T, error) {
+	var zero T
+	f, err := k.foldAt(ctx, id, at.Position)
 	if err != nil {
-		return domain.UserSummary{}, err
+		return zero, err
 	}
-	if err := q.mayReadUser(ctx, caller, u.Agg.ID(), u.Agg.Username()); err != nil {
-		return domain.UserSummary{}, err
+	if err := k.authorize(ctx, caller, f.Agg); err != nil {
+		return zero, err
 	}
-	return q.userView(ctx, u)
+	return k.view(ctx, f)
 }
 
-func (q *Identity) userAtInList(ctx context.Context, caller domain.Caller, streamID, prefix string, at Instant) (domain.UserSummary, bool, error) {
-	f, found, err := fold.At(ctx, q.svc.fold, streamID, at.Position, domain.LoadUser, domain.RestoreUser)
+// inList is one stream of a listing as of the instant: kept when it
+// existed then, was not deleted, its name started with prefix, and the
+// caller may see it.
+func (k identityKind[A, T]) inList(ctx context.Context, caller domain.Caller, streamID, prefix string, at Instant) (T, bool, error) {
+	var zero T
+	f, found, err := fold.At(ctx, k.q.svc.fold, streamID, at.Position, k.load, k.restore)
 	if err != nil || !found {
-		return domain.UserSummary{}, false, err
+		return zero, false, err
 	}
-	if u := f.Agg; u.Deleted() || !strings.HasPrefix(u.Username(), prefix) || !q.maySeeUser(caller, u.ID(), u.Username()) {
-		return domain.UserSummary{}, false, nil
+	if a := f.Agg; a.Deleted() || !strings.HasPrefix(k.name(a), prefix) || !k.visible(caller, a) {
+		return zero, false, nil
 	}
-	view, err := q.userView(ctx, f)
-	return view, err == nil, err
-}
-
-func (q *Identity) roleAt(ctx context.Context, caller domain.Caller, id string, at Instant) (domain.RoleSummary, error) {
-	r, err := foldIdentity(ctx, q, domain.RoleAggregate, id, at.Position, domain.LoadRole, domain.RestoreRole)
-	if err == nil && r.Agg.Deleted() {
-		err = domain.Errorf(domain.ENOTFOUND, "role not found at position %d", at.Position)
-	}
-	if err != nil {
-		return domain.RoleSummary{}, err
-	}
-	if err := q.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.RoleResource(r.Agg.Name())); err != nil {
-		return domain.RoleSummary{}, err
-	}
-	return q.roleView(ctx, r)
-}
-
-func (q *Identity) roleAtInList(ctx context.Context, caller domain.Caller, streamID, prefix string, at Instant) (domain.RoleSummary, bool, error) {
-	f, found, err := fold.At(ctx, q.svc.fold, streamID, at.Position, domain.LoadRole, domain.RestoreRole)
-	if err != nil || !found {
-		return domain.RoleSummary{}, false, err
-	}
-	if r := f.Agg; r.Deleted() || !strings.HasPrefix(r.Name(), prefix) || !q.svc.access.Allowed(caller, domain.ActionAdmin, domain.RoleResource(r.Name())) {
-		return domain.RoleSummary{}, false, nil
-	}
-	view, err := q.roleView(ctx, f)
-	return view, err == nil, err
-}
-
-func (q *Identity) policyAt(ctx context.Context, caller domain.Caller, id string, at Instant) (domain.PolicySummary, error) {
-	p, err := foldIdentity(ctx, q, domain.PolicyAggregate, id, at.Position, domain.LoadPolicy, domain.RestorePolicy)
-	if err == nil && p.Agg.Deleted() {
-		err = domain.Errorf(domain.ENOTFOUND, "policy not found at position %d", at.Position)
-	}
-	if err != nil {
-		return domain.PolicySummary{}, err
-	}
-	if err := q.svc.access.Authorize(ctx, caller, domain.ActionAdmin, domain.PolicyResource(p.Agg.Name())); err != nil {
-		return domain.PolicySummary{}, err
-	}
-	return q.policyView(ctx, p)
-}
-
-func (q *Identity) policyAtInList(ctx context.Context, caller domain.Caller, streamID, prefix string, at Instant) (domain.PolicySummary, bool, error) {
-	f, found, err := fold.At(ctx, q.svc.fold, streamID, at.Position, domain.LoadPolicy, domain.RestorePolicy)
-	if err != nil || !found {
-		return domain.PolicySummary{}, false, err
-	}
-	if p := f.Agg; p.Deleted() || !strings.HasPrefix(p.Name(), prefix) || !q.svc.access.Allowed(caller, domain.ActionAdmin, domain.PolicyResource(p.Name())) {
-		return domain.PolicySummary{}, false, nil
-	}
-	view, err := q.policyView(ctx, f)
+	view, err := k.view(ctx, f)
 	return view, err == nil, err
 }
 
