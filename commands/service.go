@@ -42,8 +42,8 @@ type Written struct {
 
 // Options tune the Service.
 type Options struct {
-	// Snapshots, when set, lets long streams load from a snapshot plus the
-	// events after it, now and as of any past instant.
+	// Snapshots, when set, lets long streams load from their newest
+	// snapshot plus the events after it.
 	Snapshots fold.SnapshotStore
 	// ReadYourWritesTimeout bounds how long a command waits for its read
 	// models before answering "accepted, pending".
