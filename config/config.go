@@ -73,10 +73,15 @@ type Config struct {
 	NATSURL            string // empty: embedded JetStream
 	ListenAddr         string
 	MetricsAddr        string // empty: /metrics is served on ListenAddr
+	// TLS files of both listeners; empty serves plain HTTP.
+	TLSCertFile, TLSKeyFile, TLSClientCAFile string
+	// TLSDisable states that a proxy terminates TLS in front of vaultd.
+	TLSDisable bool
 	DataDir            string
 
-	JetStreamStream string
-	SubjectPrefix   string
+	JetStreamStream   string
+	SubjectPrefix     string
+	JetStreamReplicas int
 
 	LogLevel  slog.Level
 	LogFormat string // "text" or "json"
@@ -139,6 +144,51 @@ type Config struct {
 // Production reports whether the service runs in production mode.
 func (c *Config) Production() bool { return c.Mode == ModeProduction }
 
+// TLS reports whether vaultd serves HTTPS itself.
+func (c *Config) TLS() bool { return c.TLSCertFile != "" }
+
+// checkTLS refuses half a TLS configuration, and, in production, plain
+// HTTP on an address other hosts can reach unless VAULT_TLS_DISABLE says a
+// proxy in front terminates TLS: bearer tokens and revealed secrets would
+// otherwise cross the network in clear.
+func (c *Config) checkTLS(p *parser) {
+	switch {
+	case c.TLSCertFile != "" && c.TLSKeyFile == "":
+		p.fail(EnvTLSKey, "is required with %s", EnvTLSCert)
+	case c.TLSKeyFile != "" && c.TLSCertFile == "":
+		p.fail(EnvTLSCert, "is required with %s", EnvTLSKey)
+	}
+	if c.TLSClientCAFile != "" && c.TLSCertFile == "" {
+		p.fail(EnvTLSClientCA, "needs %s and %s: client certificates are checked in the TLS handshake", EnvTLSCert, EnvTLSKey)
+	}
+	if c.TLSDisable && c.TLSCertFile != "" {
+		p.fail(EnvTLSDisable, "is true but %s is set: choose one", EnvTLSCert)
+	}
+	if c.Mode != ModeProduction || c.TLS() || c.TLSDisable {
+		return
+	}
+	for _, l := range []struct{ name, addr string }{{EnvListenAddr, c.ListenAddr}, {EnvMetricsAddr, c.MetricsAddr}} {
+		if l.addr != "" && !loopback(l.addr) {
+			p.fail(EnvTLSCert, "is required in production to listen on %s (%s): set %s and %s, or %s=true when a proxy in front terminates TLS",
+				l.addr, l.name, EnvTLSCert, EnvTLSKey, EnvTLSDisable)
+		}
+	}
+}
+
+// loopback reports whether addr (host:port) can only be reached from this
+// host: a loopback IP or "localhost". An empty host means every interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
 // Load reads the configuration from the process environment.
 func Load(ctx context.Context, logger *slog.Logger) (*Config, error) {
 	return LoadFrom(ctx, os.LookupEnv, logger)
@@ -158,6 +208,9 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 		NATSURL:         p.str(EnvNATSURL),
 		ListenAddr:      p.str(EnvListenAddr),
 		MetricsAddr:     p.str(EnvMetricsAddr),
+		TLSCertFile:     p.str(EnvTLSCert),
+		TLSKeyFile:      p.str(EnvTLSKey),
+		TLSClientCAFile: p.str(EnvTLSClientCA),
 		DataDir:         p.str(EnvDataDir),
 		JetStreamStream: p.str(EnvJetStreamStream),
 		SubjectPrefix:   p.str(EnvSubjectPrefix),
@@ -173,6 +226,7 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 		RateLimitBurst: p.int(EnvRateLimitBurst, 1),
 		MaxBodyBytes:   int64(p.int(EnvMaxBodyBytes, 1024)),
 		TestMode:       p.bool(EnvTestMode),
+		TLSDisable:     p.bool(EnvTLSDisable),
 
 		Argon2MemoryKiB:         p.int(EnvArgon2MemoryKiB, 1024),
 		Argon2Iterations:        p.int(EnvArgon2Iterations, 1),
@@ -188,6 +242,7 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 		LockoutAccountThreshold: p.int(EnvLockoutAccountThreshold, 0),
 		LockoutAccountWindow:    p.duration(EnvLockoutAccountWindow),
 		SecretKeepVersions:      p.int(EnvSecretKeepVersions, 1),
+		JetStreamReplicas:       p.int(EnvJetStreamReplicas, 1),
 		CheckpointEvery:         p.int(EnvCheckpointEvery, 1),
 
 		CheckpointInterval:    p.duration(EnvCheckpointInterval),
@@ -218,8 +273,12 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 			p.fail(EnvMetricsAddr, "must differ from %s (leave it empty to serve /metrics there)", EnvListenAddr)
 		}
 	}
+	c.checkTLS(p)
 	if c.JetStreamStream == "" || strings.ContainsAny(c.JetStreamStream, " .*>\t") {
 		p.fail(EnvJetStreamStream, "must be a non-empty JetStream stream name without spaces, dots or wildcards")
+	}
+	if c.JetStreamReplicas > 5 {
+		p.fail(EnvJetStreamReplicas, "must be at most 5 (JetStream's limit)")
 	}
 	if !validSubjectPrefix(c.SubjectPrefix) {
 		p.fail(EnvSubjectPrefix, "must be dot-separated NATS subject tokens without wildcards, like vault.events")

@@ -24,10 +24,15 @@ const (
 	EnvMode                    = "VAULT_ENV"
 	EnvListenAddr              = "VAULT_LISTEN_ADDR"
 	EnvMetricsAddr             = "VAULT_METRICS_ADDR"
+	EnvTLSCert                 = "VAULT_TLS_CERT"
+	EnvTLSKey                  = "VAULT_TLS_KEY"
+	EnvTLSClientCA             = "VAULT_TLS_CLIENT_CA"
+	EnvTLSDisable              = "VAULT_TLS_DISABLE"
 	EnvAdminPassword           = "VAULT_ADMIN_PASSWORD"
 	EnvDataDir                 = "VAULT_DATA_DIR"
 	EnvJetStreamStream         = "VAULT_JETSTREAM_STREAM"
 	EnvSubjectPrefix           = "VAULT_SUBJECT_PREFIX"
+	EnvJetStreamReplicas       = "VAULT_JETSTREAM_REPLICAS"
 	EnvLogLevel                = "VAULT_LOG_LEVEL"
 	EnvLogFormat               = "VAULT_LOG_FORMAT"
 	EnvTrustedProxies          = "VAULT_TRUSTED_PROXIES"
@@ -77,9 +82,14 @@ func Describe() []Var {
 		{EnvAdminPassword, "", "production", "Password of the `admin` user created on first start with an empty store."},
 		{EnvListenAddr, "127.0.0.1:8000", "no", "host:port the HTTP API listens on."},
 		{EnvMetricsAddr, "", "no", "host:port of a listener of its own serving only `/metrics` (and `/healthz`), for example on an internal interface; the API listener then answers `/metrics` with 404. Empty serves `/metrics` on VAULT_LISTEN_ADDR."},
+		{EnvTLSCert, "", "production, on a non-loopback address, unless VAULT_TLS_DISABLE=true", "PEM file of the server certificate chain (leaf first). With VAULT_TLS_KEY, both listeners serve HTTPS only: TLS 1.2 or 1.3, ECDHE with AEAD suites, HSTS on every answer. SIGHUP reloads both files without dropping connections; a pair that cannot be used is refused and the current one kept (the log says why)."},
+		{EnvTLSKey, "", "with VAULT_TLS_CERT", "PEM file of the certificate's private key."},
+		{EnvTLSClientCA, "", "no", "PEM file of the CA(s) client certificates must chain to. When set, every client of both listeners (probes and scrapers included) must present such a certificate; reloaded on SIGHUP too."},
+		{EnvTLSDisable, "false", "no", "`true` states that a proxy in front terminates TLS, so production mode may serve plain HTTP on a non-loopback address. The proxy then sets Strict-Transport-Security."},
 		{EnvNATSURL, "", "no", "NATS server with JetStream. Empty runs an embedded JetStream server in-process, with its data in VAULT_DATA_DIR."},
 		{EnvJetStreamStream, "VAULT_EVENTS", "no", "JetStream stream the relay publishes to."},
 		{EnvSubjectPrefix, "vault.events", "no", "Subject prefix; events go to `<prefix>.<aggregate>.<EventType>`."},
+		{EnvJetStreamReplicas, "1", "no", "Replicas of the event stream and of its checkpoint stream (1 to 5; 3 on a NATS cluster of three, so a lost server loses no acknowledged event). Streams are created with them and scaled up to them, never down."},
 		{EnvDataDir, "./.vault-dev", "no", "Local state: embedded JetStream data and, in dev mode, the generated key file."},
 		{EnvLogLevel, "info", "no", "`debug`, `info`, `warn` or `error`."},
 		{EnvLogFormat, "text", "no", "`text` or `json`."},

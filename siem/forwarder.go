@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/securevault/vault/backoff"
 	"github.com/securevault/vault/domain"
 )
 
@@ -131,7 +131,7 @@ func validConsumerName(s string) bool {
 // Run forwards until ctx ends, then returns nil. Failures of NATS or of the
 // sink are retried with bounded exponential backoff, never returned.
 func (f *Forwarder) Run(ctx context.Context) error {
-	b := backoff{max: f.cfg.MaxBackoff}
+	retry := f.retries()
 	for ctx.Err() == nil {
 		cons, err := f.consumer(ctx)
 		if err != nil {
@@ -139,16 +139,16 @@ func (f *Forwarder) Run(ctx context.Context) error {
 				break
 			}
 			f.logger.Warn("SIEM forwarder cannot open its consumer; retrying", "error", err)
-			sleep(ctx, b.next())
+			retry.Wait(ctx)
 			continue
 		}
-		b.reset()
+		retry.Reset()
 		err = f.pump(ctx, cons)
 		if ctx.Err() != nil {
 			break
 		}
 		f.logger.Warn("SIEM forwarder lost its consumer; reopening", "error", err)
-		sleep(ctx, b.next())
+		retry.Wait(ctx)
 	}
 	return nil
 }
@@ -200,7 +200,7 @@ func (f *Forwarder) consumer(ctx context.Context) (jetstream.Consumer, error) {
 
 // pump pulls and forwards until ctx ends or the consumer fails.
 func (f *Forwarder) pump(ctx context.Context, cons jetstream.Consumer) error {
-	failures := backoff{max: f.cfg.MaxBackoff}
+	failures := f.retries()
 	for ctx.Err() == nil {
 		// Deliberately not tied to ctx: a pull cancelled on the client
 		// drops what the server already sent it (see Forwarder).
@@ -211,7 +211,7 @@ func (f *Forwarder) pump(ctx context.Context, cons jetstream.Consumer) error {
 			}
 			if ctx.Err() == nil {
 				f.logger.Warn("SIEM forwarder cannot pull; retrying", "error", err)
-				sleep(ctx, failures.next())
+				failures.Wait(ctx)
 			}
 			continue
 		}
@@ -223,10 +223,10 @@ func (f *Forwarder) pump(ctx context.Context, cons jetstream.Consumer) error {
 				return err
 			}
 			f.logger.Warn("SIEM forwarder pull ended with an error", "error", err)
-			sleep(ctx, failures.next())
+			failures.Wait(ctx)
 			continue
 		}
-		failures.reset()
+		failures.Reset()
 	}
 	return nil
 }
@@ -312,7 +312,7 @@ func (f *Forwarder) render(m jetstream.Msg) ([]byte, error) {
 // acknowledges it. If ctx ends first the batch is handed back to the server
 // (NAK) so the next run gets it at once, in order.
 func (f *Forwarder) deliver(ctx context.Context, pending []jetstream.Msg, records [][]byte) error {
-	b := backoff{max: f.cfg.MaxBackoff}
+	retry := f.retries()
 	for attempt := 0; ; attempt++ {
 		err := f.sink.Write(ctx, records)
 		if err == nil {
@@ -325,13 +325,13 @@ func (f *Forwarder) deliver(ctx context.Context, pending []jetstream.Msg, record
 			nakAll(nil, pending)
 			return ctx.Err()
 		}
-		wait := b.next()
+		wait := retry.Next()
 		f.logger.Warn("SIEM receiver unavailable; holding events and retrying", "error", err, "events", len(pending), "retry_in", wait)
 		// Keep the server from redelivering what this process still holds.
 		for _, m := range pending {
 			_ = m.InProgress()
 		}
-		if !sleep(ctx, wait) {
+		if !backoff.Sleep(ctx, wait) {
 			nakAll(nil, pending)
 			return ctx.Err()
 		}
@@ -364,33 +364,9 @@ func nakAll(msgs <-chan jetstream.Msg, held []jetstream.Msg) {
 	}
 }
 
-type backoff struct{ cur, max time.Duration }
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = initialBackoff
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	// Full jitter over the upper half keeps several forwarders from
-	// hammering a recovering receiver in lockstep.
-	half := b.cur / 2
-	if half <= 0 {
-		return b.cur
-	}
-	return half + rand.N(half)
-}
-
-func (b *backoff) reset() { b.cur = 0 }
-
-// sleep waits d or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+// retries paces retries against a failing receiver or NATS: exponential up
+// to MaxBackoff, jittered so several forwarders do not hammer a recovering
+// receiver in lockstep.
+func (f *Forwarder) retries() *backoff.Backoff {
+	return backoff.New(initialBackoff, f.cfg.MaxBackoff)
 }

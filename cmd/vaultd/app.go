@@ -22,6 +22,7 @@ import (
 	"github.com/securevault/vault/cmd/internal/wire"
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/config"
+	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/integrity"
 	"github.com/securevault/vault/keys"
@@ -32,6 +33,7 @@ import (
 	"github.com/securevault/vault/projections/secrets"
 	"github.com/securevault/vault/projections/streams"
 	"github.com/securevault/vault/relay"
+	"github.com/securevault/vault/servertls"
 	vaultsql "github.com/securevault/vault/sql"
 )
 
@@ -66,6 +68,8 @@ type app struct {
 	identity    *commands.Identity
 	secrets     *commands.Secrets
 	server      *api.Server
+	// tls serves both listeners' certificate when VAULT_TLS_CERT is set.
+	tls *servertls.Reloader
 }
 
 func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, terminal io.Writer) (_ *app, err error) {
@@ -77,6 +81,12 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	}()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	if cfg.TLS() {
+		// First, so a bad certificate stops start-up before anything else.
+		if err := a.openTLS(); err != nil {
+			return nil, err
+		}
+	}
 	if !cfg.Production() {
 		if err := ensureDatabase(ctx, cfg.DatabaseURL, logger); err != nil {
 			return nil, err
@@ -101,7 +111,8 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 		return nil, err
 	}
 	a.relay, err = relay.New(a.pool, a.store, a.nc, a.listener, logger, a.registry, relay.Config{
-		Stream: cfg.JetStreamStream, SubjectPrefix: cfg.SubjectPrefix, Alarm: a.latch,
+		Stream: cfg.JetStreamStream, SubjectPrefix: cfg.SubjectPrefix, Replicas: cfg.JetStreamReplicas, Alarm: a.latch,
+		LagBound: readyLagBound,
 	})
 	if err != nil {
 		return nil, err
@@ -112,7 +123,7 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	if err != nil {
 		return nil, err
 	}
-	publisher, err := checkpoint.NewJetStreamPublisher(a.nc, cfg.JetStreamStream, cfg.SubjectPrefix)
+	publisher, err := checkpoint.NewJetStreamPublisher(a.nc, cfg.JetStreamStream, cfg.SubjectPrefix, checkpoint.WithReplicas(cfg.JetStreamReplicas))
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +203,32 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	}
 	a.server.MountAudit(api.AuditDeps{Audit: auditLog, Authenticate: api.BearerAuth(a.identity)})
 	return a, nil
+}
+
+// openTLS loads the listeners' certificate and exposes its expiry, which is
+// what an operator alerts on.
+func (a *app) openTLS() error {
+	r, err := servertls.New(servertls.Files{Cert: a.cfg.TLSCertFile, Key: a.cfg.TLSKeyFile, ClientCA: a.cfg.TLSClientCAFile},
+		a.logger.With("component", "tls"))
+	if err != nil {
+		return fmt.Errorf("TLS: %w", err)
+	}
+	a.tls = r
+	a.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "vault_tls_certificate_expiry_timestamp_seconds",
+		Help: "When the served TLS certificate expires (Unix time); SIGHUP reloads a renewed one.",
+	}, func() float64 { return float64(r.Leaf().NotAfter.Unix()) }))
+	return nil
+}
+
+// reloadTLS re-reads the certificate files (SIGHUP). A pair that cannot be
+// used is refused and logged; the current one keeps serving.
+func (a *app) reloadTLS() {
+	if a.tls == nil {
+		a.logger.Info("SIGHUP ignored: no TLS certificate is configured to reload")
+		return
+	}
+	_ = a.tls.Reload()
 }
 
 // sealLog seals an unkeyed (SHA-256) prefix left by a version of the vault
@@ -317,11 +354,16 @@ func (a *app) readyChecks() []api.ReadyCheck {
 			}
 			for _, st := range statuses {
 				if st.Lag > readyLagBound {
-					return fmt.Errorf("projection %s is %d events behind", st.Name, st.Lag)
+					return domain.Errorf(domain.EUNAVAILABLE, "projection %s is %d events behind the log (at most %d keep this replica ready)", st.Name, st.Lag, readyLagBound)
 				}
 			}
 			return nil
 		}},
+		// The pipelines every replica shares: named when they fail, without
+		// taking the replica out (see api.ReadyCheck.Advisory).
+		{Name: "projections_stuck", Check: a.runner.Check, Advisory: true},
+		{Name: "relay", Check: a.relay.Check, Advisory: true},
+		{Name: "checkpoints", Check: a.signer.Check, Advisory: true},
 	}
 }
 
@@ -376,13 +418,21 @@ func (a *app) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	}
 	serveErr := make(chan error, len(servers))
 	for _, s := range servers {
-		go func() { serveErr <- s.srv.Serve(s.ln) }()
+		if a.tls == nil {
+			go func() { serveErr <- s.srv.Serve(s.ln) }()
+			continue
+		}
+		// Both listeners follow the same TLS settings: the metrics one
+		// carries no secrets, but scrapes and liveness answers are still
+		// worth authenticating, and one certificate is one to renew.
+		s.srv.TLSConfig = a.tls.Config()
+		go func() { serveErr <- s.srv.ServeTLS(s.ln, "", "") }()
 	}
+	attrs := []any{"addr", ln.Addr().String(), "mode", string(a.cfg.Mode), "tls", a.tls != nil}
 	if metricsLn != nil {
-		a.logger.Info("vaultd is serving", "addr", ln.Addr().String(), "metrics_addr", metricsLn.Addr().String(), "mode", string(a.cfg.Mode))
-	} else {
-		a.logger.Info("vaultd is serving", "addr", ln.Addr().String(), "mode", string(a.cfg.Mode))
+		attrs = append(attrs, "metrics_addr", metricsLn.Addr().String())
 	}
+	a.logger.Info("vaultd is serving", attrs...)
 
 	var runErr error
 	select {

@@ -82,12 +82,16 @@ func (d *deployment) start(t *testing.T) *instance {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)
-	inst := &instance{app: a, baseURL: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	scheme := "http://"
+	if cfg.TLS() {
+		scheme = "https://"
+	}
+	inst := &instance{app: a, baseURL: scheme + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
 	var metricsLn net.Listener
 	if cfg.MetricsAddr != "" {
 		metricsLn, err = net.Listen("tcp", cfg.MetricsAddr)
 		require.NoError(t, err)
-		inst.metricsURL = "http://" + metricsLn.Addr().String()
+		inst.metricsURL = scheme + metricsLn.Addr().String()
 	}
 	go func() { inst.done <- a.serve(runCtx, ln, metricsLn) }()
 	t.Cleanup(func() { inst.stop(t) })

@@ -61,11 +61,39 @@ func run(ctx context.Context, logOut io.Writer) error {
 			return fmt.Errorf("listen on %s (%s): %w", cfg.MetricsAddr, config.EnvMetricsAddr, err)
 		}
 	}
+	stopReload := reloadOnHangup(ctx, a.reloadTLS)
+	defer stopReload()
 	err = a.serve(ctx, ln, metricsLn)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
+}
+
+// reloadOnHangup calls reload on every SIGHUP until ctx ends or stop is
+// called. The handler is in place when it returns, so a SIGHUP sent after
+// that never falls to the default action (which would end the process).
+func reloadOnHangup(ctx context.Context, reload func()) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reload()
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		cancel()
+		<-done
+	}
 }
 
 func newLogger(cfg *config.Config, out io.Writer) *slog.Logger {
