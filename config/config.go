@@ -77,7 +77,7 @@ type Config struct {
 	TLSCertFile, TLSKeyFile, TLSClientCAFile string
 	// TLSDisable states that a proxy terminates TLS in front of vaultd.
 	TLSDisable bool
-	DataDir            string
+	DataDir    string
 
 	JetStreamStream   string
 	SubjectPrefix     string
