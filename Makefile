@@ -19,13 +19,16 @@ BIN           ?= bin
 
 export VAULT_ENV ?= dev
 
-.PHONY: help run build test fuzz bench lint fmt-check vet staticcheck generate generate-check migrate check clean
+.PHONY: help run dev-reset build test fuzz bench lint fmt-check vet staticcheck generate generate-check migrate check clean
 
 help: ## list targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: ## start vaultd in dev mode (creates and migrates the database, embedded JetStream)
 	$(GO) run ./cmd/vaultd
+
+dev-reset: ## drop the dev database and its dev state (generated keys, JetStream data) without asking
+	$(GO) run ./cmd/vaultctl dev-reset
 
 build: ## build static vaultd and vaultctl binaries into ./bin
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/ ./cmd/vaultd ./cmd/vaultctl

@@ -78,6 +78,10 @@ type Config struct {
 	// TLSDisable states that a proxy terminates TLS in front of vaultd.
 	TLSDisable bool
 	DataDir    string
+	// StateDir is where this process keeps local state (generated keys,
+	// embedded JetStream data): in dev mode the dev database's own
+	// directory under DevRoot, otherwise VAULT_DATA_DIR.
+	StateDir string
 
 	JetStreamStream   string
 	SubjectPrefix     string
@@ -139,6 +143,7 @@ type Config struct {
 	// dev key file, so the caller can say so.
 	DevKeysFile string
 	devKeyVars  []string
+	devDB       *DevDatabase
 }
 
 // Production reports whether the service runs in production mode.
@@ -191,16 +196,25 @@ func loopback(addr string) bool {
 
 // Load reads the configuration from the process environment.
 func Load(ctx context.Context, logger *slog.Logger) (*Config, error) {
-	return LoadFrom(ctx, os.LookupEnv, logger)
+	return LoadWith(ctx, Options{Logger: logger})
 }
 
 // LoadFrom reads the configuration through lookup (os.LookupEnv in
-// production, a map in tests). All problems are reported together, each
-// naming its variable, so an operator fixes them in one round.
+// production, a map in tests).
 func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *slog.Logger) (*Config, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+	return LoadWith(ctx, Options{Lookup: lookup, Logger: logger})
+}
+
+// LoadWith reads the configuration. All problems are reported together,
+// each naming its variable, so an operator fixes them in one round.
+func LoadWith(ctx context.Context, opts Options) (*Config, error) {
+	if opts.Lookup == nil {
+		opts.Lookup = os.LookupEnv
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	lookup, logger := opts.Lookup, opts.Logger
 	p := &parser{lookup: lookup}
 	c := &Config{
 		Mode:            Mode(strings.ToLower(p.str(EnvMode))),
@@ -318,6 +332,13 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 	if c.Mode == ModeProduction {
 		c.checkProduction(p, dbName)
 	}
+	if err := p.err(); err != nil {
+		// A configuration that is wrong already never touches the database.
+		return nil, err
+	}
+	if err := c.resolveStateDir(ctx, opts, logger); err != nil {
+		return nil, err
+	}
 	if err := c.loadKeys(ctx, p, logger); err != nil {
 		return nil, err
 	}
@@ -349,7 +370,7 @@ func (c *Config) loadKeys(_ context.Context, p *parser, logger *slog.Logger) err
 	needEnc := c.KMSKeyID == ""
 
 	if c.Mode == ModeDev && (secretKey == "" || (needEnc && encKey == "") || chainKey == "") {
-		file, err := loadDevKeys(c.DataDir, logger)
+		file, err := c.loadDevKeys(logger)
 		if err != nil {
 			return err
 		}

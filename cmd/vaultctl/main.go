@@ -18,6 +18,7 @@ import (
 
 	"github.com/securevault/vault/cmd/internal/wire"
 	"github.com/securevault/vault/config"
+	"github.com/securevault/vault/devstate"
 )
 
 func main() {
@@ -39,7 +40,7 @@ type env struct {
 }
 
 func (e *env) open(ctx context.Context) error {
-	cfg, err := config.Load(ctx, e.logger)
+	cfg, err := config.LoadWith(ctx, config.Options{Logger: e.logger, DevDatabase: devstate.Database})
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -83,6 +84,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 		checkpointCmd(e),
 		auditCmd(e),
 		replayCmd(e),
+		devResetCmd(e),
 	)
 	return root
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/securevault/vault/cmd/internal/wire"
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/config"
+	"github.com/securevault/vault/devstate"
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/integrity"
@@ -88,7 +89,7 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 		}
 	}
 	if !cfg.Production() {
-		if err := ensureDatabase(ctx, cfg.DatabaseURL, logger); err != nil {
+		if err := devstate.EnsureDatabase(ctx, cfg.DatabaseURL, logger); err != nil {
 			return nil, err
 		}
 	}
@@ -119,7 +120,7 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	}
 	a.checkEventStream(ctx)
 
-	key, err := checkpoint.LoadKey(string(cfg.CheckpointKey.Bytes()), cfg.Production(), cfg.DataDir, logger)
+	key, err := checkpoint.LoadKey(string(cfg.CheckpointKey.Bytes()), cfg.Production(), cfg.StateDir, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +274,7 @@ func (a *app) connectNATS() error {
 		if a.cfg.Production() {
 			return fmt.Errorf("%s is required in production mode", config.EnvNATSURL)
 		}
-		emb, err := startEmbeddedNATS(a.cfg.DataDir, a.logger)
+		emb, err := startEmbeddedNATS(a.cfg.StateDir, a.logger)
 		if err != nil {
 			return err
 		}

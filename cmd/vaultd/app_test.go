@@ -42,6 +42,9 @@ type deployment struct {
 	nats    *natstest.Server
 	env     map[string]string
 	logSink *syncBuffer
+	// devDatabase, when set, keeps dev state per database as `make run`
+	// does (devstate.Database).
+	devDatabase config.DevDatabaseFunc
 }
 
 func newDeployment(t *testing.T) *deployment {
@@ -75,7 +78,7 @@ func (d *deployment) start(t *testing.T) *instance {
 	ctx := context.Background()
 	lookup := func(name string) (string, bool) { v, ok := d.env[name]; return v, ok }
 	logger := slog.New(slog.NewJSONHandler(d.logSink, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg, err := config.LoadFrom(ctx, lookup, logger)
+	cfg, err := config.LoadWith(ctx, config.Options{Lookup: lookup, Logger: logger, DevDatabase: d.devDatabase})
 	require.NoError(t, err)
 	a, err := newApp(ctx, cfg, logger, io.Discard)
 	require.NoError(t, err)

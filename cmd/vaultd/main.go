@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/securevault/vault/config"
+	"github.com/securevault/vault/devstate"
 )
 
 func main() {
@@ -40,7 +41,10 @@ func main() {
 func run(ctx context.Context, logOut io.Writer) error {
 	// Configuration problems are reported before the configured logger
 	// exists, so they go through a plain one.
-	cfg, err := config.Load(ctx, slog.New(slog.NewTextHandler(logOut, nil)))
+	cfg, err := config.LoadWith(ctx, config.Options{
+		Logger:      slog.New(slog.NewTextHandler(logOut, nil)),
+		DevDatabase: devstate.Database,
+	})
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}

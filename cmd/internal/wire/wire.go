@@ -133,6 +133,12 @@ func OpenKeys(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, logge
 	}
 	kr, err := keys.NewKeyring(ctx, pool, cfg.EncryptionKey.Bytes(), logger, keys.KeyringOptions{})
 	if err != nil {
+		if !cfg.Production() && cfg.DevKeysFile != "" && domain.ErrorCode(err) == domain.EINVALID {
+			// The dev keys at hand are not this database's: say how to
+			// start over rather than leave a newcomer stuck.
+			return nil, nil, fmt.Errorf("%w (dev keys from %s; `%s` drops the dev database and its dev state to start over)",
+				err, cfg.DevKeysFile, config.DevResetCommand)
+		}
 		return nil, nil, err
 	}
 	return kr, kr, nil
