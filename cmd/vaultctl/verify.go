@@ -65,7 +65,11 @@ func verifyCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			progress, finish := e.progress("verifying", "events")
+			head, err := store.HeadPosition(cmd.Context())
+			if err != nil {
+				return err
+			}
+			progress, finish := e.progress("verifying", "events", head)
 			started := time.Now()
 			chain, err := store.Verify(cmd.Context(), progress)
 			finish()
