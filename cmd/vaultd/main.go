@@ -16,13 +16,19 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/securevault/vault/cmd/internal/buildinfo"
 	"github.com/securevault/vault/config"
 	"github.com/securevault/vault/devstate"
 )
 
 func main() {
 	helpEnv := flag.Bool("help-env", false, "print the environment variables vaultd reads, as a Markdown table, and exit")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("vaultd", buildinfo.Version())
+		return
+	}
 	if *helpEnv {
 		if err := config.WriteTable(os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "vaultd:", err)
