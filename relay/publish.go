@@ -26,13 +26,13 @@ const (
 	HeaderSchemaVersion = "Vault-Schema-Version"
 )
 
+// publish pipelines events and waits for their acks in order. It returns
 // how many leading events were acknowledged (cur moves past them) and the
 // first error. Once ctx is cancelled no further event is sent, but acks of
 // those already sent are still awaited so the checkpoint is clean.
 func (r *Relay) publish(ctx context.Context, cur *cursor, events []domain.RecordedEvent) (int, error) {
 	futures := make([]jetstream.PubAckFuture, 0, len(events))
 	var sendErr error
-	prevID := cur.lastMsgID
 	for _, ev := range events {
 		if ctx.Err() != nil {
 			sendErr = ctx.Err()
@@ -45,11 +45,12 @@ func (r *Relay) publish(ctx context.Context, cur *cursor, events []domain.Record
 			sendErr = fmt.Errorf("event at position %d: %w", ev.Position, err)
 			break
 		}
-		opts := []jetstream.PublishOpt{jetstream.WithMsgID(ev.ID), jetstream.WithRetryAttempts(0)}
-		if prevID != "" {
-			opts = append(opts, jetstream.WithExpectLastMsgID(prevID))
-		} else {
-			opts = append(opts, jetstream.WithExpectLastSequence(cur.lastSeq))
+		// Message i of the batch lands at the stream's last sequence + i + 1
+		// or not at all (see the package comment).
+		opts := []jetstream.PublishOpt{
+			jetstream.WithMsgID(ev.ID),
+			jetstream.WithRetryAttempts(0),
+			jetstream.WithExpectLastSequence(cur.lastSeq + uint64(len(futures))),
 		}
 		f, err := r.js.PublishMsgAsync(msg, opts...)
 		if err != nil {
@@ -57,7 +58,6 @@ func (r *Relay) publish(ctx context.Context, cur *cursor, events []domain.Record
 			break
 		}
 		futures = append(futures, f)
-		prevID = ev.ID
 	}
 
 	acked := 0

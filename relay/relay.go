@@ -10,22 +10,28 @@
 // pipeline can lose a message in the middle (a rejected write, a dropped
 // connection) while later ones still arrive, which would reorder the stream.
 // So every message carries a JetStream expectation on the stream's state
-// just before it:
+// just before it (Nats-Expected-Last-Sequence): the first message after a
+// (re)sync expects the stream's real last sequence, learned from the stream
+// itself, and message i of a batch expects that sequence plus i.
 //
-//   - the first message after a (re)sync expects the stream's real last
-//     message id, learned from the stream itself (or, when the stream is
-//     empty, its last sequence);
-//   - every following message expects the previous event's id
-//     (Nats-Expected-Last-Msg-Id).
+// If message k is not stored, k+1 expects a sequence the stream never
+// reached, so the server rejects k+1, and by induction everything after
+// it: a gap can never be followed by a later event.
 //
-// If message k is not stored, k+1 expects id(k) while the stream ends at
-// id(k-1), so the server rejects k+1, and by induction everything after it:
-// a gap can never be followed by a later event. Expected-last-msg-id rather
-// than expected-last-sequence because the server checks the sequence before
-// de-duplication and the message id after it: a message that is re-sent
-// while it is already stored (after a reconnect flushed nats.go's buffer, or
-// by a second relay during a leadership hand-over) gets a duplicate ack and
-// the chain continues, instead of failing the whole batch.
+// Expected-last-sequence, not Nats-Expected-Last-Msg-Id (which this relay
+// used first), because of how a clustered stream checks them. The stream
+// leader checks the expected sequence before it proposes the message to its
+// replicas, after de-duplication, so a message re-sent while it is stored
+// already (after a reconnect flushed nats.go's buffer, or by a second relay
+// during a leadership hand-over) gets a duplicate ack and the chain goes on.
+// The expected message id, though, is checked by every replica on its own
+// when it applies the message (nats-server 2.15, stream.go), and a rejection
+// there moves each replica's count of failed sequences: a replica that was
+// down while the pipeline had rejections came back with another count and
+// stopped applying the stream for good (caught by
+// TestJetStreamClusterLosesNoAcknowledgedEvent). On a single server the
+// sequence is checked before de-duplication, so a re-sent stored message
+// fails its batch instead; the re-sync below then starts after it.
 //
 // After any failure the relay stops, lets outstanding acks settle and
 // re-syncs from the stream's last message, which is the truth about what

@@ -81,8 +81,10 @@ func (c Config) withDefaults() Config {
 // forwarder waits for the pull in flight to end (at most FetchWait) and
 // hands every message it brought back to the server (NAK), so nothing stays
 // in flight to a forwarder that is gone, where it would wait AckWait and
-// then arrive after its successors. Only a crash or a lost NATS connection
-// can still reorder (never drop) a batch; a message whose acknowledgement
+// then arrive after its successors. A lost NATS connection or
+// acknowledgement makes the server redeliver; the forwarder then keeps the
+// order itself (see order.go), so within one run every event is written
+// once, in stream order. Across a crash, a message whose acknowledgement
 // was lost is written again rather than risk skipping one that was not.
 type Forwarder struct {
 	js     jetstream.JetStream
@@ -90,6 +92,7 @@ type Forwarder struct {
 	sink   Sink
 	logger *slog.Logger
 	cfg    Config
+	order  sequencer
 }
 
 // NewForwarder prepares a forwarder; Run does the work. The forwarder does
@@ -143,6 +146,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			continue
 		}
 		retry.Reset()
+		f.order.resume(cons.CachedInfo().AckFloor.Stream)
 		err = f.pump(ctx, cons)
 		if ctx.Err() != nil {
 			break
@@ -248,10 +252,44 @@ func (f *Forwarder) drain(ctx context.Context, msgs <-chan jetstream.Msg) error 
 			return nil
 		}
 		err := f.deliver(ctx, pending, records)
+		if err == nil {
+			f.order.wrote(streamSequence(pending[len(pending)-1]))
+		} else {
+			f.order.rewind() // deliver handed the batch back
+		}
 		pending, records = pending[:0], records[:0]
 		return err
 	}
-	add := func(m jetstream.Msg) {
+	// hold hands m and the rest of the pull back for later: something
+	// before m has not come back yet.
+	hold := func(m jetstream.Msg) error {
+		err := flush()
+		delay := min(f.cfg.AckWait/2, 5*time.Second)
+		f.logger.Info("SIEM forwarder waits for an earlier event the server is redelivering", "sequence", streamSequence(m), "next", f.order.next)
+		_ = m.NakWithDelay(delay)
+		for rest := range msgs {
+			_ = rest.NakWithDelay(delay)
+		}
+		f.order.rewind()
+		if err == nil {
+			backoff.Sleep(ctx, delay)
+		}
+		return err
+	}
+	// add takes m into the batch; it reports false when m must be held.
+	add := func(m jetstream.Msg) bool {
+		if seq := streamSequence(m); seq != 0 {
+			switch f.order.place(ctx, seq, f.present) {
+			case already:
+				if seq <= f.order.written {
+					f.logger.Debug("SIEM forwarder skips a redelivered event it wrote already", "sequence", seq)
+					_ = m.Ack() // written before; its acknowledgement was lost
+				}
+				return true
+			case behind:
+				return false
+			}
+		}
 		record, err := f.render(m)
 		if err != nil {
 			// Not a vault event (something else published on the stream's
@@ -260,10 +298,11 @@ func (f *Forwarder) drain(ctx context.Context, msgs <-chan jetstream.Msg) error 
 			// event from reaching the SIEM.
 			f.logger.Error("SIEM forwarder drops a message it cannot format", "subject", m.Subject(), "error", err)
 			_ = m.TermWithReason("siem: cannot format")
-			return
+			return true
 		}
 		pending = append(pending, m)
 		records = append(records, record)
+		return true
 	}
 	for {
 		if len(pending) == 0 {
@@ -275,7 +314,9 @@ func (f *Forwarder) drain(ctx context.Context, msgs <-chan jetstream.Msg) error 
 				if !ok {
 					return nil
 				}
-				add(m)
+				if !add(m) {
+					return hold(m)
+				}
 			}
 			continue
 		}
@@ -284,7 +325,9 @@ func (f *Forwarder) drain(ctx context.Context, msgs <-chan jetstream.Msg) error 
 			if !ok {
 				return flush()
 			}
-			add(m)
+			if !add(m) {
+				return hold(m)
+			}
 			if len(pending) >= f.cfg.BatchSize {
 				if err := flush(); err != nil {
 					nakAll(msgs, nil)
