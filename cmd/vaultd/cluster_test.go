@@ -113,8 +113,8 @@ func TestJetStreamClusterLosesNoAcknowledgedEvent(t *testing.T) {
 	siemLog := &syncBuffer{}
 	fwd, err := siem.NewForwarder(siemConn, formatter, sink,
 		slog.New(slog.NewJSONHandler(siemLog, &slog.HandlerOptions{Level: slog.LevelDebug})), siem.Config{
-		Stream: stream, Consumer: "siem-cluster", BatchSize: 64, FetchWait: time.Second, AckWait: 5 * time.Second, MaxBackoff: 500 * time.Millisecond,
-	})
+			Stream: stream, Consumer: "siem-cluster", BatchSize: 64, FetchWait: time.Second, AckWait: 5 * time.Second, MaxBackoff: 500 * time.Millisecond,
+		})
 	require.NoError(t, err)
 	fwdCtx, stopFwd := context.WithCancel(ctx)
 	fwdDone := make(chan error, 1)
