@@ -332,8 +332,10 @@ func LoadWith(ctx context.Context, opts Options) (*Config, error) {
 	if c.Mode == ModeProduction {
 		c.checkProduction(p, dbName)
 	}
-	if err := p.err(); err != nil {
-		// A configuration that is wrong already never touches the database.
+	if err := p.err(); err != nil && c.Mode == ModeDev {
+		// In dev mode a configuration that is wrong already neither touches
+		// the database nor writes key files; production reports the keys'
+		// problems with the rest.
 		return nil, err
 	}
 	if err := c.resolveStateDir(ctx, opts, logger); err != nil {
@@ -370,7 +372,7 @@ func (c *Config) loadKeys(_ context.Context, p *parser, logger *slog.Logger) err
 	needEnc := c.KMSKeyID == ""
 
 	if c.Mode == ModeDev && (secretKey == "" || (needEnc && encKey == "") || chainKey == "") {
-		file, err := c.loadDevKeys(logger)
+		file, err := c.loadDevKeys(logger, devKeyNeeds{encryption: needEnc && encKey == "", chain: chainKey == ""})
 		if err != nil {
 			return err
 		}

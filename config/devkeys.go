@@ -29,8 +29,8 @@ type devKeys struct {
 // use. Keys are reused on later starts because data encrypted under a lost
 // master key is lost with it. A missing file is first looked for in the
 // checkout's legacy directory; keys are never generated for a database
-// that already holds data, which they could not read.
-func (c *Config) loadDevKeys(logger *slog.Logger) (devKeys, error) {
+// that holds data they could not read.
+func (c *Config) loadDevKeys(logger *slog.Logger, needs devKeyNeeds) (devKeys, error) {
 	path := filepath.Join(c.StateDir, DevKeysFileName)
 	keys, err := readDevKeys(path, logger)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -40,9 +40,10 @@ func (c *Config) loadDevKeys(logger *slog.Logger) (devKeys, error) {
 		}
 		if adopted {
 			keys, err = readDevKeys(path, logger)
-		} else if c.devDB != nil && c.devDB.InUse {
-			return devKeys{}, c.errForeignDatabase()
 		}
+	}
+	if (err == nil || errors.Is(err, fs.ErrNotExist)) && c.unreadable(needs, keys) {
+		return devKeys{}, c.errForeignDatabase()
 	}
 	switch {
 	case err == nil && keys.secretKey != "" && keys.encryptionKey != "" && keys.chainKey != "":

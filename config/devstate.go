@@ -26,11 +26,11 @@ type DevDatabase struct {
 	Key string
 	// Name is the database's name, for messages.
 	Name string
-	// InUse reports that the database already holds data (events or master
-	// keys) written under keys of its own.
-	InUse bool
+	// MasterKeys reports that the database holds master keys, wrapped under
+	// an ENCRYPTION_KEY of its own.
+	MasterKeys bool
 	// KeyedBy reports whether the log's links were made with chainKey; nil
-	// when the log has no keyed link to compare with.
+	// when the log has no keyed link (then any chain key will do).
 	KeyedBy func(chainKey []byte) bool
 }
 
@@ -160,6 +160,21 @@ func copyIfAbsent(src, dst string) error {
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
 	return f.Close()
+}
+
+// devKeyNeeds says which keys are about to be taken from the dev key file
+// rather than the environment.
+type devKeyNeeds struct{ encryption, chain bool }
+
+// unreadable reports whether keys generated now for needs could not read
+// what the database holds: its master keys, or its log's keyed links. A new
+// SECRET_KEY only ends the sessions signed by the lost one.
+func (c *Config) unreadable(needs devKeyNeeds, keys devKeys) bool {
+	if c.devDB == nil {
+		return false
+	}
+	return (needs.encryption && keys.encryptionKey == "" && c.devDB.MasterKeys) ||
+		(needs.chain && keys.chainKey == "" && c.devDB.KeyedBy != nil)
 }
 
 // errForeignDatabase is the mismatch that only a reset (or the lost key

@@ -44,8 +44,8 @@ func (id Identity) prefix() string { return fmt.Sprintf("%s-%s-", safe(id.Name),
 
 // Database is the config.DevDatabaseFunc: it creates the dev database when
 // it is missing (so `make run` works on a bare PostgreSQL), identifies it,
-// and tells config whether it already holds data, and which chain key its
-// log was linked with.
+// and tells config whether it holds master keys and which chain key its log
+// was linked with: what keys generated now could not read.
 func Database(ctx context.Context, databaseURL string, logger *slog.Logger) (config.DevDatabase, error) {
 	conn, err := connect(ctx, databaseURL, logger)
 	if err != nil {
@@ -57,11 +57,12 @@ func Database(ctx context.Context, databaseURL string, logger *slog.Logger) (con
 		return config.DevDatabase{}, err
 	}
 	db := config.DevDatabase{Key: id.Key(), Name: id.Name}
-	if db.InUse, err = inUse(ctx, conn); err != nil {
+	if db.MasterKeys, err = hasRows(ctx, conn, "master_keys"); err != nil {
 		return config.DevDatabase{}, err
 	}
-	if !db.InUse {
-		return db, nil
+	events, err := hasRows(ctx, conn, "events")
+	if err != nil || !events {
+		return db, err
 	}
 	var keyID string
 	err = conn.QueryRow(ctx, `SELECT COALESCE((SELECT hash_key_id FROM events
@@ -128,26 +129,17 @@ func identify(ctx context.Context, conn *pgx.Conn) (Identity, error) {
 	return id, nil
 }
 
-// inUse reports whether the database holds events or master keys: data
-// that keys generated now could not read.
-func inUse(ctx context.Context, conn *pgx.Conn) (bool, error) {
-	for _, table := range []string{"events", "master_keys"} {
-		exists, err := tableExists(ctx, conn, table)
-		if err != nil || !exists {
-			if err != nil {
-				return false, err
-			}
-			continue
-		}
-		var used bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+pgx.Identifier{table}.Sanitize()+")").Scan(&used); err != nil {
-			return false, fmt.Errorf("inspect the dev database: %w", err)
-		}
-		if used {
-			return true, nil
-		}
+// hasRows reports whether table exists and holds a row.
+func hasRows(ctx context.Context, conn *pgx.Conn, table string) (bool, error) {
+	exists, err := tableExists(ctx, conn, table)
+	if err != nil || !exists {
+		return false, err
 	}
-	return false, nil
+	var rows bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+pgx.Identifier{table}.Sanitize()+")").Scan(&rows); err != nil {
+		return false, fmt.Errorf("inspect the dev database: %w", err)
+	}
+	return rows, nil
 }
 
 func tableExists(ctx context.Context, conn *pgx.Conn, table string) (bool, error) {

@@ -2,6 +2,7 @@ package devstate_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -104,6 +105,23 @@ func TestDevKeysFollowTheDatabase(t *testing.T) {
 	require.Contains(t, err.Error(), db.Name)
 	require.NoFileExists(t, first.DevKeysFile, "no keys were generated for a database in use")
 
+	// With the keys that matter given, a lost SECRET_KEY is only new
+	// sessions: generating one is fine.
+	withKeys := func(name string) (string, bool) {
+		switch name {
+		case config.EnvEncryptionKey:
+			return base64.StdEncoding.EncodeToString(first.EncryptionKey.Bytes()), true
+		case config.EnvChainKey:
+			return base64.StdEncoding.EncodeToString(first.ChainKey.Bytes()), true
+		}
+		return lookup(name)
+	}
+	partial, err := load(t, withKeys)
+	require.NoError(t, err)
+	require.NotEqual(t, first.SecretKey.Bytes(), partial.SecretKey.Bytes())
+	require.NoError(t, opens(t, db, partial))
+	require.NoError(t, os.RemoveAll(first.StateDir))
+
 	// A legacy key file of another database is not adopted either.
 	foreign := strings.ReplaceAll(string(saved), "VAULT_CHAIN_KEY=", "VAULT_CHAIN_KEY=AAAA")
 	require.NoError(t, os.WriteFile(filepath.Join(root, config.DevKeysFileName), []byte(foreign), 0o600))
@@ -159,6 +177,6 @@ func TestEnsureDatabaseCreatesAMissingOne(t *testing.T) {
 	// A fresh database is not in use: nothing to protect yet.
 	db, err := devstate.Database(ctx, url, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	require.False(t, db.InUse)
+	require.False(t, db.MasterKeys)
 	require.Nil(t, db.KeyedBy)
 }

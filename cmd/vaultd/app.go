@@ -426,7 +426,9 @@ func (a *app) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 		// Both listeners follow the same TLS settings: the metrics one
 		// carries no secrets, but scrapes and liveness answers are still
 		// worth authenticating, and one certificate is one to renew.
-		s.srv.TLSConfig = a.tls.Config()
+		// A copy each: net/http adds its protocols to the one it is given.
+		// The copies share the reloader's callbacks, so both follow a reload.
+		s.srv.TLSConfig = a.tls.Config().Clone()
 		go func() { serveErr <- s.srv.ServeTLS(s.ln, "", "") }()
 	}
 	attrs := []any{"addr", ln.Addr().String(), "mode", string(a.cfg.Mode), "tls", a.tls != nil}
