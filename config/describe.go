@@ -86,7 +86,7 @@ func Describe() []Var {
 		{EnvTLSKey, "", "with VAULT_TLS_CERT", "PEM file of the certificate's private key."},
 		{EnvTLSClientCA, "", "no", "PEM file of the CA(s) client certificates must chain to. When set, every client of both listeners (probes and scrapers included) must present such a certificate; reloaded on SIGHUP too."},
 		{EnvTLSDisable, "false", "no", "`true` states that a proxy in front terminates TLS, so production mode may serve plain HTTP on a non-loopback address. The proxy then sets Strict-Transport-Security."},
-		{EnvNATSURL, "", "no", "NATS server with JetStream. Empty runs an embedded JetStream server in-process, with its data in VAULT_DATA_DIR."},
+		{EnvNATSURL, "", "no", "NATS server with JetStream. Empty runs an embedded JetStream server in-process (dev mode only), with its data in the dev database's state directory (see VAULT_DATA_DIR)."},
 		{EnvJetStreamStream, "VAULT_EVENTS", "no", "JetStream stream the relay publishes to."},
 		{EnvSubjectPrefix, "vault.events", "no", "Subject prefix; events go to `<prefix>.<aggregate>.<EventType>`."},
 		{EnvJetStreamReplicas, "1", "no", "Replicas of the event stream and of its checkpoint stream (1 to 5; 3 on a NATS cluster of three, so a lost server loses no acknowledged event). Streams are created with them and scaled up to them, never down."},

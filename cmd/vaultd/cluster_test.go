@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/securevault/vault/checkpoint"
 	"github.com/securevault/vault/config"
 	"github.com/securevault/vault/internal/natstest"
 	"github.com/securevault/vault/relay"
@@ -82,6 +83,7 @@ func TestJetStreamClusterLosesNoAcknowledgedEvent(t *testing.T) {
 	d := newDeployment(t)
 	d.env[config.EnvNATSURL] = cluster.URLs()
 	d.env[config.EnvJetStreamReplicas] = "3"
+	d.env[config.EnvCheckpointEvery] = "100" // so checkpoints are published during the test
 	stream := d.env[config.EnvJetStreamStream]
 	a, b := d.start(t), d.start(t)
 	for _, inst := range []*instance{a, b} {
@@ -218,6 +220,10 @@ func TestJetStreamClusterLosesNoAcknowledgedEvent(t *testing.T) {
 	}
 	t.Logf("SIEM forwarder: %d redeliveries of written events skipped, %d waits for an earlier event",
 		strings.Count(siemLog.String(), "skips a redelivered event"), strings.Count(siemLog.String(), "waits for an earlier event"))
+
+	cs, err := js.Stream(ctx, checkpoint.StreamName(stream))
+	require.NoError(t, err, "checkpoints were published")
+	require.Equal(t, 3, cs.CachedInfo().Config.Replicas, "the checkpoint stream has three replicas too")
 
 	mu.Lock()
 	defer mu.Unlock()
