@@ -162,8 +162,13 @@ func TestEnsureDatabaseCreatesAMissingOne(t *testing.T) {
 	}
 	defer admin.Close(ctx)
 	name := "vault_test_devstate_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	t.Cleanup(func() {
-		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	t.Cleanup(func() { // on a connection of its own: admin is closed by then
+		c, err := pgx.Connect(context.Background(), pgtest.AdminURL())
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 	})
 	cfg, err := pgx.ParseConfig(pgtest.AdminURL())
 	require.NoError(t, err)
