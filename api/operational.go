@@ -56,16 +56,19 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 type readyBody struct {
-	Status string            `json:"status,omitempty"`
-	Error  *errorDetail      `json:"error,omitempty"`
-	Checks map[string]string `json:"checks"`
+	Status   string            `json:"status,omitempty"`
+	Error    *errorDetail      `json:"error,omitempty"`
+	Degraded []string          `json:"degraded,omitempty"`
+	Checks   map[string]string `json:"checks"`
 }
 
 // readyz runs every check concurrently, each under its own timeout. Check
 // errors are logged, not returned: they may name hosts or SQL. Only a
 // check that fails with a domain error (whose message is caller-safe by
 // definition) has its message shown, so an operator's probe sees, for
-// example, which log position failed its integrity check.
+// example, which log position failed its integrity check. A failing
+// advisory check answers 200 with status "degraded" and its name under
+// "degraded"; any other failing check answers 503.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	results := make([]error, len(s.readyChecks))
 	var wg sync.WaitGroup
@@ -82,19 +85,27 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	var failed []string
 	for i, c := range s.readyChecks {
 		if results[i] != nil {
-			failed = append(failed, c.Name)
+			if c.Advisory {
+				body.Degraded = append(body.Degraded, c.Name)
+			} else {
+				failed = append(failed, c.Name)
+			}
 			body.Checks[c.Name] = "failed"
 			if domain.ErrorCode(results[i]) != domain.EINTERNAL {
 				body.Checks[c.Name] = "failed: " + domain.ErrorMessage(results[i])
 			}
 			s.logger.WarnContext(r.Context(), "readiness check failed",
-				"check", c.Name, "request_id", RequestIDFrom(r.Context()), "error", results[i])
+				"check", c.Name, "advisory", c.Advisory, "request_id", RequestIDFrom(r.Context()), "error", results[i])
 			continue
 		}
 		body.Checks[c.Name] = "ok"
 	}
+	sort.Strings(body.Degraded)
 	if len(failed) == 0 {
 		body.Status = "ready"
+		if len(body.Degraded) > 0 {
+			body.Status = "degraded"
+		}
 		writeJSON(w, http.StatusOK, body)
 		return
 	}

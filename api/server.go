@@ -58,6 +58,14 @@ type Config struct {
 type ReadyCheck struct {
 	Name  string
 	Check func(ctx context.Context) error
+	// Advisory marks a condition this instance can serve without: its
+	// failure is named in the answer, whose status becomes "degraded", but
+	// the answer stays 200 so a load balancer keeps the instance. The
+	// background pipelines (relay, checkpoint signer, a stuck projection
+	// within its lag bound) are advisory because they are shared by every
+	// replica: taking all of them out would turn a NATS outage, which must
+	// never fail a command, into a full one.
+	Advisory bool
 }
 
 // Deps are the collaborators the HTTP base needs. Registerer and Gatherer

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,26 +24,42 @@ import (
 // late, which core NATS would not, and its message ids
 // (checkpoint-<deployment>-<position>) make a repeated publish harmless.
 type JetStreamPublisher struct {
-	js      jetstream.JetStream
-	stream  string
-	subject string
-	timeout time.Duration
-	ready   bool
+	js       jetstream.JetStream
+	stream   string
+	subject  string
+	timeout  time.Duration
+	replicas int
+	ready    bool
+}
+
+// PublisherOption tunes a JetStreamPublisher.
+type PublisherOption func(*JetStreamPublisher)
+
+// WithReplicas makes the checkpoint stream keep n replicas, like the events
+// stream beside it: it is created with them and scaled up to them, never
+// down.
+func WithReplicas(n int) PublisherOption {
+	return func(p *JetStreamPublisher) { p.replicas = max(n, 1) }
 }
 
 // NewJetStreamPublisher prepares a publisher for the events stream named
 // eventsStream whose subjects start with subjectPrefix.
-func NewJetStreamPublisher(nc *nats.Conn, eventsStream, subjectPrefix string) (*JetStreamPublisher, error) {
+func NewJetStreamPublisher(nc *nats.Conn, eventsStream, subjectPrefix string, opts ...PublisherOption) (*JetStreamPublisher, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: jetstream context: %w", err)
 	}
-	return &JetStreamPublisher{
-		js:      js,
-		stream:  StreamName(eventsStream),
-		subject: subjectPrefix + "-checkpoints",
-		timeout: 5 * time.Second,
-	}, nil
+	p := &JetStreamPublisher{
+		js:       js,
+		stream:   StreamName(eventsStream),
+		subject:  subjectPrefix + "-checkpoints",
+		timeout:  5 * time.Second,
+		replicas: 1,
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	return p, nil
 }
 
 // StreamName is the name of the checkpoint stream beside eventsStream.
@@ -97,21 +114,46 @@ func latestOn(ctx context.Context, js jetstream.JetStream, name string) (*Checkp
 func (p *JetStreamPublisher) Stream() string  { return p.stream }
 func (p *JetStreamPublisher) Subject() string { return p.subject + ".>" }
 
-// Publish sends one checkpoint and waits for the stream's acknowledgement.
-func (p *JetStreamPublisher) Publish(ctx context.Context, c Checkpoint) error {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	if !p.ready {
-		_, err := p.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+// ensureStream creates the checkpoint stream, or gives an existing one the
+// subjects it needs and at least the configured replicas.
+func (p *JetStreamPublisher) ensureStream(ctx context.Context) error {
+	stream, err := p.js.Stream(ctx, p.stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = p.js.CreateStream(ctx, jetstream.StreamConfig{
 			Name:        p.stream,
 			Description: "Secure Vault signed chain checkpoints",
 			Subjects:    []string{p.Subject()},
 			Storage:     jetstream.FileStorage,
 			Retention:   jetstream.LimitsPolicy,
 			Duplicates:  time.Hour,
+			Replicas:    p.replicas,
 		})
 		if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			return fmt.Errorf("create stream %s: %w", p.stream, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up stream %s: %w", p.stream, err)
+	}
+	cfg := stream.CachedInfo().Config
+	if slices.Equal(cfg.Subjects, []string{p.Subject()}) && cfg.Replicas >= p.replicas {
+		return nil
+	}
+	cfg.Subjects, cfg.Replicas = []string{p.Subject()}, max(cfg.Replicas, p.replicas)
+	if _, err := p.js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("update stream %s: %w", p.stream, err)
+	}
+	return nil
+}
+
+// Publish sends one checkpoint and waits for the stream's acknowledgement.
+func (p *JetStreamPublisher) Publish(ctx context.Context, c Checkpoint) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	if !p.ready {
+		if err := p.ensureStream(ctx); err != nil {
+			return err
 		}
 		p.ready = true
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/securevault/vault/checkpoint/internal/checkpointdb"
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/health"
 	"github.com/securevault/vault/pgnotify"
 )
 
@@ -73,6 +74,9 @@ type Config struct {
 	// Alarm, when set, is tripped if the newest checkpoint the publisher
 	// holds (signed by this signer's key) does not match the log.
 	Alarm Alarm
+	// UnhealthyAfter is how many attempts in a row may fail before Check
+	// reports the signer (default 3).
+	UnhealthyAfter int
 	// Now is the clock; tests may pin it.
 	Now func() time.Time
 }
@@ -92,6 +96,10 @@ type Signer struct {
 	logger  *slog.Logger
 	cfg     Config
 	queries *checkpointdb.Queries
+
+	// signing and witness are the runs of failed ticks and failed
+	// comparisons with the published checkpoint, for Check.
+	signing, witness health.Streak
 }
 
 // NewSigner prepares a signer; pub and notify may be nil (table only;
@@ -115,6 +123,9 @@ func NewSigner(pool *pgxpool.Pool, events EventReader, key ed25519.PrivateKey, p
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.UnhealthyAfter <= 0 {
+		cfg.UnhealthyAfter = 3
+	}
 	return &Signer{
 		pool: pool, events: events, key: key, pub: pub, notify: notify, cfg: cfg,
 		logger:  logger.With("component", "checkpoint", "key_id", KeyID(key.Public().(ed25519.PublicKey))),
@@ -137,9 +148,13 @@ func (s *Signer) Run(ctx context.Context) error {
 		if !witnessed {
 			err := s.CheckWitness(ctx)
 			if err != nil && ctx.Err() == nil {
+				s.witness.Fail(stepWitness, err)
 				s.logger.Warn("checkpoint witness not checked yet; retrying", "error", err)
 			}
 			witnessed = err == nil
+			if witnessed {
+				s.witness.Succeed()
+			}
 		}
 		if s.worthATick(ctx, woken, due) {
 			if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
@@ -188,13 +203,16 @@ func (s *Signer) nextDue(ctx context.Context) int64 {
 func (s *Signer) Tick(ctx context.Context) (int64, error) {
 	signed, err := s.sign(ctx)
 	if err != nil {
+		s.signing.Fail(stepSign, err)
 		return 0, err
 	}
 	if s.pub != nil {
 		if err := s.publish(ctx); err != nil {
+			s.signing.Fail(stepPublish, err)
 			return signed, err
 		}
 	}
+	s.signing.Succeed()
 	return signed, nil
 }
 

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -73,10 +72,19 @@ type Config struct {
 	NATSURL            string // empty: embedded JetStream
 	ListenAddr         string
 	MetricsAddr        string // empty: /metrics is served on ListenAddr
-	DataDir            string
+	// TLS files of both listeners; empty serves plain HTTP.
+	TLSCertFile, TLSKeyFile, TLSClientCAFile string
+	// TLSDisable states that a proxy terminates TLS in front of vaultd.
+	TLSDisable bool
+	DataDir    string
+	// StateDir is where this process keeps local state (generated keys,
+	// embedded JetStream data): in dev mode the dev database's own
+	// directory under DevRoot, otherwise VAULT_DATA_DIR.
+	StateDir string
 
-	JetStreamStream string
-	SubjectPrefix   string
+	JetStreamStream   string
+	SubjectPrefix     string
+	JetStreamReplicas int
 
 	LogLevel  slog.Level
 	LogFormat string // "text" or "json"
@@ -134,23 +142,36 @@ type Config struct {
 	// dev key file, so the caller can say so.
 	DevKeysFile string
 	devKeyVars  []string
+	devDB       *DevDatabase
 }
 
 // Production reports whether the service runs in production mode.
 func (c *Config) Production() bool { return c.Mode == ModeProduction }
 
+// TLS reports whether vaultd serves HTTPS itself.
+func (c *Config) TLS() bool { return c.TLSCertFile != "" }
+
 // Load reads the configuration from the process environment.
 func Load(ctx context.Context, logger *slog.Logger) (*Config, error) {
-	return LoadFrom(ctx, os.LookupEnv, logger)
+	return LoadWith(ctx, Options{Logger: logger})
 }
 
 // LoadFrom reads the configuration through lookup (os.LookupEnv in
-// production, a map in tests). All problems are reported together, each
-// naming its variable, so an operator fixes them in one round.
+// production, a map in tests).
 func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *slog.Logger) (*Config, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+	return LoadWith(ctx, Options{Lookup: lookup, Logger: logger})
+}
+
+// LoadWith reads the configuration. All problems are reported together,
+// each naming its variable, so an operator fixes them in one round.
+func LoadWith(ctx context.Context, opts Options) (*Config, error) {
+	if opts.Lookup == nil {
+		opts.Lookup = os.LookupEnv
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	lookup, logger := opts.Lookup, opts.Logger
 	p := &parser{lookup: lookup}
 	c := &Config{
 		Mode:            Mode(strings.ToLower(p.str(EnvMode))),
@@ -158,6 +179,9 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 		NATSURL:         p.str(EnvNATSURL),
 		ListenAddr:      p.str(EnvListenAddr),
 		MetricsAddr:     p.str(EnvMetricsAddr),
+		TLSCertFile:     p.str(EnvTLSCert),
+		TLSKeyFile:      p.str(EnvTLSKey),
+		TLSClientCAFile: p.str(EnvTLSClientCA),
 		DataDir:         p.str(EnvDataDir),
 		JetStreamStream: p.str(EnvJetStreamStream),
 		SubjectPrefix:   p.str(EnvSubjectPrefix),
@@ -173,6 +197,7 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 		RateLimitBurst: p.int(EnvRateLimitBurst, 1),
 		MaxBodyBytes:   int64(p.int(EnvMaxBodyBytes, 1024)),
 		TestMode:       p.bool(EnvTestMode),
+		TLSDisable:     p.bool(EnvTLSDisable),
 
 		Argon2MemoryKiB:         p.int(EnvArgon2MemoryKiB, 1024),
 		Argon2Iterations:        p.int(EnvArgon2Iterations, 1),
@@ -188,6 +213,7 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 		LockoutAccountThreshold: p.int(EnvLockoutAccountThreshold, 0),
 		LockoutAccountWindow:    p.duration(EnvLockoutAccountWindow),
 		SecretKeepVersions:      p.int(EnvSecretKeepVersions, 1),
+		JetStreamReplicas:       p.int(EnvJetStreamReplicas, 1),
 		CheckpointEvery:         p.int(EnvCheckpointEvery, 1),
 
 		CheckpointInterval:    p.duration(EnvCheckpointInterval),
@@ -218,8 +244,12 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 			p.fail(EnvMetricsAddr, "must differ from %s (leave it empty to serve /metrics there)", EnvListenAddr)
 		}
 	}
+	c.checkTLS(p)
 	if c.JetStreamStream == "" || strings.ContainsAny(c.JetStreamStream, " .*>\t") {
 		p.fail(EnvJetStreamStream, "must be a non-empty JetStream stream name without spaces, dots or wildcards")
+	}
+	if c.JetStreamReplicas > 5 {
+		p.fail(EnvJetStreamReplicas, "must be at most 5 (JetStream's limit)")
 	}
 	if !validSubjectPrefix(c.SubjectPrefix) {
 		p.fail(EnvSubjectPrefix, "must be dot-separated NATS subject tokens without wildcards, like vault.events")
@@ -259,6 +289,15 @@ func LoadFrom(ctx context.Context, lookup func(string) (string, bool), logger *s
 	if c.Mode == ModeProduction {
 		c.checkProduction(p, dbName)
 	}
+	if err := p.err(); err != nil && c.Mode == ModeDev {
+		// In dev mode a configuration that is wrong already neither touches
+		// the database nor writes key files; production reports the keys'
+		// problems with the rest.
+		return nil, err
+	}
+	if err := c.resolveStateDir(ctx, opts, logger); err != nil {
+		return nil, err
+	}
 	if err := c.loadKeys(ctx, p, logger); err != nil {
 		return nil, err
 	}
@@ -290,7 +329,7 @@ func (c *Config) loadKeys(_ context.Context, p *parser, logger *slog.Logger) err
 	needEnc := c.KMSKeyID == ""
 
 	if c.Mode == ModeDev && (secretKey == "" || (needEnc && encKey == "") || chainKey == "") {
-		file, err := loadDevKeys(c.DataDir, logger)
+		file, err := c.loadDevKeys(logger, devKeyNeeds{encryption: needEnc && encKey == "", chain: chainKey == ""})
 		if err != nil {
 			return err
 		}
@@ -446,107 +485,4 @@ func validSubjectPrefix(prefix string) bool {
 		}
 	}
 	return true
-}
-
-// parser reads variables and collects errors, each naming its variable.
-type parser struct {
-	lookup func(string) (string, bool)
-	errs   []error
-}
-
-func (p *parser) fail(name, format string, args ...any) {
-	p.errs = append(p.errs, fmt.Errorf("%s %s", name, fmt.Sprintf(format, args...)))
-}
-
-// weak is an error in production and a loud warning in dev mode.
-func (p *parser) weak(mode Mode, logger *slog.Logger, name, problem string) {
-	if mode == ModeProduction {
-		p.fail(name, "%s", problem)
-		return
-	}
-	logger.Warn("DEV MODE: weak key accepted; production would refuse it", "variable", name, "problem", problem)
-}
-
-func (p *parser) err() error { return errors.Join(p.errs...) }
-
-// str returns the variable's value, or its documented default when unset
-// or blank.
-func (p *parser) str(name string) string {
-	if v, ok := p.lookup(name); ok && strings.TrimSpace(v) != "" {
-		return strings.TrimSpace(v)
-	}
-	return defaultOf(name)
-}
-
-func (p *parser) duration(name string) time.Duration {
-	raw := p.str(name)
-	d, err := time.ParseDuration(raw)
-	if err != nil || d <= 0 {
-		p.fail(name, "must be a positive duration like 500ms, 5s or 15m, got %q", raw)
-		return 0
-	}
-	return d
-}
-
-func (p *parser) int(name string, minimum int) int {
-	raw := p.str(name)
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < minimum {
-		p.fail(name, "must be an integer of at least %d, got %q", minimum, raw)
-		return 0
-	}
-	return n
-}
-
-func (p *parser) float(name string) float64 {
-	raw := p.str(name)
-	f, err := strconv.ParseFloat(raw, 64)
-	if err != nil || f < 0 || f != f {
-		p.fail(name, "must be a non-negative number, got %q", raw)
-		return 0
-	}
-	return f
-}
-
-func (p *parser) bool(name string) bool {
-	raw := p.str(name)
-	b, err := strconv.ParseBool(raw)
-	if err != nil {
-		p.fail(name, "must be true or false, got %q", raw)
-		return false
-	}
-	return b
-}
-
-func (p *parser) logLevel(name string) slog.Level {
-	raw := p.str(name)
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(raw)); err != nil {
-		p.fail(name, "must be debug, info, warn or error, got %q", raw)
-	}
-	return l
-}
-
-// prefixes parses a comma-separated list of CIDRs or bare addresses.
-func (p *parser) prefixes(name string) []netip.Prefix {
-	raw := p.str(name)
-	var out []netip.Prefix
-	for _, item := range strings.Split(raw, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		if pfx, err := netip.ParsePrefix(item); err == nil {
-			out = append(out, pfx.Masked())
-			continue
-		}
-		addr, err := netip.ParseAddr(item)
-		if err != nil {
-			p.fail(name, "must be comma-separated CIDRs or IP addresses; %q is neither", item)
-			continue
-		}
-		addr = addr.Unmap()
-		out = append(out, netip.PrefixFrom(addr, addr.BitLen()))
-	}
-	return out
 }

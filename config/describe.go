@@ -24,10 +24,15 @@ const (
 	EnvMode                    = "VAULT_ENV"
 	EnvListenAddr              = "VAULT_LISTEN_ADDR"
 	EnvMetricsAddr             = "VAULT_METRICS_ADDR"
+	EnvTLSCert                 = "VAULT_TLS_CERT"
+	EnvTLSKey                  = "VAULT_TLS_KEY"
+	EnvTLSClientCA             = "VAULT_TLS_CLIENT_CA"
+	EnvTLSDisable              = "VAULT_TLS_DISABLE"
 	EnvAdminPassword           = "VAULT_ADMIN_PASSWORD"
 	EnvDataDir                 = "VAULT_DATA_DIR"
 	EnvJetStreamStream         = "VAULT_JETSTREAM_STREAM"
 	EnvSubjectPrefix           = "VAULT_SUBJECT_PREFIX"
+	EnvJetStreamReplicas       = "VAULT_JETSTREAM_REPLICAS"
 	EnvLogLevel                = "VAULT_LOG_LEVEL"
 	EnvLogFormat               = "VAULT_LOG_FORMAT"
 	EnvTrustedProxies          = "VAULT_TRUSTED_PROXIES"
@@ -71,16 +76,21 @@ func Describe() []Var {
 	return []Var{
 		{EnvMode, "dev", "no", "`dev` or `production`. Production refuses missing or weak keys instead of generating them."},
 		{EnvDatabaseURL, "postgres://postgres@127.0.0.1:5432/vault?sslmode=disable", "no", "PostgreSQL connection URL (pgx syntax). The database is created if missing (dev mode) and migrated on start-up. `pool_max_conns=N` in the URL sizes the connection pool (default 24)."},
-		{EnvSecretKey, "", "production", "JWT signing key, at least 32 bytes of high-entropy text. Generated once into `<VAULT_DATA_DIR>/dev-keys.env` in dev mode."},
+		{EnvSecretKey, "", "production", "JWT signing key, at least 32 bytes of high-entropy text. Generated once into the dev database's `dev-keys.env` in dev mode (see VAULT_DATA_DIR)."},
 		{EnvEncryptionKey, "", "production, unless KMS_KEY_ID is set", "Local master key wrapping data keys: base64 of exactly 32 random bytes (`openssl rand -base64 32`). Generated once in dev mode."},
 		{EnvSecretKeyPrevious, "", "no", "Comma-separated former SECRET_KEY values: tokens they signed stay valid until they expire, so the signing key rotates without logging everyone out."},
 		{EnvAdminPassword, "", "production", "Password of the `admin` user created on first start with an empty store."},
 		{EnvListenAddr, "127.0.0.1:8000", "no", "host:port the HTTP API listens on."},
 		{EnvMetricsAddr, "", "no", "host:port of a listener of its own serving only `/metrics` (and `/healthz`), for example on an internal interface; the API listener then answers `/metrics` with 404. Empty serves `/metrics` on VAULT_LISTEN_ADDR."},
-		{EnvNATSURL, "", "no", "NATS server with JetStream. Empty runs an embedded JetStream server in-process, with its data in VAULT_DATA_DIR."},
+		{EnvTLSCert, "", "production, on a non-loopback address, unless VAULT_TLS_DISABLE=true", "PEM file of the server certificate chain (leaf first). With VAULT_TLS_KEY, both listeners serve HTTPS only: TLS 1.2 or 1.3, ECDHE with AEAD suites, HSTS on every answer. SIGHUP reloads both files without dropping connections; a pair that cannot be used is refused and the current one kept (the log says why)."},
+		{EnvTLSKey, "", "with VAULT_TLS_CERT", "PEM file of the certificate's private key."},
+		{EnvTLSClientCA, "", "no", "PEM file of the CA(s) client certificates must chain to. When set, every client of both listeners (probes and scrapers included) must present such a certificate; reloaded on SIGHUP too."},
+		{EnvTLSDisable, "false", "no", "`true` states that a proxy in front terminates TLS, so production mode may serve plain HTTP on a non-loopback address. The proxy then sets Strict-Transport-Security."},
+		{EnvNATSURL, "", "no", "NATS server with JetStream. Empty runs an embedded JetStream server in-process (dev mode only), with its data in the dev database's state directory (see VAULT_DATA_DIR)."},
 		{EnvJetStreamStream, "VAULT_EVENTS", "no", "JetStream stream the relay publishes to."},
 		{EnvSubjectPrefix, "vault.events", "no", "Subject prefix; events go to `<prefix>.<aggregate>.<EventType>`."},
-		{EnvDataDir, "./.vault-dev", "no", "Local state: embedded JetStream data and, in dev mode, the generated key file."},
+		{EnvJetStreamReplicas, "1", "no", "Replicas of the event stream and of its checkpoint stream (1 to 5; 3 on a NATS cluster of three, so a lost server loses no acknowledged event). Streams are created with them and scaled up to them, never down."},
+		{EnvDataDir, "", "no", "Dev mode: where dev state is kept, one directory per dev database (named by its cluster's system identifier, its name and oid): the generated keys (`dev-keys.env`, `checkpoint-key`) and the embedded JetStream data. Empty: `<user config dir>/securevault/dev` (`~/.config/securevault/dev` on Linux), so a second clone finds the keys of the database the first one created. Elsewhere: the embedded JetStream data."},
 		{EnvLogLevel, "info", "no", "`debug`, `info`, `warn` or `error`."},
 		{EnvLogFormat, "text", "no", "`text` or `json`."},
 		{EnvTrustedProxies, "", "no", "Comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For is believed."},
@@ -109,10 +119,10 @@ func Describe() []Var {
 		{EnvLockoutMax, "1h", "no", "Longest lockout."},
 		{EnvLockoutAccountThreshold, "20", "no", "Wrong passwords for one account, from any addresses, within VAULT_LOCKOUT_ACCOUNT_WINDOW after which one failure locks an address (at most 100; 0 turns the ceiling off). An address with no recent failure can always try."},
 		{EnvLockoutAccountWindow, "1h", "no", "Window of the account-wide ceiling (at most 24h)."},
-		{EnvCheckpointKey, "", "production", "Ed25519 key (base64 of a 32-byte seed) that signs the periodic chain-head checkpoints. Generated once into `<VAULT_DATA_DIR>/checkpoint-key` in dev mode."},
+		{EnvCheckpointKey, "", "production", "Ed25519 key (base64 of a 32-byte seed) that signs the periodic chain-head checkpoints. Generated once into the dev database's `checkpoint-key` in dev mode (see VAULT_DATA_DIR)."},
 		{EnvCheckpointEvery, "1000", "no", "Sign and publish a checkpoint of the hash chain every N events."},
 		{EnvCheckpointInterval, "60s", "no", "Also sign and publish a checkpoint of the head when events have waited this long without one, so a truncated tail is witnessed outside the database within this time."},
-		{EnvChainKey, "", "production", "Key of the event log's chain: each event's link is HMAC-SHA256 under it, so someone with only database access cannot forge or re-chain events. Base64 of 32 random bytes (`openssl rand -base64 32`); never stored in the database (events record only its id). Generated once into `<VAULT_DATA_DIR>/dev-keys.env` in dev mode. Losing it makes the log unverifiable."},
+		{EnvChainKey, "", "production", "Key of the event log's chain: each event's link is HMAC-SHA256 under it, so someone with only database access cannot forge or re-chain events. Base64 of 32 random bytes (`openssl rand -base64 32`); never stored in the database (events record only its id). Generated once into the dev database's `dev-keys.env` in dev mode (see VAULT_DATA_DIR). Losing it makes the log unverifiable."},
 		{EnvChainKeyPrevious, "", "no", "Comma-separated former VAULT_CHAIN_KEY values, for rotation: new links use VAULT_CHAIN_KEY, old links verify with the key their id names. Keep every key any stored link was made with."},
 		{EnvSecretKeepVersions, "10", "no", "Versions a secret keeps; rotating past it destroys (crypto-shreds) the oldest."},
 	}

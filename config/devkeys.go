@@ -14,8 +14,8 @@ import (
 	"time"
 )
 
-// DevKeysFileName is the file, inside VAULT_DATA_DIR, that holds the keys
-// dev mode generates. The default data directory is git-ignored.
+// DevKeysFileName is the file, in the dev database's state directory, that
+// holds the keys dev mode generates.
 const DevKeysFileName = "dev-keys.env"
 
 type devKeys struct {
@@ -27,10 +27,24 @@ type devKeys struct {
 
 // loadDevKeys returns the dev key file's keys, generating the file on first
 // use. Keys are reused on later starts because data encrypted under a lost
-// master key is lost with it.
-func loadDevKeys(dataDir string, logger *slog.Logger) (devKeys, error) {
-	path := filepath.Join(dataDir, DevKeysFileName)
+// master key is lost with it. A missing file is first looked for in the
+// checkout's legacy directory; keys are never generated for a database
+// that holds data they could not read.
+func (c *Config) loadDevKeys(logger *slog.Logger, needs devKeyNeeds) (devKeys, error) {
+	path := filepath.Join(c.StateDir, DevKeysFileName)
 	keys, err := readDevKeys(path, logger)
+	if errors.Is(err, fs.ErrNotExist) {
+		adopted, aerr := c.adoptLegacy(logger)
+		if aerr != nil {
+			return devKeys{}, aerr
+		}
+		if adopted {
+			keys, err = readDevKeys(path, logger)
+		}
+	}
+	if (err == nil || errors.Is(err, fs.ErrNotExist)) && c.unreadable(needs, keys) {
+		return devKeys{}, c.errForeignDatabase()
+	}
 	switch {
 	case err == nil && keys.secretKey != "" && keys.encryptionKey != "" && keys.chainKey != "":
 		return keys, nil

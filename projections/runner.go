@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -21,7 +20,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/securevault/vault/backoff"
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/health"
 	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/projections/internal/projdb"
 )
@@ -75,6 +76,10 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// StepTimeout bounds one incremental transaction.
 	StepTimeout time.Duration
+	// StuckAfter is how many pages in a row may fail before Check reports
+	// the projection as stuck (default 5): a database blip costs one or
+	// two, a poisonous event fails for ever.
+	StuckAfter int
 	// Registerer receives the runner's metrics when not nil.
 	Registerer prometheus.Registerer
 	// Alarm, when set, tells the runner that the log failed its integrity
@@ -109,6 +114,9 @@ func (o *Options) defaults() {
 	if o.StepTimeout <= 0 {
 		o.StepTimeout = 30 * time.Second
 	}
+	if o.StuckAfter <= 0 {
+		o.StuckAfter = 5
+	}
 }
 
 // Runner applies the log to every registered projection.
@@ -135,6 +143,9 @@ type Runner struct {
 	projections []Projection
 	byName      map[string]Projection
 	metrics     *metrics
+	// health holds each projection's run of failed pages, by name; the map
+	// is filled by NewRunner and only read afterwards.
+	health map[string]*health.Streak
 }
 
 // NewRunner registers projections. notify may be nil: the runner then polls.
@@ -143,6 +154,7 @@ func NewRunner(pool *pgxpool.Pool, reader EventReader, notify Notifications, log
 	r := &Runner{
 		pool: pool, reader: reader, notify: notify, logger: logger, opts: opts,
 		queries: projdb.New(), byName: make(map[string]Projection, len(projections)),
+		health: make(map[string]*health.Streak, len(projections)),
 	}
 	for _, p := range projections {
 		name := p.Name()
@@ -153,6 +165,7 @@ func NewRunner(pool *pgxpool.Pool, reader EventReader, notify Notifications, log
 			return nil, domain.Errorf(domain.EINVALID, "projection %q is registered twice", name)
 		}
 		r.byName[name] = p
+		r.health[name] = &health.Streak{}
 		r.projections = append(r.projections, p)
 	}
 	m, err := newMetrics(r, opts.Registerer)
@@ -215,30 +228,32 @@ func (r *Runner) follow(ctx context.Context, p Projection) {
 
 	limit := r.opts.PageSize
 	checkpoint := int64(-1) // unknown until the first step reads it
-	failures := 0
+	retry := backoff.New(r.opts.MinBackoff, r.opts.MaxBackoff)
+	streak := r.health[name]
 	for ctx.Err() == nil {
 		res, err := r.step(ctx, p, checkpoint, limit)
 		if err != nil {
-			failures++
 			r.metrics.failures.WithLabelValues(name).Inc()
-			delay := r.backoff(failures)
+			streak.Fail(stepApply, err)
+			delay := retry.Next()
 			level := slog.LevelError
 			if r.opts.Alarm != nil && r.opts.Alarm.Tripped() {
 				level = slog.LevelDebug
 			}
 			r.logger.Log(ctx, level, "projection page failed; retrying", "projection", name, "error", err,
-				"after_position", checkpoint, "page", limit, "failures", failures, "retry_in", delay)
+				"after_position", checkpoint, "page", limit, "failures", retry.Attempts(), "retry_in", delay)
 			limit = max(1, limit/2)
 			checkpoint = -1 // re-read: the failure may have been anywhere
-			if !sleep(ctx, delay) {
+			if !backoff.Sleep(ctx, delay) {
 				return
 			}
 			continue
 		}
-		if failures > 0 {
-			r.logger.Info("projection recovered", "projection", name, "failures", failures, "checkpoint", res.checkpoint)
+		if retry.Attempts() > 0 {
+			r.logger.Info("projection recovered", "projection", name, "failures", retry.Attempts(), "checkpoint", res.checkpoint)
 		}
-		failures = 0
+		retry.Reset()
+		streak.Succeed()
 		limit = r.opts.PageSize
 		checkpoint = res.checkpoint
 		if !res.caughtUp {
@@ -250,15 +265,6 @@ func (r *Runner) follow(ctx context.Context, p Projection) {
 		case <-poll.C:
 		}
 	}
-}
-
-func (r *Runner) backoff(failures int) time.Duration {
-	d := r.opts.MinBackoff << min(failures-1, 20)
-	if d <= 0 || d > r.opts.MaxBackoff {
-		d = r.opts.MaxBackoff
-	}
-	// Jitter keeps replicas that failed together from retrying in lockstep.
-	return d/2 + rand.N(d/2+1)
 }
 
 type stepResult struct {
@@ -357,15 +363,4 @@ func contiguous(checkpoint int64, events []domain.RecordedEvent) error {
 		}
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -53,6 +54,34 @@ func (r *Runner) Status(ctx context.Context) ([]Status, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// stepApply names what a failing page was doing, for Check.
+const stepApply = "apply a page"
+
+// Check is the readiness check for stuck projections: it fails, naming
+// each one, when a projection's pages have failed StuckAfter times in a
+// row in this process. A stuck projection is failing, not merely behind:
+// its checkpoint will not move until the cause (the vaultd log has it) is
+// fixed. Lag is reported by Status.
+func (r *Runner) Check(ctx context.Context) error {
+	var stuck []string
+	for _, p := range r.projections {
+		st := r.health[p.Name()].State()
+		if !st.Failing(r.opts.StuckAfter) {
+			continue
+		}
+		at := ""
+		if cp, err := r.readCheckpoint(ctx, p.Name()); err == nil {
+			at = fmt.Sprintf(" after position %d", cp)
+		}
+		stuck = append(stuck, fmt.Sprintf("%s (%d failed pages in a row%s since %s)",
+			p.Name(), st.Failures, at, st.Since.UTC().Format(time.RFC3339)))
+	}
+	if len(stuck) == 0 {
+		return nil
+	}
+	return domain.Errorf(domain.EUNAVAILABLE, "projections stuck: %s; the vaultd log has the cause", strings.Join(stuck, ", "))
 }
 
 // metrics exposes the runner. Checkpoint and lag are collected from the

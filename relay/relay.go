@@ -10,22 +10,28 @@
 // pipeline can lose a message in the middle (a rejected write, a dropped
 // connection) while later ones still arrive, which would reorder the stream.
 // So every message carries a JetStream expectation on the stream's state
-// just before it:
+// just before it (Nats-Expected-Last-Sequence): the first message after a
+// (re)sync expects the stream's real last sequence, learned from the stream
+// itself, and message i of a batch expects that sequence plus i.
 //
-//   - the first message after a (re)sync expects the stream's real last
-//     message id, learned from the stream itself (or, when the stream is
-//     empty, its last sequence);
-//   - every following message expects the previous event's id
-//     (Nats-Expected-Last-Msg-Id).
+// If message k is not stored, k+1 expects a sequence the stream never
+// reached, so the server rejects k+1, and by induction everything after
+// it: a gap can never be followed by a later event.
 //
-// If message k is not stored, k+1 expects id(k) while the stream ends at
-// id(k-1), so the server rejects k+1, and by induction everything after it:
-// a gap can never be followed by a later event. Expected-last-msg-id rather
-// than expected-last-sequence because the server checks the sequence before
-// de-duplication and the message id after it: a message that is re-sent
-// while it is already stored (after a reconnect flushed nats.go's buffer, or
-// by a second relay during a leadership hand-over) gets a duplicate ack and
-// the chain continues, instead of failing the whole batch.
+// Expected-last-sequence, not Nats-Expected-Last-Msg-Id (which this relay
+// used first), because of how a clustered stream checks them. The stream
+// leader checks the expected sequence before it proposes the message to its
+// replicas, after de-duplication, so a message re-sent while it is stored
+// already (after a reconnect flushed nats.go's buffer, or by a second relay
+// during a leadership hand-over) gets a duplicate ack and the chain goes on.
+// The expected message id, though, is checked by every replica on its own
+// when it applies the message (nats-server 2.15, stream.go), and a rejection
+// there moves each replica's count of failed sequences: a replica that was
+// down while the pipeline had rejections came back with another count and
+// stopped applying the stream for good (caught by
+// TestJetStreamClusterLosesNoAcknowledgedEvent). On a single server the
+// sequence is checked before de-duplication, so a re-sent stored message
+// fails its batch instead; the re-sync below then starts after it.
 //
 // After any failure the relay stops, lets outstanding acks settle and
 // re-syncs from the stream's last message, which is the truth about what
@@ -55,15 +61,11 @@ package relay
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,30 +74,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/securevault/vault/backoff"
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/health"
 	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/relay/internal/relaydb"
-)
-
-// Message headers, beside Nats-Msg-Id (the event id).
-const (
-	HeaderPosition      = "Vault-Position"
-	HeaderStream        = "Vault-Stream"
-	HeaderVersion       = "Vault-Version"
-	HeaderType          = "Vault-Type"
-	HeaderSchemaVersion = "Vault-Schema-Version"
-)
-
-// Defaults for Config.
-const (
-	DefaultStream          = "VAULT_EVENTS"
-	DefaultSubjectPrefix   = "vault.events"
-	DefaultBatchSize       = 500
-	DefaultPollInterval    = time.Second
-	DefaultLeaderRetry     = 2 * time.Second
-	DefaultPublishTimeout  = 5 * time.Second
-	DefaultMaxBackoff      = 10 * time.Second
-	DefaultDuplicateWindow = 5 * time.Minute
 )
 
 // EventReader is the part of the event store the relay needs.
@@ -123,81 +106,6 @@ type Notifications interface {
 	Subscribe(channel string) (wake <-chan struct{}, cancel func())
 }
 
-// Config tunes a Relay. Zero values take the defaults.
-type Config struct {
-	// Stream is the JetStream stream name. It also names the relay's
-	// checkpoint and leader lock, so relays of different streams are
-	// independent.
-	Stream string
-	// SubjectPrefix is prepended to <aggregate>.<EventType>; the stream
-	// captures <prefix>.>.
-	SubjectPrefix string
-	// BatchSize is how many events are read and pipelined at once.
-	BatchSize int
-	// PollInterval is how often the log is checked without a notification.
-	PollInterval time.Duration
-	// LeaderRetry is how often a follower tries to become the leader.
-	LeaderRetry time.Duration
-	// PublishTimeout bounds the wait for one acknowledgement and for each
-	// JetStream API call.
-	PublishTimeout time.Duration
-	// MaxBackoff caps the wait between retries while NATS is failing.
-	MaxBackoff time.Duration
-	// DuplicateWindow is the stream's de-duplication window. The server
-	// keeps every message id of the window in memory, so it is minutes,
-	// not hours.
-	DuplicateWindow time.Duration
-	// Replicas of the stream when the relay creates it (1 for a single
-	// server); afterwards replicas, retention and limits are the operator's.
-	Replicas int
-	// Alarm, when set, is tripped when the stream is ahead of the log and
-	// consulted before every batch: once tripped, nothing is published.
-	Alarm Alarm
-}
-
-func (c Config) withDefaults() Config {
-	if c.Stream == "" {
-		c.Stream = DefaultStream
-	}
-	if c.SubjectPrefix == "" {
-		c.SubjectPrefix = DefaultSubjectPrefix
-	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = DefaultBatchSize
-	}
-	if c.PollInterval <= 0 {
-		c.PollInterval = DefaultPollInterval
-	}
-	if c.LeaderRetry <= 0 {
-		c.LeaderRetry = DefaultLeaderRetry
-	}
-	if c.PublishTimeout <= 0 {
-		c.PublishTimeout = DefaultPublishTimeout
-	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = DefaultMaxBackoff
-	}
-	if c.DuplicateWindow <= 0 {
-		c.DuplicateWindow = DefaultDuplicateWindow
-	}
-	if c.Replicas <= 0 {
-		c.Replicas = 1
-	}
-	return c
-}
-
-func (c Config) validate() error {
-	if strings.ContainsAny(c.Stream, ". *>\t\r\n/\\") {
-		return domain.Errorf(domain.EINVALID, "relay stream name %q may not contain '.', '*', '>', slashes or whitespace", c.Stream)
-	}
-	for _, tok := range strings.Split(c.SubjectPrefix, ".") {
-		if tok == "" || strings.ContainsAny(tok, " *>\t\r\n") {
-			return domain.Errorf(domain.EINVALID, "relay subject prefix %q is not a valid NATS subject", c.SubjectPrefix)
-		}
-	}
-	return nil
-}
-
 // Relay publishes the event log to JetStream. Run does the work.
 type Relay struct {
 	pool    *pgxpool.Pool
@@ -213,14 +121,16 @@ type Relay struct {
 	leader    bool
 	published int64 // meaningful while leader
 
-	// stopped is set (by Run's goroutine only) once the relay met a
-	// tampered log without an alarm to latch.
-	stopped bool
+	// stopped is set once the relay met a tampered log without an alarm
+	// to latch.
+	stopped atomic.Bool
+	// health is the leader's run of failed attempts to publish.
+	health health.Streak
 }
 
 // tampered reports whether publishing must stop for good.
 func (r *Relay) tampered() bool {
-	return r.stopped || (r.cfg.Alarm != nil && r.cfg.Alarm.Tripped())
+	return r.stopped.Load() || (r.cfg.Alarm != nil && r.cfg.Alarm.Tripped())
 }
 
 // Status is a relay's view of its progress.
@@ -288,7 +198,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		}
 		if lock == nil {
 			r.followerTick(ctx)
-			if !sleep(ctx, jitter(r.cfg.LeaderRetry)) {
+			if !backoff.Sleep(ctx, backoff.Jitter(r.cfg.LeaderRetry)) {
 				return nil
 			}
 			continue
@@ -300,11 +210,11 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		}
 		if errors.Is(err, errTampered) {
-			r.stopped = true
+			r.stopped.Store(true)
 			continue
 		}
 		r.logger.Warn("relay stepped down", "error", err)
-		if !sleep(ctx, jitter(r.cfg.LeaderRetry)) {
+		if !backoff.Sleep(ctx, backoff.Jitter(r.cfg.LeaderRetry)) {
 			return nil
 		}
 	}
@@ -350,6 +260,7 @@ func (r *Relay) campaign(ctx context.Context) (*pgxpool.Conn, error) {
 // releases the lock too.
 func (r *Relay) resign(ctx context.Context, lock *pgxpool.Conn) {
 	r.setLeader(false, 0)
+	r.health.Succeed() // a follower's failures are its next leader's to report
 	r.metrics.leader.Set(0)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.PublishTimeout)
 	defer cancel()
@@ -379,7 +290,14 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn, wake <-chan struct
 	r.metrics.leader.Set(1)
 	var cur cursor
 	synced := false
-	backoff := newBackoff(r.cfg.MaxBackoff)
+	retry := backoff.New(backoff.DefaultInitial, r.cfg.MaxBackoff)
+	// failed records a failure of step and waits before the retry; it
+	// reports whether ctx is still live.
+	failed := func(step string, err error) bool {
+		r.health.Fail(step, err)
+		r.logger.Warn("relay cannot "+step+"; retrying", "error", err, "published", cur.published, "attempts", retry.Attempts()+1)
+		return retry.Wait(ctx)
+	}
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -399,8 +317,7 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn, wake <-chan struct
 					return err
 				}
 				r.metrics.errors.Inc()
-				r.logger.Warn("relay cannot reach its stream; retrying", "error", err)
-				if !sleep(ctx, backoff.next()) {
+				if !failed(stepReachStream, err) {
 					return nil
 				}
 				continue
@@ -416,13 +333,14 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn, wake <-chan struct
 			if errors.Is(err, errTampered) || r.tampered() {
 				return errTampered
 			}
-			r.logger.Warn("relay cannot read the event log; retrying", "error", err)
-			if !sleep(ctx, backoff.next()) {
+			if !failed(stepReadLog, err) {
 				return nil
 			}
 			continue
 		}
 		if len(events) == 0 {
+			r.health.Succeed()
+			retry.Reset()
 			r.observeLag(ctx, cur.published)
 			r.wait(ctx, wake)
 			continue
@@ -438,340 +356,18 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn, wake <-chan struct
 				return nil
 			}
 			r.metrics.errors.Inc()
-			r.logger.Warn("relay publish failed; re-syncing from the stream", "error", err, "published", cur.published)
+			// Re-sync from the stream: it, not cur, is the truth about what
+			// was stored.
 			synced = false
-			if !sleep(ctx, backoff.next()) {
+			if !failed(stepPublish, err) {
 				return nil
 			}
 			continue
 		}
-		backoff.reset()
+		r.health.Succeed()
+		retry.Reset()
 		r.observeLag(ctx, cur.published)
 	}
-}
-
-// nextBatch reads the events after the stream's tail, together with the
-// tail itself: the log must still hold, at the last published position,
-// the event that was published there. Otherwise the log was cut back (and
-// perhaps appended to again by a replica that never knew), and the batch
-// would extend the stream from an event the log no longer has.
-func (r *Relay) nextBatch(ctx context.Context, cur cursor) ([]domain.RecordedEvent, error) {
-	if cur.published == 0 {
-		return r.events.ReadAll(ctx, 0, r.cfg.BatchSize)
-	}
-	events, err := r.events.ReadAll(ctx, cur.published-1, r.cfg.BatchSize+1)
-	if err != nil {
-		return nil, err
-	}
-	if len(events) > 0 && events[0].Position == cur.published && (cur.lastMsgID == "" || events[0].ID == cur.lastMsgID) {
-		return events[1:], nil
-	}
-	head, err := r.events.HeadPosition(ctx)
-	if err != nil {
-		return nil, err
-	}
-	d := Disagreement{Position: head + 1, Reason: fmt.Sprintf(
-		"the relay published up to position %d but the log now ends at %d: the log lost its tail", cur.published, head)}
-	if head >= cur.published {
-		d = Disagreement{Position: cur.published, Reason: fmt.Sprintf(
-			"the relay published event %s at position %d but the log now holds another event there: the log was rewritten", cur.lastMsgID, cur.published)}
-	}
-	r.streamAhead(d)
-	return nil, errTampered
-}
-
-// streamAhead reports a stream that holds what the log does not. The alarm
-// logs the error; without one the relay does.
-func (r *Relay) streamAhead(d Disagreement) {
-	if r.cfg.Alarm != nil {
-		r.cfg.Alarm.Trip(d.Position, d.Reason)
-		return
-	}
-	r.logger.Error("the JetStream stream is ahead of the event log; not publishing", "position", d.Position, "reason", d.Reason)
-}
-
-// sync makes sure the stream exists and learns what it really holds.
-func (r *Relay) sync(ctx context.Context, cur *cursor) error {
-	cctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
-	defer cancel()
-	stream, err := r.ensureStream(cctx)
-	if err != nil {
-		return err
-	}
-	info, err := stream.Info(cctx)
-	if err != nil {
-		return fmt.Errorf("stream info: %w", err)
-	}
-	if info.State.Msgs == 0 {
-		// New, purged or expired: resume after the checkpoint. An operator
-		// who wants the whole log replayed resets the checkpoint to 0.
-		published, err := r.checkpoint(ctx)
-		if err != nil {
-			return err
-		}
-		*cur = cursor{published: published, lastSeq: info.State.LastSeq}
-		return nil
-	}
-	tail, err := readTail(cctx, stream, info)
-	if err != nil {
-		return err
-	}
-	disagreement, err := compareTail(ctx, r.events, r.cfg.Stream, tail)
-	if err != nil {
-		if r.tampered() { // the store's own check of the event failed
-			return errTampered
-		}
-		return err
-	}
-	if disagreement != nil {
-		r.streamAhead(*disagreement)
-		return errTampered
-	}
-	*cur = cursor{published: tail.Position, lastMsgID: tail.EventID, lastSeq: info.State.LastSeq}
-	r.saveCheckpoint(ctx, tail.Position)
-	return nil
-}
-
-// Tail is the last event a stream holds, as its headers name it.
-type Tail struct {
-	Sequence uint64 `json:"sequence"`
-	Position int64  `json:"position"`
-	EventID  string `json:"event_id"`
-}
-
-// Disagreement is where the log and its stream part ways.
-type Disagreement struct {
-	Position int64  `json:"position"`
-	Reason   string `json:"reason"`
-}
-
-// readTail reads the last message of a non-empty stream.
-func readTail(ctx context.Context, stream jetstream.Stream, info *jetstream.StreamInfo) (Tail, error) {
-	last, err := stream.GetMsg(ctx, info.State.LastSeq)
-	if err != nil {
-		return Tail{}, fmt.Errorf("read the stream's last message: %w", err)
-	}
-	position, err := strconv.ParseInt(last.Header.Get(HeaderPosition), 10, 64)
-	if err != nil || position <= 0 {
-		return Tail{}, fmt.Errorf("the last message of stream %s (sequence %d) has no valid %s header: is something else publishing on its subjects?",
-			info.Config.Name, last.Sequence, HeaderPosition)
-	}
-	return Tail{Sequence: last.Sequence, Position: position, EventID: last.Header.Get(jetstream.MsgIDHeader)}, nil
-}
-
-// compareTail checks that the log holds the stream's last event at the
-// position it was published with. It returns the disagreement, if any.
-func compareTail(ctx context.Context, events EventReader, streamName string, tail Tail) (*Disagreement, error) {
-	head, err := events.HeadPosition(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read the log's head: %w", err)
-	}
-	if tail.Position > head {
-		return &Disagreement{Position: head + 1, Reason: fmt.Sprintf(
-			"JetStream stream %s ends with event %s at position %d, but the log ends at position %d: the log lost its tail (or the stream belongs to another log)",
-			streamName, tail.EventID, tail.Position, head)}, nil
-	}
-	logged, err := events.ReadAll(ctx, tail.Position-1, 1)
-	if err != nil {
-		return nil, fmt.Errorf("read the logged event at position %d: %w", tail.Position, err)
-	}
-	if len(logged) == 0 || logged[0].Position != tail.Position || logged[0].ID != tail.EventID {
-		held := "no event"
-		if len(logged) > 0 && logged[0].Position == tail.Position {
-			held = "event " + logged[0].ID
-		}
-		return &Disagreement{Position: tail.Position, Reason: fmt.Sprintf(
-			"JetStream stream %s holds event %s at position %d where the log holds %s: the log was rewritten (or the stream belongs to another log)",
-			streamName, tail.EventID, tail.Position, held)}, nil
-	}
-	return nil, nil
-}
-
-// CheckStream compares the log with what the named stream holds, for an
-// operator (vaultctl verify): it returns the stream's tail (nil when the
-// stream is empty) and the disagreement, if any.
-func CheckStream(ctx context.Context, nc *nats.Conn, streamName string, events EventReader) (*Tail, *Disagreement, error) {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, nil, fmt.Errorf("jetstream context: %w", err)
-	}
-	stream, err := js.Stream(ctx, streamName)
-	if err != nil {
-		return nil, nil, fmt.Errorf("look up stream %s: %w", streamName, err)
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("stream info: %w", err)
-	}
-	if info.State.Msgs == 0 {
-		return nil, nil, nil
-	}
-	tail, err := readTail(ctx, stream, info)
-	if err != nil {
-		return nil, nil, err
-	}
-	d, err := compareTail(ctx, events, streamName, tail)
-	return &tail, d, err
-}
-
-// ensureStream creates the stream, or corrects the settings the relay
-// depends on (its subjects and de-duplication window) and leaves the rest
-// (retention, size limits, replicas) to the operator.
-func (r *Relay) ensureStream(ctx context.Context) (jetstream.Stream, error) {
-	subjects := []string{r.cfg.SubjectPrefix + ".>"}
-	stream, err := r.js.Stream(ctx, r.cfg.Stream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		stream, err = r.js.CreateStream(ctx, jetstream.StreamConfig{
-			Name:        r.cfg.Stream,
-			Description: "Secure Vault events, redacted, in log order",
-			Subjects:    subjects,
-			Storage:     jetstream.FileStorage,
-			Retention:   jetstream.LimitsPolicy,
-			Discard:     jetstream.DiscardOld,
-			Duplicates:  r.cfg.DuplicateWindow,
-			Replicas:    r.cfg.Replicas,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("create stream %s: %w", r.cfg.Stream, err)
-		}
-		return stream, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look up stream %s: %w", r.cfg.Stream, err)
-	}
-	cfg := stream.CachedInfo().Config
-	if slices.Equal(cfg.Subjects, subjects) && cfg.Duplicates == r.cfg.DuplicateWindow {
-		return stream, nil
-	}
-	cfg.Subjects, cfg.Duplicates = subjects, r.cfg.DuplicateWindow
-	if stream, err = r.js.UpdateStream(ctx, cfg); err != nil {
-		return nil, fmt.Errorf("update stream %s: %w", r.cfg.Stream, err)
-	}
-	return stream, nil
-}
-
-// publish pipelines events and waits for their acks in order. It returns
-// how many leading events were acknowledged (cur moves past them) and the
-// first error. Once ctx is cancelled no further event is sent, but acks of
-// those already sent are still awaited so the checkpoint is clean.
-func (r *Relay) publish(ctx context.Context, cur *cursor, events []domain.RecordedEvent) (int, error) {
-	futures := make([]jetstream.PubAckFuture, 0, len(events))
-	var sendErr error
-	prevID := cur.lastMsgID
-	for _, ev := range events {
-		if ctx.Err() != nil {
-			sendErr = ctx.Err()
-			break
-		}
-		msg, err := r.message(ev)
-		if err != nil {
-			// Never skip: the relay stays here, failing loudly, until
-			// the event can be published.
-			sendErr = fmt.Errorf("event at position %d: %w", ev.Position, err)
-			break
-		}
-		opts := []jetstream.PublishOpt{jetstream.WithMsgID(ev.ID), jetstream.WithRetryAttempts(0)}
-		if prevID != "" {
-			opts = append(opts, jetstream.WithExpectLastMsgID(prevID))
-		} else {
-			opts = append(opts, jetstream.WithExpectLastSequence(cur.lastSeq))
-		}
-		f, err := r.js.PublishMsgAsync(msg, opts...)
-		if err != nil {
-			sendErr = fmt.Errorf("send event at position %d: %w", ev.Position, err)
-			break
-		}
-		futures = append(futures, f)
-		prevID = ev.ID
-	}
-
-	acked := 0
-	var ackErr error
-	for i, f := range futures {
-		select {
-		case ack := <-f.Ok():
-			acked++
-			cur.published, cur.lastMsgID, cur.lastSeq = events[i].Position, events[i].ID, ack.Sequence
-			continue
-		case err := <-f.Err():
-			ackErr = fmt.Errorf("event at position %d not acknowledged: %w", events[i].Position, err)
-		}
-		break
-	}
-	if ackErr != nil {
-		// Later messages may still be stored or rejected; wait until the
-		// stream stops moving so the re-sync reads a settled tail.
-		select {
-		case <-r.js.PublishAsyncComplete():
-		case <-time.After(r.cfg.PublishTimeout):
-		}
-		return acked, ackErr
-	}
-	return acked, sendErr
-}
-
-// message builds the redacted bus message of an event.
-func (r *Relay) message(ev domain.RecordedEvent) (*nats.Msg, error) {
-	data, err := domain.RedactForBus(ev.Data)
-	if err != nil {
-		return nil, fmt.Errorf("redact: %w", err)
-	}
-	payload, err := json.Marshal(Envelope{
-		Position:      ev.Position,
-		StreamID:      ev.StreamID,
-		Version:       ev.Version,
-		EventID:       ev.ID,
-		Type:          ev.Type,
-		SchemaVersion: ev.SchemaVersion,
-		Data:          data,
-		Metadata:      ev.Metadata,
-		RecordedAt:    ev.RecordedAt,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("encode: %w", err)
-	}
-	msg := nats.NewMsg(Subject(r.cfg.SubjectPrefix, ev))
-	msg.Data = payload
-	msg.Header.Set(HeaderPosition, strconv.FormatInt(ev.Position, 10))
-	msg.Header.Set(HeaderStream, ev.StreamID)
-	msg.Header.Set(HeaderVersion, strconv.FormatInt(ev.Version, 10))
-	msg.Header.Set(HeaderType, ev.Type)
-	msg.Header.Set(HeaderSchemaVersion, strconv.Itoa(ev.SchemaVersion))
-	return msg, nil
-}
-
-// Envelope is the JSON payload of every bus message. Data is redacted:
-// sealed_* members are gone.
-type Envelope struct {
-	Position      int64           `json:"position"`
-	StreamID      string          `json:"stream_id"`
-	Version       int64           `json:"version"`
-	EventID       string          `json:"event_id"`
-	Type          string          `json:"type"`
-	SchemaVersion int             `json:"schema_version"`
-	Data          json.RawMessage `json:"data"`
-	Metadata      domain.Metadata `json:"metadata"`
-	RecordedAt    time.Time       `json:"recorded_at"`
-}
-
-// Subject is <prefix>.<aggregate>.<EventType>. Characters NATS gives a
-// meaning to are replaced so an odd stream id or type can never widen or
-// split a subject.
-func Subject(prefix string, ev domain.RecordedEvent) string {
-	return prefix + "." + subjectToken(domain.AggregateOf(ev.StreamID)) + "." + subjectToken(ev.Type)
-}
-
-func subjectToken(s string) string {
-	if s == "" {
-		return "_"
-	}
-	return strings.Map(func(c rune) rune {
-		switch c {
-		case '.', '*', '>', ' ', '\t', '\r', '\n':
-			return '_'
-		}
-		return c
-	}, s)
 }
 
 func (r *Relay) checkpoint(ctx context.Context) (int64, error) {
@@ -820,44 +416,3 @@ func (r *Relay) wait(ctx context.Context, wake <-chan struct{}) {
 	case <-t.C:
 	}
 }
-
-// sleep waits d or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// jitter spreads d over [d/2, d) so several vaultd processes do not retry in
-// lockstep.
-func jitter(d time.Duration) time.Duration {
-	half := d / 2
-	if half <= 0 {
-		return d
-	}
-	return half + rand.N(half)
-}
-
-type backoff struct {
-	cur, max time.Duration
-}
-
-func newBackoff(maxWait time.Duration) *backoff {
-	return &backoff{max: maxWait}
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = 100 * time.Millisecond
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	return jitter(min(b.cur, b.max))
-}
-
-func (b *backoff) reset() { b.cur = 0 }

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/securevault/vault/backoff"
 	"github.com/securevault/vault/domain"
 )
 
@@ -81,8 +81,10 @@ func (c Config) withDefaults() Config {
 // forwarder waits for the pull in flight to end (at most FetchWait) and
 // hands every message it brought back to the server (NAK), so nothing stays
 // in flight to a forwarder that is gone, where it would wait AckWait and
-// then arrive after its successors. Only a crash or a lost NATS connection
-// can still reorder (never drop) a batch; a message whose acknowledgement
+// then arrive after its successors. A lost NATS connection or
+// acknowledgement makes the server redeliver; the forwarder then keeps the
+// order itself (see order.go), so within one run every event is written
+// once, in stream order. Across a crash, a message whose acknowledgement
 // was lost is written again rather than risk skipping one that was not.
 type Forwarder struct {
 	js     jetstream.JetStream
@@ -90,6 +92,7 @@ type Forwarder struct {
 	sink   Sink
 	logger *slog.Logger
 	cfg    Config
+	order  sequencer
 }
 
 // NewForwarder prepares a forwarder; Run does the work. The forwarder does
@@ -131,7 +134,7 @@ func validConsumerName(s string) bool {
 // Run forwards until ctx ends, then returns nil. Failures of NATS or of the
 // sink are retried with bounded exponential backoff, never returned.
 func (f *Forwarder) Run(ctx context.Context) error {
-	b := backoff{max: f.cfg.MaxBackoff}
+	retry := f.retries()
 	for ctx.Err() == nil {
 		cons, err := f.consumer(ctx)
 		if err != nil {
@@ -139,16 +142,17 @@ func (f *Forwarder) Run(ctx context.Context) error {
 				break
 			}
 			f.logger.Warn("SIEM forwarder cannot open its consumer; retrying", "error", err)
-			sleep(ctx, b.next())
+			retry.Wait(ctx)
 			continue
 		}
-		b.reset()
+		retry.Reset()
+		f.order.resume(cons.CachedInfo().AckFloor.Stream)
 		err = f.pump(ctx, cons)
 		if ctx.Err() != nil {
 			break
 		}
 		f.logger.Warn("SIEM forwarder lost its consumer; reopening", "error", err)
-		sleep(ctx, b.next())
+		retry.Wait(ctx)
 	}
 	return nil
 }
@@ -200,7 +204,7 @@ func (f *Forwarder) consumer(ctx context.Context) (jetstream.Consumer, error) {
 
 // pump pulls and forwards until ctx ends or the consumer fails.
 func (f *Forwarder) pump(ctx context.Context, cons jetstream.Consumer) error {
-	failures := backoff{max: f.cfg.MaxBackoff}
+	failures := f.retries()
 	for ctx.Err() == nil {
 		// Deliberately not tied to ctx: a pull cancelled on the client
 		// drops what the server already sent it (see Forwarder).
@@ -211,7 +215,7 @@ func (f *Forwarder) pump(ctx context.Context, cons jetstream.Consumer) error {
 			}
 			if ctx.Err() == nil {
 				f.logger.Warn("SIEM forwarder cannot pull; retrying", "error", err)
-				sleep(ctx, failures.next())
+				failures.Wait(ctx)
 			}
 			continue
 		}
@@ -223,10 +227,10 @@ func (f *Forwarder) pump(ctx context.Context, cons jetstream.Consumer) error {
 				return err
 			}
 			f.logger.Warn("SIEM forwarder pull ended with an error", "error", err)
-			sleep(ctx, failures.next())
+			failures.Wait(ctx)
 			continue
 		}
-		failures.reset()
+		failures.Reset()
 	}
 	return nil
 }
@@ -248,10 +252,44 @@ func (f *Forwarder) drain(ctx context.Context, msgs <-chan jetstream.Msg) error 
 			return nil
 		}
 		err := f.deliver(ctx, pending, records)
+		if err == nil {
+			f.order.wrote(streamSequence(pending[len(pending)-1]))
+		} else {
+			f.order.rewind() // deliver handed the batch back
+		}
 		pending, records = pending[:0], records[:0]
 		return err
 	}
-	add := func(m jetstream.Msg) {
+	// hold hands m and the rest of the pull back for later: something
+	// before m has not come back yet.
+	hold := func(m jetstream.Msg) error {
+		err := flush()
+		delay := min(f.cfg.AckWait/2, 5*time.Second)
+		f.logger.Info("SIEM forwarder waits for an earlier event the server is redelivering", "sequence", streamSequence(m), "next", f.order.next)
+		_ = m.NakWithDelay(delay)
+		for rest := range msgs {
+			_ = rest.NakWithDelay(delay)
+		}
+		f.order.rewind()
+		if err == nil {
+			backoff.Sleep(ctx, delay)
+		}
+		return err
+	}
+	// add takes m into the batch; it reports false when m must be held.
+	add := func(m jetstream.Msg) bool {
+		if seq := streamSequence(m); seq != 0 {
+			switch f.order.place(ctx, seq, f.present) {
+			case already:
+				if seq <= f.order.written {
+					f.logger.Debug("SIEM forwarder skips a redelivered event it wrote already", "sequence", seq)
+					_ = m.Ack() // written before; its acknowledgement was lost
+				}
+				return true
+			case behind:
+				return false
+			}
+		}
 		record, err := f.render(m)
 		if err != nil {
 			// Not a vault event (something else published on the stream's
@@ -260,10 +298,11 @@ func (f *Forwarder) drain(ctx context.Context, msgs <-chan jetstream.Msg) error 
 			// event from reaching the SIEM.
 			f.logger.Error("SIEM forwarder drops a message it cannot format", "subject", m.Subject(), "error", err)
 			_ = m.TermWithReason("siem: cannot format")
-			return
+			return true
 		}
 		pending = append(pending, m)
 		records = append(records, record)
+		return true
 	}
 	for {
 		if len(pending) == 0 {
@@ -275,7 +314,9 @@ func (f *Forwarder) drain(ctx context.Context, msgs <-chan jetstream.Msg) error 
 				if !ok {
 					return nil
 				}
-				add(m)
+				if !add(m) {
+					return hold(m)
+				}
 			}
 			continue
 		}
@@ -284,7 +325,9 @@ func (f *Forwarder) drain(ctx context.Context, msgs <-chan jetstream.Msg) error 
 			if !ok {
 				return flush()
 			}
-			add(m)
+			if !add(m) {
+				return hold(m)
+			}
 			if len(pending) >= f.cfg.BatchSize {
 				if err := flush(); err != nil {
 					nakAll(msgs, nil)
@@ -312,7 +355,7 @@ func (f *Forwarder) render(m jetstream.Msg) ([]byte, error) {
 // acknowledges it. If ctx ends first the batch is handed back to the server
 // (NAK) so the next run gets it at once, in order.
 func (f *Forwarder) deliver(ctx context.Context, pending []jetstream.Msg, records [][]byte) error {
-	b := backoff{max: f.cfg.MaxBackoff}
+	retry := f.retries()
 	for attempt := 0; ; attempt++ {
 		err := f.sink.Write(ctx, records)
 		if err == nil {
@@ -325,13 +368,13 @@ func (f *Forwarder) deliver(ctx context.Context, pending []jetstream.Msg, record
 			nakAll(nil, pending)
 			return ctx.Err()
 		}
-		wait := b.next()
+		wait := retry.Next()
 		f.logger.Warn("SIEM receiver unavailable; holding events and retrying", "error", err, "events", len(pending), "retry_in", wait)
 		// Keep the server from redelivering what this process still holds.
 		for _, m := range pending {
 			_ = m.InProgress()
 		}
-		if !sleep(ctx, wait) {
+		if !backoff.Sleep(ctx, wait) {
 			nakAll(nil, pending)
 			return ctx.Err()
 		}
@@ -364,33 +407,9 @@ func nakAll(msgs <-chan jetstream.Msg, held []jetstream.Msg) {
 	}
 }
 
-type backoff struct{ cur, max time.Duration }
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = initialBackoff
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	// Full jitter over the upper half keeps several forwarders from
-	// hammering a recovering receiver in lockstep.
-	half := b.cur / 2
-	if half <= 0 {
-		return b.cur
-	}
-	return half + rand.N(half)
-}
-
-func (b *backoff) reset() { b.cur = 0 }
-
-// sleep waits d or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+// retries paces retries against a failing receiver or NATS: exponential up
+// to MaxBackoff, jittered so several forwarders do not hammer a recovering
+// receiver in lockstep.
+func (f *Forwarder) retries() *backoff.Backoff {
+	return backoff.New(initialBackoff, f.cfg.MaxBackoff)
 }

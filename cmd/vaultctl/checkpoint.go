@@ -73,7 +73,12 @@ func verifyCheckpoint(e *env, cmd *cobra.Command, store *eventstore.Store, file,
 			return err
 		}
 	}
-	progress, finish := e.progress("verifying", "events")
+	// The whole chain is recomputed, then compared at the checkpoint.
+	head, err := store.HeadPosition(cmd.Context())
+	if err != nil {
+		return err
+	}
+	progress, finish := e.progress("verifying", "events", head)
 	report, err := checkpoint.Check(cmd.Context(), store, c, trusted, progress)
 	finish()
 	if err != nil {

@@ -16,8 +16,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/securevault/vault/cmd/internal/buildinfo"
 	"github.com/securevault/vault/cmd/internal/wire"
 	"github.com/securevault/vault/config"
+	"github.com/securevault/vault/devstate"
 )
 
 func main() {
@@ -39,7 +41,7 @@ type env struct {
 }
 
 func (e *env) open(ctx context.Context) error {
-	cfg, err := config.Load(ctx, e.logger)
+	cfg, err := config.LoadWith(ctx, config.Options{Logger: e.logger, DevDatabase: devstate.Database})
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -63,6 +65,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "vaultctl",
 		Short:         "Operate a Secure Vault deployment",
+		Version:       buildinfo.Version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -83,6 +86,9 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 		checkpointCmd(e),
 		auditCmd(e),
 		replayCmd(e),
+		devResetCmd(e),
+		healthCmd(e),
+		tlsCmd(e),
 	)
 	return root
 }
@@ -90,10 +96,17 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 func migrateCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "migrate",
-		Short: "Apply pending database migrations (vaultd also does this on start-up)",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			// open() has migrated already; say so plainly.
+		Short: "Apply pending database migrations as the role DATABASE_URL names (vaultd also does this on start-up)",
+		Long: "migrate applies the pending migrations and exits. It reads only DATABASE_URL, so a one-shot\n" +
+			"job can run it as the schema's owner without any of the vault's keys, and vaultd can then\n" +
+			"connect as a login role that is only a member of vault_app.",
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{"db": "no"},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger := slog.New(slog.NewTextHandler(e.errOut, nil))
+			if err := wire.Migrate(cmd.Context(), config.Setting(os.LookupEnv, config.EnvDatabaseURL), logger); err != nil {
+				return err
+			}
 			fmt.Fprintln(e.out, "database schema is up to date")
 			return nil
 		},

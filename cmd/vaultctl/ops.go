@@ -6,7 +6,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/securevault/vault/cmd/internal/wire"
@@ -14,27 +13,6 @@ import (
 	"github.com/securevault/vault/keys"
 	"github.com/securevault/vault/projections"
 )
-
-// progress shows a progress bar on stderr; report feeds it (done of
-// total), finish clears it.
-func (e *env) progress(description, unit string) (report func(done, total int64), finish func()) {
-	bar := progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(e.errOut),
-		progressbar.OptionSetDescription(description),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString(unit),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
-	_ = bar.RenderBlank()
-	return func(done, total int64) {
-			bar.ChangeMax64(total)
-			_ = bar.Set64(done)
-		}, func() {
-			_ = bar.Finish()
-		}
-}
 
 func projectionsCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "projections", Short: "Inspect and rebuild read models"}
@@ -155,7 +133,11 @@ func keysCmd(e *env) *cobra.Command {
 				defer keyring.Close()
 			}
 			store := keys.NewStore(e.pool, provider, e.logger)
-			progress, finish := e.progress("rewrapping", "keys")
+			total, err := store.Count(cmd.Context())
+			if err != nil {
+				return err
+			}
+			progress, finish := e.progress("rewrapping", "keys", total)
 			stats, err := store.Rewrap(cmd.Context(), progress)
 			finish()
 			if err != nil {

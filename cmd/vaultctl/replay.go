@@ -80,10 +80,14 @@ func (e *env) rebuild(ctx context.Context, name string) error {
 		return err
 	}
 	for _, n := range names {
-		progress, finish := e.progress("replaying "+n, "events")
+		head, err := store.HeadPosition(ctx)
+		if err != nil {
+			return err
+		}
+		progress, finish := e.progress("replaying "+n, "events", head)
 		started := time.Now()
 		var total int64
-		err := r.Rebuild(ctx, n, func(done, head int64) {
+		err = r.Rebuild(ctx, n, func(done, head int64) {
 			total = head
 			progress(done, head)
 		})

@@ -65,7 +65,11 @@ func verifyCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			progress, finish := e.progress("verifying", "events")
+			head, err := store.HeadPosition(cmd.Context())
+			if err != nil {
+				return err
+			}
+			progress, finish := e.progress("verifying", "events", head)
 			started := time.Now()
 			chain, err := store.Verify(cmd.Context(), progress)
 			finish()
@@ -103,7 +107,7 @@ func (e *env) compareWitnesses(ctx context.Context, store *eventstore.Store, tru
 	if e.cfg.NATSURL == "" {
 		result.NotCompared = append(result.NotCompared, fmt.Sprintf(
 			"JetStream: NATS_URL is not set (in dev mode the embedded server keeps its data under %s, which only the running vaultd opens): the tail of the log was not compared with a witness",
-			filepath.Join(e.cfg.DataDir, "jetstream")))
+			filepath.Join(e.cfg.StateDir, "jetstream")))
 		return
 	}
 	nc, err := nats.Connect(e.cfg.NATSURL, nats.Name("vaultctl verify"), nats.Timeout(5*time.Second))
@@ -150,7 +154,7 @@ func (e *env) trustedCheckpointKey(flag string) (ed25519.PublicKey, error) {
 	}
 	seed := string(e.cfg.CheckpointKey.Bytes())
 	if seed == "" && !e.cfg.Production() {
-		b, err := os.ReadFile(filepath.Join(e.cfg.DataDir, checkpoint.DevKeyFileName))
+		b, err := os.ReadFile(filepath.Join(e.cfg.StateDir, checkpoint.DevKeyFileName))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("read the dev checkpoint key: %w", err)
 		}

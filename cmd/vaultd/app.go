@@ -22,6 +22,8 @@ import (
 	"github.com/securevault/vault/cmd/internal/wire"
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/config"
+	"github.com/securevault/vault/devstate"
+	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/integrity"
 	"github.com/securevault/vault/keys"
@@ -31,6 +33,7 @@ import (
 	"github.com/securevault/vault/projections/streams"
 	"github.com/securevault/vault/queries"
 	"github.com/securevault/vault/relay"
+	"github.com/securevault/vault/servertls"
 	vaultsql "github.com/securevault/vault/sql"
 )
 
@@ -65,6 +68,8 @@ type app struct {
 	identity    *commands.Identity
 	secrets     *commands.Secrets
 	server      *api.Server
+	// tls serves both listeners' certificate when VAULT_TLS_CERT is set.
+	tls *servertls.Reloader
 }
 
 func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, terminal io.Writer) (_ *app, err error) {
@@ -76,8 +81,14 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	}()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	if cfg.TLS() {
+		// First, so a bad certificate stops start-up before anything else.
+		if err := a.openTLS(); err != nil {
+			return nil, err
+		}
+	}
 	if !cfg.Production() {
-		if err := ensureDatabase(ctx, cfg.DatabaseURL, logger); err != nil {
+		if err := devstate.EnsureDatabase(ctx, cfg.DatabaseURL, logger); err != nil {
 			return nil, err
 		}
 	}
@@ -100,18 +111,19 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 		return nil, err
 	}
 	a.relay, err = relay.New(a.pool, a.store, a.nc, a.listener, logger, a.registry, relay.Config{
-		Stream: cfg.JetStreamStream, SubjectPrefix: cfg.SubjectPrefix, Alarm: a.latch,
+		Stream: cfg.JetStreamStream, SubjectPrefix: cfg.SubjectPrefix, Replicas: cfg.JetStreamReplicas, Alarm: a.latch,
+		LagBound: readyLagBound,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.checkEventStream(ctx)
 
-	key, err := checkpoint.LoadKey(string(cfg.CheckpointKey.Bytes()), cfg.Production(), cfg.DataDir, logger)
+	key, err := checkpoint.LoadKey(string(cfg.CheckpointKey.Bytes()), cfg.Production(), cfg.StateDir, logger)
 	if err != nil {
 		return nil, err
 	}
-	publisher, err := checkpoint.NewJetStreamPublisher(a.nc, cfg.JetStreamStream, cfg.SubjectPrefix)
+	publisher, err := checkpoint.NewJetStreamPublisher(a.nc, cfg.JetStreamStream, cfg.SubjectPrefix, checkpoint.WithReplicas(cfg.JetStreamReplicas))
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +208,32 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	return a, nil
 }
 
+// openTLS loads the listeners' certificate and exposes its expiry, which is
+// what an operator alerts on.
+func (a *app) openTLS() error {
+	r, err := servertls.New(servertls.Files{Cert: a.cfg.TLSCertFile, Key: a.cfg.TLSKeyFile, ClientCA: a.cfg.TLSClientCAFile},
+		a.logger.With("component", "tls"))
+	if err != nil {
+		return fmt.Errorf("TLS: %w", err)
+	}
+	a.tls = r
+	a.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "vault_tls_certificate_expiry_timestamp_seconds",
+		Help: "When the served TLS certificate expires (Unix time); SIGHUP reloads a renewed one.",
+	}, func() float64 { return float64(r.Leaf().NotAfter.Unix()) }))
+	return nil
+}
+
+// reloadTLS re-reads the certificate files (SIGHUP). A pair that cannot be
+// used is refused and logged; the current one keeps serving.
+func (a *app) reloadTLS() {
+	if a.tls == nil {
+		a.logger.Info("SIGHUP ignored: no TLS certificate is configured to reload")
+		return
+	}
+	_ = a.tls.Reload()
+}
+
 // sealLog seals an unkeyed (SHA-256) prefix left by a version of the vault
 // that did not key the chain, before anything else appends. A log that
 // fails its checks does not stop start-up: the latch has tripped, and the
@@ -238,7 +276,7 @@ func (a *app) connectNATS() error {
 		if a.cfg.Production() {
 			return fmt.Errorf("%s is required in production mode", config.EnvNATSURL)
 		}
-		emb, err := startEmbeddedNATS(a.cfg.DataDir, a.logger)
+		emb, err := startEmbeddedNATS(a.cfg.StateDir, a.logger)
 		if err != nil {
 			return err
 		}
@@ -319,11 +357,16 @@ func (a *app) readyChecks() []api.ReadyCheck {
 			}
 			for _, st := range statuses {
 				if st.Lag > readyLagBound {
-					return fmt.Errorf("projection %s is %d events behind", st.Name, st.Lag)
+					return domain.Errorf(domain.EUNAVAILABLE, "projection %s is %d events behind the log (at most %d keep this replica ready)", st.Name, st.Lag, readyLagBound)
 				}
 			}
 			return nil
 		}},
+		// The pipelines every replica shares: named when they fail, without
+		// taking the replica out (see api.ReadyCheck.Advisory).
+		{Name: "projections_stuck", Check: a.runner.Check, Advisory: true},
+		{Name: "relay", Check: a.relay.Check, Advisory: true},
+		{Name: "checkpoints", Check: a.signer.Check, Advisory: true},
 	}
 }
 
@@ -378,13 +421,23 @@ func (a *app) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	}
 	serveErr := make(chan error, len(servers))
 	for _, s := range servers {
-		go func() { serveErr <- s.srv.Serve(s.ln) }()
+		if a.tls == nil {
+			go func() { serveErr <- s.srv.Serve(s.ln) }()
+			continue
+		}
+		// Both listeners follow the same TLS settings: the metrics one
+		// carries no secrets, but scrapes and liveness answers are still
+		// worth authenticating, and one certificate is one to renew.
+		// A copy each: net/http adds its protocols to the one it is given.
+		// The copies share the reloader's callbacks, so both follow a reload.
+		s.srv.TLSConfig = a.tls.Config().Clone()
+		go func() { serveErr <- s.srv.ServeTLS(s.ln, "", "") }()
 	}
+	attrs := []any{"addr", ln.Addr().String(), "mode", string(a.cfg.Mode), "tls", a.tls != nil}
 	if metricsLn != nil {
-		a.logger.Info("vaultd is serving", "addr", ln.Addr().String(), "metrics_addr", metricsLn.Addr().String(), "mode", string(a.cfg.Mode))
-	} else {
-		a.logger.Info("vaultd is serving", "addr", ln.Addr().String(), "mode", string(a.cfg.Mode))
+		attrs = append(attrs, "metrics_addr", metricsLn.Addr().String())
 	}
+	a.logger.Info("vaultd is serving", attrs...)
 
 	var runErr error
 	select {

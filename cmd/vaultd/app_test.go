@@ -42,6 +42,9 @@ type deployment struct {
 	nats    *natstest.Server
 	env     map[string]string
 	logSink *syncBuffer
+	// devDatabase, when set, keeps dev state per database as `make run`
+	// does (devstate.Database).
+	devDatabase config.DevDatabaseFunc
 }
 
 func newDeployment(t *testing.T) *deployment {
@@ -75,19 +78,23 @@ func (d *deployment) start(t *testing.T) *instance {
 	ctx := context.Background()
 	lookup := func(name string) (string, bool) { v, ok := d.env[name]; return v, ok }
 	logger := slog.New(slog.NewJSONHandler(d.logSink, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg, err := config.LoadFrom(ctx, lookup, logger)
+	cfg, err := config.LoadWith(ctx, config.Options{Lookup: lookup, Logger: logger, DevDatabase: d.devDatabase})
 	require.NoError(t, err)
 	a, err := newApp(ctx, cfg, logger, io.Discard)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)
-	inst := &instance{app: a, baseURL: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	scheme := "http://"
+	if cfg.TLS() {
+		scheme = "https://"
+	}
+	inst := &instance{app: a, baseURL: scheme + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
 	var metricsLn net.Listener
 	if cfg.MetricsAddr != "" {
 		metricsLn, err = net.Listen("tcp", cfg.MetricsAddr)
 		require.NoError(t, err)
-		inst.metricsURL = "http://" + metricsLn.Addr().String()
+		inst.metricsURL = scheme + metricsLn.Addr().String()
 	}
 	go func() { inst.done <- a.serve(runCtx, ln, metricsLn) }()
 	t.Cleanup(func() { inst.stop(t) })

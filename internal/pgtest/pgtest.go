@@ -163,3 +163,72 @@ func (d *Database) ChainKeys(t testing.TB) *eventstore.ChainKeys {
 	}
 	return keys
 }
+
+// Empty creates a database without migrating it (a deployment's first
+// start) and returns its URL; it is dropped when the test ends.
+func Empty(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		Unavailable(t, "PostgreSQL", err)
+		return ""
+	}
+	defer admin.Close(context.Background())
+	name := "vault_test_" + randomSuffix(t)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() { drop(t, name) })
+	return withDatabase(t, AdminURL(), name)
+}
+
+// LoginRole creates a login role that is a member of the given roles (and
+// nothing else: no superuser, no ownership), dropped when the test ends.
+// Roles are cluster-wide, so its name is random.
+func LoginRole(t testing.TB, memberOf ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		Unavailable(t, "PostgreSQL", err)
+		return ""
+	}
+	defer admin.Close(context.Background())
+	name := "vault_login_" + randomSuffix(t)
+	stmt := "CREATE ROLE " + pgx.Identifier{name}.Sanitize() + " LOGIN"
+	for i, r := range memberOf {
+		if i == 0 {
+			stmt += " IN ROLE "
+		} else {
+			stmt += ", "
+		}
+		stmt += pgx.Identifier{r}.Sanitize()
+	}
+	if _, err := admin.Exec(ctx, stmt); err != nil {
+		t.Fatalf("create login role: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), AdminURL())
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		// Objects it owns would block the drop; it is meant to own none.
+		_, _ = c.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{name}.Sanitize())
+	})
+	return name
+}
+
+// URLAs is the database's URL for another role.
+func (d *Database) URLAs(t testing.TB, role string) string {
+	t.Helper()
+	u, err := url.Parse(d.URL)
+	if err != nil {
+		t.Fatalf("parse %s: %v", d.URL, err)
+	}
+	u.User = url.User(role)
+	return u.String()
+}

@@ -4,10 +4,12 @@ package wire
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/securevault/vault/authtoken"
@@ -52,7 +54,7 @@ const defaultMaxConns = 24
 // to the log but never change, delete or truncate it, nor move the chain
 // head back. The owner's connection is closed once migrations are done.
 func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*pgxpool.Pool, error) {
-	if err := migrate(ctx, cfg, logger); err != nil {
+	if err := Migrate(ctx, cfg.DatabaseURL, logger); err != nil {
 		return nil, err
 	}
 	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
@@ -78,9 +80,13 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 	return pool, nil
 }
 
-// migrate runs the migrations over a short-lived pool of the owner role.
-func migrate(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
-	ownerCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+// Migrate applies pending migrations over a short-lived pool of the role
+// databaseURL connects as. With nothing pending any role that may read
+// goose's table (a member of vault_app) passes, so vaultd can connect as a
+// login role that does not own the schema once `vaultctl migrate` ran as
+// the owner; with migrations pending such a role is told to do that.
+func Migrate(ctx context.Context, databaseURL string, logger *slog.Logger) error {
+	ownerCfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return fmt.Errorf("parse %s: %w", config.EnvDatabaseURL, err)
 	}
@@ -93,7 +99,13 @@ func migrate(ctx context.Context, cfg *config.Config, logger *slog.Logger) error
 	if err := owner.Ping(ctx); err != nil {
 		return fmt.Errorf("connect to %s: %w", config.EnvDatabaseURL, err)
 	}
-	return vaultsql.Migrate(ctx, owner, logger)
+	err = vaultsql.Migrate(ctx, owner, logger)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42501" { // insufficient_privilege
+		return fmt.Errorf("%w: the role %s connects as (user %q) may not change the schema; apply the migrations as the schema's owner first (`vaultctl migrate` with the owner's %s)",
+			err, config.EnvDatabaseURL, ownerCfg.ConnConfig.User, config.EnvDatabaseURL)
+	}
+	return err
 }
 
 // ChainKeys is the event log's chain key set from the configuration.
@@ -135,6 +147,12 @@ func OpenKeys(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, logge
 	}
 	kr, err := keys.NewKeyring(ctx, pool, cfg.EncryptionKey.Bytes(), logger, keys.KeyringOptions{})
 	if err != nil {
+		if !cfg.Production() && cfg.DevKeysFile != "" && domain.ErrorCode(err) == domain.EINVALID {
+			// The dev keys at hand are not this database's: say how to
+			// start over rather than leave a newcomer stuck.
+			return nil, nil, fmt.Errorf("%w (dev keys from %s; `%s` drops the dev database and its dev state to start over)",
+				err, cfg.DevKeysFile, config.DevResetCommand)
+		}
 		return nil, nil, err
 	}
 	return kr, kr, nil
