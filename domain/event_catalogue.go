@@ -140,6 +140,9 @@ var eventCatalogue = sync.OnceValue(func() map[string]EventMeaning {
 			outcome(AuditDenied).severity(SeverityWarning),
 		EventChainKeyed: entry(ChainAggregate, "log.seal", ResourceLog),
 	}
+	for eventType, m := range serviceAccountMeanings(entry, reservation) {
+		entries[eventType] = m
+	}
 	out := make(map[string]EventMeaning, len(entries))
 	for eventType, m := range entries {
 		if m.ECSCategory == nil {
@@ -177,6 +180,8 @@ func ecsClass(aggregate, eventType string) (category, types []string) {
 		return []string{"iam"}, []string{"group", change}
 	case PolicyAggregate, PolicyNameAggregate:
 		return []string{"iam", "configuration"}, []string{"admin", change}
+	case ServiceAccountAggregate, ServiceAccountNameAggregate, ClientIDAggregate:
+		return []string{"iam"}, []string{"user", change}
 	case SecretAggregate, SecretNameAggregate, fileAggregate, fileNameAggregate:
 		return []string{"database"}, []string{change}
 	}
@@ -225,7 +230,7 @@ func Registries() []*Registry {
 	return []*Registry{
 		userRegistry(), sessionRegistry(), roleRegistry(), policyRegistry(), secretRegistry(),
 		reservationRegistry(), roleMembersRegistry(), secretNameRegistry(), secretAccessRegistry(),
-		accessRegistry(), chainRegistry(),
+		accessRegistry(), chainRegistry(), serviceAccountRegistry(), clientStreamsRegistry(),
 	}
 }
 
