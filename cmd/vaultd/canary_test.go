@@ -128,13 +128,15 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	status, body = c.do(http.MethodPost, "/api/v1/auth/login", map[string]string{"username": "canary", "password": userPassword})
 	require.Equal(t, http.StatusUnauthorized, status, string(body))
 
+	planted := plantServiceAccount(t, c)
+
 	var needles []string
 	encodings := func(v []byte) []string {
 		return []string{string(v),
 			base64.StdEncoding.EncodeToString(v), base64.RawStdEncoding.EncodeToString(v),
 			base64.URLEncoding.EncodeToString(v), base64.RawURLEncoding.EncodeToString(v), hex.EncodeToString(v)}
 	}
-	for _, v := range []string{canary, rotated, userPassword, newPassword, adminPassword} {
+	for _, v := range append([]string{canary, rotated, userPassword, newPassword, adminPassword}, planted...) {
 		needles = append(needles, encodings([]byte(v))...)
 	}
 	for _, h := range hashes {

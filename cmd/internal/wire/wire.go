@@ -205,6 +205,10 @@ func NewIdentity(svc *commands.Service, cfg *config.Config, dataKeys *keys.Store
 		LoginIPBurst:      cfg.LoginIPBurst,
 		LoginAccountRate:  cfg.LoginAccountRate,
 		LoginAccountBurst: cfg.LoginAccountBurst,
+		Clients: commands.ClientOptions{
+			TokenTTL: cfg.ClientTokenTTL, IPRate: cfg.ClientTokenIPRate, IPBurst: cfg.ClientTokenIPBurst,
+			ClientRate: cfg.ClientTokenClientRate, ClientBurst: cfg.ClientTokenClientBurst,
+		},
 	})
 }
 
@@ -220,6 +224,8 @@ type Queries struct {
 	Identity      *queries.Identity
 	Audit         *queries.Audit
 	Authenticator *queries.Authenticator
+	// ServiceAccounts reads service accounts and their credentials.
+	ServiceAccounts *queries.ServiceAccounts
 }
 
 // NewQueries wires the queries over svc to the projections' readers on db;
@@ -238,6 +244,9 @@ func NewQueries(svc *queries.Service, db *pgxpool.Pool, tokens queries.AccessTok
 		return Queries{}, err
 	}
 	if q.Authenticator, err = queries.NewAuthenticator(svc, tokens); err != nil {
+		return Queries{}, err
+	}
+	if q.ServiceAccounts, err = queries.NewServiceAccounts(svc, catalog); err != nil {
 		return Queries{}, err
 	}
 	return q, nil
