@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"io"
 	"math"
 	"mime"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
@@ -73,7 +75,14 @@ func (s *Server) clientToken(w http.ResponseWriter, r *http.Request, cmds *comma
 	w.Header().Set("Pragma", "no-cache")
 	req, err := readTokenRequest(r, w)
 	if err != nil {
-		writeOAuth(w, http.StatusBadRequest, oauthInvalidRequest, domain.ErrorMessage(err))
+		status := http.StatusBadRequest
+		switch domain.ErrorCode(err) {
+		case domain.EUNSUPPORTED:
+			status = http.StatusUnsupportedMediaType
+		case domain.ETOOLARGE:
+			status = http.StatusRequestEntityTooLarge
+		}
+		writeOAuth(w, status, oauthInvalidRequest, domain.ErrorMessage(err))
 		return
 	}
 	id, secret, err := clientAuthentication(r, req)
@@ -105,23 +114,36 @@ func (s *Server) clientToken(w http.ResponseWriter, r *http.Request, cmds *comma
 }
 
 // readTokenRequest reads a form-encoded (RFC 6749's) or JSON body. Every
-// parameter may appear once (section 3.2).
+// parameter may appear once (section 3.2). Another media type is
+// EUNSUPPORTED (415), a body over the limit ETOOLARGE (413), as on every
+// other endpoint.
 func readTokenRequest(r *http.Request, w http.ResponseWriter) (tokenRequest, error) {
-	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	unsupported := domain.Errorf(domain.EUNSUPPORTED, "Content-Type must be application/x-www-form-urlencoded or application/json")
+	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
-		return tokenRequest{}, domain.Errorf(domain.EINVALID, "Content-Type must be application/x-www-form-urlencoded or application/json")
+		return tokenRequest{}, unsupported
 	}
 	switch mediaType {
 	case "application/json":
 		var req tokenRequest
 		if err := decodeJSONLimit(w, r, &req, maxTokenRequestBytes); err != nil {
-			return tokenRequest{}, domain.WrapError(domain.EINVALID, domain.ErrorMessage(err), err)
+			return tokenRequest{}, err
 		}
 		return req, nil
 	case "application/x-www-form-urlencoded":
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			return tokenRequest{}, domain.Errorf(domain.EUNSUPPORTED, "request body must be UTF-8 encoded")
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTokenRequestBytes))
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return tokenRequest{}, domain.Errorf(domain.ETOOLARGE, "the request body is larger than %d bytes", maxTokenRequestBytes)
+		}
 		if err != nil {
-			return tokenRequest{}, domain.Errorf(domain.EINVALID, "the request body is too large or unreadable")
+			return tokenRequest{}, domain.Errorf(domain.EINVALID, "the request body is unreadable")
+		}
+		if !utf8.Valid(body) {
+			return tokenRequest{}, domain.Errorf(domain.EINVALID, "the request body is not valid UTF-8")
 		}
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
@@ -139,11 +161,14 @@ func readTokenRequest(r *http.Request, w http.ResponseWriter) (tokenRequest, err
 			if len(v) > 1 {
 				return tokenRequest{}, domain.Errorf(domain.EINVALID, "%s is given more than once", k)
 			}
+			if !utf8.ValidString(v[0]) {
+				return tokenRequest{}, domain.Errorf(domain.EINVALID, "%s is not valid UTF-8", k)
+			}
 			*dst = v[0]
 		}
 		return req, nil
 	}
-	return tokenRequest{}, domain.Errorf(domain.EINVALID, "Content-Type must be application/x-www-form-urlencoded or application/json")
+	return tokenRequest{}, unsupported
 }
 
 // clientAuthentication finds the client id and secret: HTTP Basic with

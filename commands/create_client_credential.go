@@ -34,6 +34,9 @@ func (c IssuedCredential) GoString() string { return c.String() }
 // there): whoever holds the secret acts as the account. The client id is
 // claimed in the same atomic append, with "no stream".
 func (id *Identity) CreateClientCredential(ctx context.Context, caller domain.Caller, accountID string, in CreateCredentialInput) (IssuedCredential, Written, error) {
+	if in.ExpiresAt != nil && in.ExpiresAt.IsZero() {
+		return IssuedCredential{}, Written{}, domain.Errorf(domain.EINVALID, "expires_at must be in the future")
+	}
 	for attempt := 0; ; attempt++ {
 		a, err := id.authorizeMint(ctx, caller, accountID, "create a credential for")
 		if err != nil {

@@ -53,13 +53,13 @@ type ClientOptions struct {
 // Defaults of ClientOptions: a fleet of workers sharing one credential
 // fetches a token every few minutes each; a flood meets the limits at once.
 const (
-	DefaultClientTokenTTL    = 15 * time.Minute
-	DefaultClientIPRate      = 5.0
-	DefaultClientIPBurst     = 50
-	DefaultClientIDRate      = 2.0
-	DefaultClientIDBurst     = 30
-	clientLimiterMaxKeys     = 100_000
-	maxClientTokenTTL        = 24 * time.Hour
+	DefaultClientTokenTTL = 15 * time.Minute
+	DefaultClientIPRate   = 5.0
+	DefaultClientIPBurst  = 50
+	DefaultClientIDRate   = 2.0
+	DefaultClientIDBurst  = 30
+	clientLimiterMaxKeys  = 100_000
+	maxClientTokenTTL     = 24 * time.Hour
 )
 
 func (o *ClientOptions) defaults() {

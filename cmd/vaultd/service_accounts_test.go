@@ -314,3 +314,77 @@ func plantServiceAccount(t *testing.T, admin *client) []string {
 	require.NoError(t, err)
 	return []string{cred.ClientSecret, rotated.ClientSecret, string(raw), string(raw2), app.token}
 }
+
+// TestServiceAccountHostileInput: the service-account routes and the token
+// endpoint answer hostile input with a 4xx JSON error (the vault's envelope,
+// or OAuth's on the token endpoint) and write nothing.
+func TestServiceAccountHostileInput(t *testing.T) {
+	t.Parallel()
+	e := newHostileEnv(t)
+	accountID := createdID(t)(e.admin.do(http.MethodPost, "/api/v1/service-accounts", map[string]any{"name": "hostile"}))
+	sa := "/api/v1/service-accounts/" + accountID
+	form := "application/x-www-form-urlencoded"
+	basic := func(user, pass string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+	}
+	admin := []hostileCase{
+		{"ServiceAccountListCursorWithNULByteAnswers400", "GET", "/api/v1/service-accounts?cursor=AA", "", nil, 400},
+		{"ServiceAccountListCursorOfAnotherAggregateAnswers400", "GET", "/api/v1/service-accounts?cursor=" + cursorOf("user-"+domain.AdminRoleID), "", nil, 400},
+		{"ServiceAccountListNameWithNULByteAnswers400", "GET", "/api/v1/service-accounts?name=%00", "", nil, 400},
+		{"ServiceAccountListNameWithInvalidUTF8Answers400", "GET", "/api/v1/service-accounts?name=%FF", "", nil, 400},
+		{"ServiceAccountListLimitBeyondInt64Answers400", "GET", "/api/v1/service-accounts?limit=99999999999999999999", "", nil, 400},
+		{"ServiceAccountPathIDWithNULByteAnswers400", "GET", "/api/v1/service-accounts/%00", "", nil, 400},
+		{"CredentialPathIDWithInvalidUTF8Answers400", "POST", sa + "/credentials/%FF/rotate", "", nil, 400},
+		{"CreateServiceAccountWithDuplicateNameKeyAnswers400", "POST", "/api/v1/service-accounts", `{"name":"a","name":"b"}`, nil, 400},
+		{"CreateServiceAccountWithNULInNameAnswers400", "POST", "/api/v1/service-accounts", `{"name":"a\u0000b"}`, nil, 400},
+		{"CreateServiceAccountWithSlashInNameAnswers400", "POST", "/api/v1/service-accounts", `{"name":"../admin"}`, nil, 400},
+		{"CreateServiceAccountWithRoleNameForIDAnswers400", "POST", "/api/v1/service-accounts", `{"name":"x","roles":["admin"]}`, nil, 400},
+		{"CreateServiceAccountWithInvalidUTF8DescriptionAnswers400", "POST", "/api/v1/service-accounts", "{\"name\":\"x\",\"description\":\"\xff\"}", nil, 400},
+		{"UpdateServiceAccountWithMiscasedKeyAnswers400", "PUT", sa, `{"Roles":["` + domain.AdminRoleID + `"]}`, nil, 400},
+		{"CreateCredentialWithNULInCIDRAnswers400", "POST", sa + "/credentials", `{"name":"x","allowed_cidrs":["10.0.0.0/8\u0000"]}`, nil, 400},
+		{"CreateCredentialWithZonedAddressAnswers400", "POST", sa + "/credentials", `{"name":"x","allowed_cidrs":["fe80::1%eth0"]}`, nil, 400},
+		{"CreateCredentialWithTooManyCIDRsAnswers400", "POST", sa + "/credentials", `{"name":"x","allowed_cidrs":[` + strings.Repeat(`"10.0.0.1",`, 32) + `"10.0.0.2"]}`, nil, 400},
+		{"CreateCredentialWithBadExpiryAnswers400", "POST", sa + "/credentials", `{"name":"x","expires_at":"tomorrow"}`, nil, 400},
+		{"CreateCredentialWithPastExpiryAnswers400", "POST", sa + "/credentials", `{"name":"x","expires_at":"0001-01-01T00:00:00Z"}`, nil, 400},
+	}
+	oauth := []hostileCase{
+		{"TokenClientIDWithNULByteAnswers401", "POST", "/api/v1/auth/token", "grant_type=client_credentials&client_id=%00&client_secret=x", []string{"Content-Type", form}, 401},
+		{"TokenFormWithInvalidUTF8Answers400", "POST", "/api/v1/auth/token", "grant_type=client_credentials&client_id=%FF&client_secret=x", []string{"Content-Type", form}, 400},
+		{"TokenFormMalformedAnswers400", "POST", "/api/v1/auth/token", "grant_type=%zz", []string{"Content-Type", form}, 400},
+		{"TokenGrantTypeTwiceAnswers400", "POST", "/api/v1/auth/token", "grant_type=client_credentials&grant_type=password", []string{"Content-Type", form, "Authorization", basic("a", "b")}, 400},
+		{"TokenJSONDuplicateKeyAnswers400", "POST", "/api/v1/auth/token", `{"grant_type":"client_credentials","client_id":"a","client_id":"b","client_secret":"x"}`, nil, 400},
+		{"TokenJSONUnknownKeyAnswers400", "POST", "/api/v1/auth/token", `{"grant_type":"client_credentials","client_id":"a","client_secret":"x","admin":true}`, nil, 400},
+		{"TokenBasicNotBase64Answers401", "POST", "/api/v1/auth/token", "grant_type=client_credentials", []string{"Content-Type", form, "Authorization", "Basic !!!"}, 401},
+		{"TokenBasicBadEscapeAnswers401", "POST", "/api/v1/auth/token", "grant_type=client_credentials", []string{"Content-Type", form, "Authorization", basic("%zz", "x")}, 401},
+		{"TokenBasicWithInvalidUTF8Answers401", "POST", "/api/v1/auth/token", "grant_type=client_credentials", []string{"Content-Type", form, "Authorization", basic("\xff", "\xfe")}, 401},
+		{"TokenBearerSchemeAnswers401", "POST", "/api/v1/auth/token", "grant_type=client_credentials", []string{"Content-Type", form, "Authorization", "Bearer x"}, 401},
+		{"TokenSecretOfOtherShapeAnswers401", "POST", "/api/v1/auth/token", "grant_type=client_credentials&client_id=" + strings.Repeat("a", 32) + "&client_secret=svs_%00", []string{"Content-Type", form}, 401},
+		{"TokenBodyOverTheLimitAnswers413", "POST", "/api/v1/auth/token", "grant_type=client_credentials&client_id=" + strings.Repeat("a", 9000), []string{"Content-Type", form}, 413},
+		{"TokenLatin1BodyAnswers415", "POST", "/api/v1/auth/token", "grant_type=client_credentials", []string{"Content-Type", form + "; charset=iso-8859-1"}, 415},
+		{"TokenTextBodyAnswers415", "POST", "/api/v1/auth/token", "hello", []string{"Content-Type", "text/plain"}, 415},
+	}
+	anonymous := &client{t: t, base: e.admin.base}
+	ctx := t.Context()
+	before, err := e.inst.app.store.HeadPosition(ctx)
+	require.NoError(t, err)
+	run := func(c *client, cases []hostileCase) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				status, contentType, body := c.raw(tc.method, tc.path, tc.body, tc.headers...)
+				require.Equal(t, tc.status, status, "%s %s: %s", tc.method, tc.path, body)
+				require.Equal(t, "application/json", contentType)
+				var answer struct {
+					Error any `json:"error"`
+				}
+				require.NoError(t, json.Unmarshal(body, &answer), string(body))
+				require.NotEmpty(t, answer.Error, string(body))
+				require.NotContains(t, string(body), "internal error")
+			})
+		}
+	}
+	run(e.admin, admin)
+	run(anonymous, oauth)
+	after, err := e.inst.app.store.HeadPosition(ctx)
+	require.NoError(t, err)
+	require.Equal(t, before, after, "a refused hostile request wrote to the log")
+}
