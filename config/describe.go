@@ -62,7 +62,7 @@ const (
 	EnvLockoutAccountThreshold = "VAULT_LOCKOUT_ACCOUNT_THRESHOLD"
 	EnvLockoutAccountWindow    = "VAULT_LOCKOUT_ACCOUNT_WINDOW"
 	EnvSecretKeepVersions      = "VAULT_SECRET_KEEP_VERSIONS"
-	EnvSecretKeyPrevious       = "SECRET_KEY_PREVIOUS"
+	EnvSecretKeyPrevious       = "SECRET_KEY_PREVIOUS" //nolint:gosec // G101: the name of an environment variable, not its value
 	EnvCheckpointKey           = "VAULT_CHECKPOINT_KEY"
 	EnvCheckpointEvery         = "VAULT_CHECKPOINT_EVERY"
 	EnvCheckpointInterval      = "VAULT_CHECKPOINT_INTERVAL"
