@@ -140,7 +140,7 @@ func (u *User) VerifyEmail(email string) error {
 		return err
 	}
 	if u.state.Email == "" || !strings.EqualFold(email, u.state.Email) {
-		return Errorf(EINVALID, "the link is invalid, expired or already used")
+		return Errorf(EINVALID, "the token is invalid, expired or already used")
 	}
 	if u.state.EmailVerified {
 		return nil
@@ -235,7 +235,7 @@ type EmailToken struct {
 // errBadToken is the one answer to every unusable token: malformed,
 // unknown, expired, used, or bound to a state that is gone.
 func errBadToken() error {
-	return Errorf(EINVALID, "the link is invalid, expired or already used")
+	return Errorf(EINVALID, "the token is invalid, expired or already used")
 }
 
 // ErrBadEmailToken is errBadToken for the command layer.

@@ -77,7 +77,7 @@ func TestEmailTokenIsBoundToTheUsersState(t *testing.T) {
 				return
 			}
 			require.Equal(t, domain.EINVALID, domain.ErrorCode(err))
-			require.Equal(t, "the link is invalid, expired or already used", domain.ErrorMessage(err))
+			require.Equal(t, "the token is invalid, expired or already used", domain.ErrorMessage(err))
 		})
 	}
 }

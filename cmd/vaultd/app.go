@@ -27,6 +27,7 @@ import (
 	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/integrity"
 	"github.com/securevault/vault/keys"
+	"github.com/securevault/vault/mail"
 	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/projections"
 	"github.com/securevault/vault/projections/secrets"
@@ -70,6 +71,8 @@ type app struct {
 	server      *api.Server
 	// tls serves both listeners' certificate when VAULT_TLS_CERT is set.
 	tls *servertls.Reloader
+	// mailStore keeps e-mail tokens and deliveries (mail.go).
+	mailStore *mail.Store
 }
 
 func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, terminal io.Writer) (_ *app, err error) {
@@ -203,6 +206,9 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	}
 	a.server.MountStatus(api.StatusDeps{Queries: status})
 	a.server.MountIdentity(api.IdentityDeps{Commands: a.identity, Queries: qs.Identity})
+	if err := a.openMail(api.IdentityDeps{Commands: a.identity, Queries: qs.Identity}); err != nil {
+		return nil, err
+	}
 	a.server.MountSecrets(api.SecretsDeps{Commands: a.secrets, Queries: qs.Secrets})
 	a.server.MountAudit(api.AuditDeps{Queries: qs.Audit})
 	return a, nil
