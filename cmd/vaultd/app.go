@@ -73,6 +73,7 @@ type app struct {
 	tls *servertls.Reloader
 	// mailStore keeps e-mail tokens and deliveries (mail.go).
 	mailStore *mail.Store
+	mailer    *mail.Consumer
 }
 
 func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, terminal io.Writer) (_ *app, err error) {
@@ -402,13 +403,14 @@ func (a *app) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	var wg sync.WaitGroup
-	errs := make(chan error, 5)
+	errs := make(chan error, 8)
 	for name, run := range map[string]func(context.Context) error{
 		"pgnotify":    a.listener.Run,
 		"relay":       a.relay.Run,
 		"projections": a.runner.Run,
 		"checkpoints": a.signer.Run,
 		"waiter":      a.waiter.Run,
+		"mail":        a.mailer.Run,
 	} {
 		wg.Go(func() {
 			if err := run(background); err != nil {
