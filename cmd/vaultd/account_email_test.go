@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -166,4 +167,33 @@ func TestAccountEmailEndToEnd(t *testing.T) {
 		require.NotContains(t, m.To, "nobody@example.com", "forgot-password for an unknown address sends nothing")
 	}
 	require.Len(t, srv.Mails(), 3, "each mail was sent once")
+}
+
+// plantAccountEmail drives a verification and a reset through real mail
+// for the canary test and returns what must never leave: the two tokens
+// (as sent and as bytes) and the passwords set.
+func plantAccountEmail(t *testing.T, inst *instance, admin *client, srv *smtptest.Server) []string {
+	t.Helper()
+	anon := &client{t: t, base: inst.baseURL}
+	first, second := "PLANTED-MAIL-PW-"+randomText(t, 16), "PLANTED-RESET-PW-"+randomText(t, 16)
+	before := len(srv.Mails())
+	status, body := admin.do(http.MethodPost, "/api/v1/users", map[string]any{"username": "canarymail", "email": "canarymail@example.com", "password": first})
+	require.Equal(t, http.StatusCreated, status, string(body))
+	mails := srv.Wait(t, before+1, 30*time.Second)
+	path, verifyToken := follow(t, mails[before].Link(t), testPublicURL+"/api/v1/auth/verify-email")
+	status, body = anon.do(http.MethodGet, path, nil)
+	require.Equal(t, http.StatusOK, status, string(body))
+	status, _ = anon.do(http.MethodPost, "/api/v1/auth/forgot-password", map[string]string{"email": "canarymail@example.com"})
+	require.Equal(t, http.StatusAccepted, status)
+	mails = srv.Wait(t, before+2, 30*time.Second)
+	_, resetToken := follow(t, mails[before+1].Link(t), testFrontendURL+"/reset-password")
+	status, body = anon.do(http.MethodPost, "/api/v1/auth/reset-password", map[string]string{"token": resetToken, "new_password": second})
+	require.Equal(t, http.StatusNoContent, status, string(body))
+	out := []string{first, second, verifyToken, resetToken}
+	for _, tok := range []string{verifyToken, resetToken} {
+		raw, err := base64.RawURLEncoding.DecodeString(tok)
+		require.NoError(t, err)
+		out = append(out, string(raw))
+	}
+	return out
 }
