@@ -115,6 +115,9 @@ type Identity struct {
 	opts           IdentityOptions
 	ipLimiter      *ratelimit.Keyed[string]
 	accountLimiter *ratelimit.Keyed[string]
+	// email is registration, verification and reset by mail, once
+	// EnableAccountEmail set it (account_email.go).
+	email *accountEmail
 }
 
 // NewIdentity returns the identity handlers.

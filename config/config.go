@@ -138,6 +138,9 @@ type Config struct {
 	ChainKey          Secret
 	ChainKeysPrevious []Secret
 
+	// Email is account e-mail (email.go).
+	Email Email
+
 	// DevKeysFile is set when keys were read from, or generated into, the
 	// dev key file, so the caller can say so.
 	DevKeysFile string
@@ -245,6 +248,7 @@ func LoadWith(ctx context.Context, opts Options) (*Config, error) {
 		}
 	}
 	c.checkTLS(p)
+	c.loadEmail(p, logger)
 	if c.JetStreamStream == "" || strings.ContainsAny(c.JetStreamStream, " .*>\t") {
 		p.fail(EnvJetStreamStream, "must be a non-empty JetStream stream name without spaces, dots or wildcards")
 	}

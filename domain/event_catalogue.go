@@ -140,6 +140,15 @@ var eventCatalogue = sync.OnceValue(func() map[string]EventMeaning {
 		EventAccessDenied: entry(AccessAggregate, "", "").denial().ecs([]string{"iam"}, "denied").
 			outcome(AuditDenied).severity(SeverityWarning),
 		EventChainKeyed: entry(ChainAggregate, "log.seal", ResourceLog),
+
+		EventEmailVerified:          entry(UserAggregate, "user.verify_email", ResourceUsers),
+		EventPasswordResetRequested: entry(UserAggregate, "auth.forgot_password", ResourceUsers).severity(SeverityNotice),
+		EventPasswordResetCompleted: entry(UserAggregate, "auth.reset_password", ResourceUsers).severity(SeverityNotice),
+		// Nobody has the address: worth a look when it comes in floods.
+		EventPasswordResetUnmatched: entry(ResetAttemptAggregate, "auth.forgot_password", ResourceUsers).login().
+			outcome(AuditFailed).severity(SeverityNotice),
+		EventMailDeadLettered: reservation(MailAggregate, "mail.dead_letter", ResourceUsers, "user_id").
+			outcome(AuditFailed).severity(SeverityWarning),
 	}
 	out := make(map[string]EventMeaning, len(entries))
 	for eventType, m := range entries {
@@ -226,7 +235,7 @@ func Registries() []*Registry {
 	return []*Registry{
 		userRegistry(), sessionRegistry(), roleRegistry(), policyRegistry(), secretRegistry(),
 		reservationRegistry(), roleMembersRegistry(), secretNameRegistry(), secretAccessRegistry(),
-		accessRegistry(), chainRegistry(),
+		accessRegistry(), chainRegistry(), resetAttemptRegistry(), mailRegistry(),
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/securevault/vault/eventstore"
 	"github.com/securevault/vault/integrity"
 	"github.com/securevault/vault/keys"
+	"github.com/securevault/vault/mail"
 	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/pgtrace"
 	"github.com/securevault/vault/projections"
@@ -71,6 +72,9 @@ type app struct {
 	server      *api.Server
 	// tls serves both listeners' certificate when VAULT_TLS_CERT is set.
 	tls *servertls.Reloader
+	// mailStore keeps e-mail tokens and deliveries (mail.go).
+	mailStore *mail.Store
+	mailer    *mail.Consumer
 }
 
 func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, terminal io.Writer) (_ *app, err error) {
@@ -204,6 +208,9 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	}
 	a.server.MountStatus(api.StatusDeps{Queries: status})
 	a.server.MountIdentity(api.IdentityDeps{Commands: a.identity, Queries: qs.Identity})
+	if err := a.openMail(api.IdentityDeps{Commands: a.identity, Queries: qs.Identity}); err != nil {
+		return nil, err
+	}
 	a.server.MountSecrets(api.SecretsDeps{Commands: a.secrets, Queries: qs.Secrets})
 	a.server.MountAudit(api.AuditDeps{Queries: qs.Audit})
 	return a, nil
@@ -397,13 +404,14 @@ func (a *app) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	var wg sync.WaitGroup
-	errs := make(chan error, 5)
+	errs := make(chan error, 8)
 	for name, run := range map[string]func(context.Context) error{
 		"pgnotify":    a.listener.Run,
 		"relay":       a.relay.Run,
 		"projections": a.runner.Run,
 		"checkpoints": a.signer.Run,
 		"waiter":      a.waiter.Run,
+		"mail":        a.mailer.Run,
 	} {
 		wg.Go(func() {
 			if err := run(background); err != nil {

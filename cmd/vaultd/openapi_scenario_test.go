@@ -76,7 +76,7 @@ func TestOpenAPIContract(t *testing.T) {
 
 	require.True(t, t.Run("Scenario", func(t *testing.T) {
 		c.t = t
-		for _, s := range scenarioSteps() {
+		for _, s := range append(scenarioSteps(), accountEmailSteps()...) {
 			c.run(s)
 		}
 		// An account's logins are throttled: 401 until the burst is spent,
@@ -387,7 +387,7 @@ func (c *contract) probes() []step {
 		"as_of": "yesterday", "at_position": "-1", "limit": "0", "cursor": "!", "prefix": "../x", "tag": "Not A Tag",
 		"include_deleted": "maybe", "name": "a/b", "version": "0", "from": "yesterday", "to": "yesterday",
 		"user": "no one", "action": "no action", "resource_type": "no type", "resource_id": "\x01", "outcome": "ok",
-		"ip": "not-an-ip", "since": "yesterday", "until": "yesterday", "format": "xml",
+		"ip": "not-an-ip", "since": "yesterday", "until": "yesterday", "format": "xml", "token": "!",
 	}
 	validQuery := map[string]string{"from": "1"}
 	var out []step
