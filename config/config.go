@@ -99,6 +99,8 @@ type Config struct {
 	AccessTokenTTL        time.Duration
 	RefreshTokenTTL       time.Duration
 	ShutdownTimeout       time.Duration
+	// ClientGrant tunes the client-credentials grant of service accounts.
+	ClientGrant
 
 	KMSKeyID    string
 	AWSRegion   string
@@ -226,6 +228,7 @@ func LoadWith(ctx context.Context, opts Options) (*Config, error) {
 		RefreshTokenTTL:       p.duration(EnvRefreshTokenTTL),
 		ShutdownTimeout:       p.duration(EnvShutdownTimeout),
 	}
+	c.ClientGrant = p.clientGrant()
 
 	switch c.Mode {
 	case ModeDev, ModeProduction:

@@ -150,6 +150,9 @@ var eventCatalogue = sync.OnceValue(func() map[string]EventMeaning {
 		EventMailDeadLettered: reservation(MailAggregate, "mail.dead_letter", ResourceUsers, "user_id").
 			outcome(AuditFailed).severity(SeverityWarning),
 	}
+	for eventType, m := range serviceAccountMeanings(entry, reservation) {
+		entries[eventType] = m
+	}
 	out := make(map[string]EventMeaning, len(entries))
 	for eventType, m := range entries {
 		if m.ECSCategory == nil {
@@ -187,6 +190,8 @@ func ecsClass(aggregate, eventType string) (category, types []string) {
 		return []string{"iam"}, []string{"group", change}
 	case PolicyAggregate, PolicyNameAggregate:
 		return []string{"iam", "configuration"}, []string{"admin", change}
+	case ServiceAccountAggregate, ServiceAccountNameAggregate, ClientIDAggregate:
+		return []string{"iam"}, []string{"user", change}
 	case SecretAggregate, SecretNameAggregate, fileAggregate, fileNameAggregate:
 		return []string{"database"}, []string{change}
 	}
@@ -236,6 +241,7 @@ func Registries() []*Registry {
 		userRegistry(), sessionRegistry(), roleRegistry(), policyRegistry(), secretRegistry(),
 		reservationRegistry(), roleMembersRegistry(), secretNameRegistry(), secretAccessRegistry(),
 		accessRegistry(), chainRegistry(), resetAttemptRegistry(), mailRegistry(),
+		serviceAccountRegistry(), clientStreamsRegistry(),
 	}
 }
 

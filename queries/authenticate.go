@@ -38,6 +38,9 @@ func NewAuthenticator(svc *Service, tokens AccessTokens) (*Authenticator, error)
 func (a *Authenticator) Authenticate(ctx context.Context, bearerToken string) (domain.Principal, error) {
 	claims, err := a.tokens.VerifyAccess(bearerToken)
 	if err != nil {
+		if p, handled, cerr := a.authenticateServiceAccount(ctx, bearerToken); handled {
+			return p, cerr
+		}
 		return domain.Principal{}, err
 	}
 	sess, err := a.svc.fold.Session(ctx, claims.SessionID)

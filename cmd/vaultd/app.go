@@ -213,6 +213,8 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	}
 	a.server.MountSecrets(api.SecretsDeps{Commands: a.secrets, Queries: qs.Secrets})
 	a.server.MountAudit(api.AuditDeps{Queries: qs.Audit})
+	a.server.MountServiceAccounts(api.ServiceAccountDeps{Commands: a.identity, Queries: qs.ServiceAccounts})
+	a.server.MountClientToken(api.ClientTokenDeps{Commands: a.identity})
 	return a, nil
 }
 

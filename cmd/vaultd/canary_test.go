@@ -148,6 +148,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	// Account mail: the tokens of a verification and a reset link, and the
 	// passwords set through them.
 	mailSecrets := plantAccountEmail(t, inst, c, smtp)
+	planted := plantServiceAccount(t, c)
 
 	var needles []string
 	encodings := func(v []byte) []string {
@@ -155,7 +156,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 			base64.StdEncoding.EncodeToString(v), base64.RawStdEncoding.EncodeToString(v),
 			base64.URLEncoding.EncodeToString(v), base64.RawURLEncoding.EncodeToString(v), hex.EncodeToString(v)}
 	}
-	for _, v := range append([]string{canary, rotated, userPassword, newPassword, adminPassword}, mailSecrets...) {
+	for _, v := range append(append([]string{canary, rotated, userPassword, newPassword, adminPassword}, mailSecrets...), planted...) {
 		needles = append(needles, encodings([]byte(v))...)
 	}
 	for _, h := range hashes {

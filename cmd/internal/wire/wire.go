@@ -211,6 +211,10 @@ func NewIdentity(svc *commands.Service, cfg *config.Config, dataKeys *keys.Store
 		LoginIPBurst:      cfg.LoginIPBurst,
 		LoginAccountRate:  cfg.LoginAccountRate,
 		LoginAccountBurst: cfg.LoginAccountBurst,
+		Clients: commands.ClientOptions{
+			TokenTTL: cfg.ClientTokenTTL, IPRate: cfg.ClientTokenIPRate, IPBurst: cfg.ClientTokenIPBurst,
+			ClientRate: cfg.ClientTokenClientRate, ClientBurst: cfg.ClientTokenClientBurst,
+		},
 	})
 }
 
@@ -226,6 +230,8 @@ type Queries struct {
 	Identity      *queries.Identity
 	Audit         *queries.Audit
 	Authenticator *queries.Authenticator
+	// ServiceAccounts reads service accounts and their credentials.
+	ServiceAccounts *queries.ServiceAccounts
 }
 
 // NewQueries wires the queries over svc to the projections' readers on db;
@@ -244,6 +250,9 @@ func NewQueries(svc *queries.Service, db *pgxpool.Pool, tokens queries.AccessTok
 		return Queries{}, err
 	}
 	if q.Authenticator, err = queries.NewAuthenticator(svc, tokens); err != nil {
+		return Queries{}, err
+	}
+	if q.ServiceAccounts, err = queries.NewServiceAccounts(svc, catalog); err != nil {
 		return Queries{}, err
 	}
 	return q, nil
