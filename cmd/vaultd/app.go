@@ -67,6 +67,7 @@ type app struct {
 	service     *commands.Service
 	identity    *commands.Identity
 	secrets     *commands.Secrets
+	files       *commands.Files
 	server      *api.Server
 	// tls serves both listeners' certificate when VAULT_TLS_CERT is set.
 	tls *servertls.Reloader
@@ -205,6 +206,13 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	a.server.MountIdentity(api.IdentityDeps{Commands: a.identity, Queries: qs.Identity})
 	a.server.MountSecrets(api.SecretsDeps{Commands: a.secrets, Queries: qs.Secrets})
 	a.server.MountAudit(api.AuditDeps{Queries: qs.Audit})
+	files, err := a.openFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.mountFiles(files, reads, streams.NewCatalog(a.pool)); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -396,13 +404,14 @@ func (a *app) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	var wg sync.WaitGroup
-	errs := make(chan error, 5)
+	errs := make(chan error, 6)
 	for name, run := range map[string]func(context.Context) error{
 		"pgnotify":    a.listener.Run,
 		"relay":       a.relay.Run,
 		"projections": a.runner.Run,
 		"checkpoints": a.signer.Run,
 		"waiter":      a.waiter.Run,
+		"file sweep":  a.sweepOrphans,
 	} {
 		wg.Go(func() {
 			if err := run(background); err != nil {
