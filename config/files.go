@@ -24,6 +24,12 @@ type FileStorage struct {
 	// OrphanGrace is how old a blob no event names must be before the
 	// sweep deletes it.
 	OrphanGrace time.Duration
+	// AccessKeyID and SecretAccessKey are AWS_ACCESS_KEY_ID and
+	// AWS_SECRET_ACCESS_KEY as this configuration's source saw them: when
+	// both are set they are used, otherwise the rest of the standard AWS
+	// credential chain (shared files, instance role).
+	AccessKeyID     string
+	SecretAccessKey Secret
 }
 
 func fileVars() []Var {
@@ -45,6 +51,12 @@ func (c *Config) parseFiles(p *parser) {
 		S3ForcePathStyle: p.bool(EnvS3ForcePathStyle),
 		MaxFileBytes:     int64(p.int(EnvMaxFileBytes, 1)),
 		OrphanGrace:      p.duration(EnvFileOrphanGrace),
+	}
+	if id, ok := p.lookup("AWS_ACCESS_KEY_ID"); ok {
+		c.Files.AccessKeyID = id
+	}
+	if key, ok := p.lookup("AWS_SECRET_ACCESS_KEY"); ok {
+		c.Files.SecretAccessKey = Secret(key)
 	}
 	if c.Files.S3Region == "" {
 		c.Files.S3Region = c.AWSRegion

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
 	"github.com/securevault/vault/api"
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/localblob"
@@ -20,9 +22,11 @@ func (a *app) openFiles(ctx context.Context) (*commands.Files, error) {
 	fc := a.cfg.Files
 	switch {
 	case fc.S3Bucket != "":
-		store, err := s3blob.New(ctx, s3blob.Config{
-			Bucket: fc.S3Bucket, Endpoint: fc.S3Endpoint, Region: fc.S3Region, ForcePathStyle: fc.S3ForcePathStyle,
-		})
+		sc := s3blob.Config{Bucket: fc.S3Bucket, Endpoint: fc.S3Endpoint, Region: fc.S3Region, ForcePathStyle: fc.S3ForcePathStyle}
+		if fc.AccessKeyID != "" && fc.SecretAccessKey.IsSet() {
+			sc.Credentials = credentials.NewStaticCredentialsProvider(fc.AccessKeyID, string(fc.SecretAccessKey), "")
+		}
+		store, err := s3blob.New(ctx, sc)
 		if err != nil {
 			return nil, err
 		}
