@@ -114,10 +114,11 @@ func (s *Files) open(ctx context.Context, id string, v domain.FileVersion, dk []
 	}
 	start := streamseal.SegmentOffset(first)
 	end := min(streamseal.SegmentOffset(last+1), v.SealedSize)
-	rc, err := s.deps.Blobs.Get(ctx, v.BlobKey, start, end-start)
+	blob, err := s.deps.Blobs.Get(ctx, v.BlobKey, start, end-start)
 	if err != nil {
 		return nil, blobReadError(err)
 	}
+	rc := newReadAhead(blob)
 	r, err := streamseal.NewSegmentReader(header, rc, dk, contentRef(id, v.Version).AAD(), first, v.Size)
 	if err != nil {
 		rc.Close()
