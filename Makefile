@@ -17,7 +17,7 @@ SQLC_OUT      := $(shell awk '$$1 == "out:" {print $$2}' sqlc.yaml)
 TEST_FLAGS    ?= -race
 TEST_TIMEOUT  ?= 9m
 PKGS          ?= ./...
-BENCH_SCENARIOS ?= append latency rebuild http audit history
+BENCH_SCENARIOS ?= append latency rebuild http audit history files
 # Budget of each fuzz target in `make fuzz`; CI runs them with a short one.
 FUZZTIME      ?= 30s
 BIN           ?= bin

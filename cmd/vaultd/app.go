@@ -69,6 +69,7 @@ type app struct {
 	service     *commands.Service
 	identity    *commands.Identity
 	secrets     *commands.Secrets
+	files       *commands.Files
 	server      *api.Server
 	// tls serves both listeners' certificate when VAULT_TLS_CERT is set.
 	tls *servertls.Reloader
@@ -215,6 +216,13 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	a.server.MountAudit(api.AuditDeps{Queries: qs.Audit})
 	a.server.MountServiceAccounts(api.ServiceAccountDeps{Commands: a.identity, Queries: qs.ServiceAccounts})
 	a.server.MountClientToken(api.ClientTokenDeps{Commands: a.identity})
+	files, err := a.openFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.mountFiles(files, reads, streams.NewCatalog(a.pool)); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -414,6 +422,7 @@ func (a *app) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 		"checkpoints": a.signer.Run,
 		"waiter":      a.waiter.Run,
 		"mail":        a.mailer.Run,
+		"file sweep":  a.sweepOrphans,
 	} {
 		wg.Go(func() {
 			if err := run(background); err != nil {
