@@ -25,6 +25,7 @@ import (
 	"github.com/securevault/vault/devstate"
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/eventstore"
+	"github.com/securevault/vault/fold"
 	"github.com/securevault/vault/integrity"
 	"github.com/securevault/vault/keys"
 	"github.com/securevault/vault/pgnotify"
@@ -59,6 +60,9 @@ type app struct {
 	relay    *relay.Relay
 	signer   *checkpoint.Signer
 	runner   *projections.Runner
+	// identityView is this replica's identity state in memory, which every
+	// request authenticates against.
+	identityView *fold.View
 	waiter   *projections.Waiter
 	keyring  *keys.Keyring
 	dataKeys *keys.Store
@@ -177,7 +181,8 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 		MinPositionTimeout: cfg.MinPositionTimeout,
 		CatalogTimeout:     cfg.ReadYourWritesTimeout,
 	})
-	qs, err := wire.NewQueries(reads, a.pool, tokens)
+	a.identityView = wire.IdentityView(a.store, a.latch, logger.With("component", "identity-view"))
+	qs, err := wire.NewQueries(reads, a.pool, tokens, a.identityView)
 	if err != nil {
 		return nil, err
 	}
@@ -371,6 +376,15 @@ func (a *app) readyChecks() []api.ReadyCheck {
 	}
 }
 
+// followIdentity keeps the identity view close to the head of the log, woken
+// by every committed batch (polling as a fallback), so the read each
+// request makes to prove the view current seldom has events to apply.
+func (a *app) followIdentity(ctx context.Context) error {
+	wake, cancel := a.listener.Subscribe(pgnotify.ChannelEvents)
+	defer cancel()
+	return a.identityView.Run(ctx, wake, time.Second)
+}
+
 type statusBody struct {
 	Projections []projections.Status `json:"projections"`
 	Relay       relay.Status         `json:"relay"`
@@ -397,13 +411,14 @@ func (a *app) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	var wg sync.WaitGroup
-	errs := make(chan error, 5)
+	errs := make(chan error, 6)
 	for name, run := range map[string]func(context.Context) error{
 		"pgnotify":    a.listener.Run,
 		"relay":       a.relay.Run,
 		"projections": a.runner.Run,
 		"checkpoints": a.signer.Run,
 		"waiter":      a.waiter.Run,
+		"identity":    a.followIdentity,
 	} {
 		wg.Go(func() {
 			if err := run(background); err != nil {
