@@ -63,9 +63,9 @@ type app struct {
 	// identityView is this replica's identity state in memory, which every
 	// request authenticates against.
 	identityView *fold.View
-	waiter   *projections.Waiter
-	keyring  *keys.Keyring
-	dataKeys *keys.Store
+	waiter       *projections.Waiter
+	keyring      *keys.Keyring
+	dataKeys     *keys.Store
 	// keyProvider names the key-encryption-key provider in each secret
 	// version's event.
 	keyProvider string
