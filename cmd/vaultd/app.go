@@ -25,6 +25,7 @@ import (
 	"github.com/securevault/vault/devstate"
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/eventstore"
+	"github.com/securevault/vault/fold"
 	"github.com/securevault/vault/integrity"
 	"github.com/securevault/vault/keys"
 	"github.com/securevault/vault/mail"
@@ -60,9 +61,12 @@ type app struct {
 	relay    *relay.Relay
 	signer   *checkpoint.Signer
 	runner   *projections.Runner
-	waiter   *projections.Waiter
-	keyring  *keys.Keyring
-	dataKeys *keys.Store
+	// identityView is this replica's identity state in memory, which every
+	// request authenticates against.
+	identityView *fold.View
+	waiter       *projections.Waiter
+	keyring      *keys.Keyring
+	dataKeys     *keys.Store
 	// keyProvider names the key-encryption-key provider in each secret
 	// version's event.
 	keyProvider string
@@ -182,7 +186,8 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 		MinPositionTimeout: cfg.MinPositionTimeout,
 		CatalogTimeout:     cfg.ReadYourWritesTimeout,
 	})
-	qs, err := wire.NewQueries(reads, a.pool, tokens)
+	a.identityView = wire.IdentityView(a.store, a.latch, logger.With("component", "identity-view"))
+	qs, err := wire.NewQueries(reads, a.pool, tokens, a.identityView)
 	if err != nil {
 		return nil, err
 	}
@@ -388,6 +393,15 @@ func (a *app) readyChecks() []api.ReadyCheck {
 	}
 }
 
+// followIdentity keeps the identity view close to the head of the log, woken
+// by every committed batch (polling as a fallback), so the read each
+// request makes to prove the view current seldom has events to apply.
+func (a *app) followIdentity(ctx context.Context) error {
+	wake, cancel := a.listener.Subscribe(pgnotify.ChannelEvents)
+	defer cancel()
+	return a.identityView.Run(ctx, wake, time.Second)
+}
+
 type statusBody struct {
 	Projections []projections.Status `json:"projections"`
 	Relay       relay.Status         `json:"relay"`
@@ -423,6 +437,7 @@ func (a *app) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 		"waiter":      a.waiter.Run,
 		"mail":        a.mailer.Run,
 		"file sweep":  a.sweepOrphans,
+		"identity":    a.followIdentity,
 	} {
 		wg.Go(func() {
 			if err := run(background); err != nil {

@@ -235,8 +235,9 @@ type Queries struct {
 }
 
 // NewQueries wires the queries over svc to the projections' readers on db;
-// tokens verifies access tokens.
-func NewQueries(svc *queries.Service, db *pgxpool.Pool, tokens queries.AccessTokens) (Queries, error) {
+// tokens verifies access tokens, against view (nil: folded from the log per
+// request).
+func NewQueries(svc *queries.Service, db *pgxpool.Pool, tokens queries.AccessTokens, view queries.IdentityView) (Queries, error) {
 	catalog := streams.NewCatalog(db)
 	q := Queries{Service: svc}
 	var err error
@@ -249,11 +250,17 @@ func NewQueries(svc *queries.Service, db *pgxpool.Pool, tokens queries.AccessTok
 	if q.Audit, err = queries.NewAudit(svc, audit.NewReader(db)); err != nil {
 		return Queries{}, err
 	}
-	if q.Authenticator, err = queries.NewAuthenticator(svc, tokens); err != nil {
+	if q.Authenticator, err = queries.NewAuthenticator(svc, tokens, view); err != nil {
 		return Queries{}, err
 	}
 	if q.ServiceAccounts, err = queries.NewServiceAccounts(svc, catalog); err != nil {
 		return Queries{}, err
 	}
 	return q, nil
+}
+
+// IdentityView is the in-memory identity state of one replica over store:
+// sessions, users, roles and policies, as authentication reads them.
+func IdentityView(store *eventstore.Store, latch fold.Tripped, logger *slog.Logger) *fold.View {
+	return fold.NewView(store, latch, logger, fold.IdentityKinds()...)
 }
