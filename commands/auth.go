@@ -119,7 +119,10 @@ type Identity struct {
 	opts           IdentityOptions
 	ipLimiter      *ratelimit.Keyed[string]
 	accountLimiter *ratelimit.Keyed[string]
-	clients        *clientGrant
+	// email is registration, verification and reset by mail, once
+	// EnableAccountEmail set it (account_email.go).
+	email   *accountEmail
+	clients *clientGrant
 }
 
 // NewIdentity returns the identity handlers.
