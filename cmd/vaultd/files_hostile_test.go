@@ -109,7 +109,7 @@ func blobDump(t *testing.T, inst *instance) string {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		data, err := os.ReadFile(p)
+		data, err := os.ReadFile(p) //nolint:gosec // G122: walks a directory this test owns
 		b.Write(data)
 		return err
 	}))
