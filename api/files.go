@@ -45,6 +45,7 @@ func (s *Server) MountFiles(deps FilesDeps) {
 	s.handle(http.MethodGet, "/api/v1/files/{id}/versions", s.authenticated(h.versions), timeTravelQuery()...)
 	s.handle(http.MethodPost, "/api/v1/files/{id}/versions/{version}/destroy", s.authenticated(h.destroy))
 	s.handle(http.MethodGet, "/api/v1/files/{id}/download", s.authenticated(h.download), "version")
+	s.handle(http.MethodGet, "/api/v1/files/{id}/history", s.authenticated(h.history), timeTravelQuery("limit", "cursor")...)
 }
 
 type fileHandlers struct {
@@ -308,6 +309,21 @@ func (h fileHandlers) destroy(w http.ResponseWriter, r *http.Request, caller dom
 		return
 	}
 	writeFileResult(w, http.StatusOK, res)
+}
+
+// history answers the timeline of a file, oldest first, paged by position.
+func (h fileHandlers) history(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
+	q := r.URL.Query()
+	in := queries.HistoryInput{Cursor: q.Get("cursor")}
+	var err error
+	if in.Limit, err = optionalInt(q, "limit"); err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	h.s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
+		page, err := h.deps.Queries.History(r.Context(), caller, mux.Vars(r)["id"], in, at)
+		return page, &page.Instant, err
+	})
 }
 
 // download streams a version's plaintext. The audit event is appended
