@@ -225,6 +225,18 @@ func TestFilesEndToEndOnS3(t *testing.T) {
 		domain.EventFileRestored: 1, domain.EventFileVersionDestroyed: 1, domain.EventFileDownloaded: 5,
 	}, counts)
 
+	var diff struct {
+		Existed           bool                     `json:"existed_at_from"`
+		VersionsAdded     []domain.FileVersionInfo `json:"versions_added"`
+		VersionsDestroyed []domain.FileVersionInfo `json:"versions_destroyed"`
+		Downloads         []map[string]any         `json:"downloads"`
+	}
+	c.json(http.MethodGet, base+"/diff?from=1", nil, http.StatusOK, &diff)
+	require.False(t, diff.Existed)
+	require.Len(t, diff.VersionsAdded, 2)
+	require.Len(t, diff.VersionsDestroyed, 1)
+	require.Len(t, diff.Downloads, 5)
+
 	// Tampering with what S3 holds: a large file, so the failure comes
 	// after the first segment went out and the connection is aborted.
 	big := c.uploadForm("e2e/big.bin", "", content)

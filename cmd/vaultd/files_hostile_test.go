@@ -71,6 +71,8 @@ func hostileFileCases(t *testing.T, e *hostileEnv) []hostileCase {
 		{"FileListAsOfCursorWithNULByteAnswers400", "GET", files + "?at_position=1&cursor=AA", "", nil, 400},
 		{"FileHistoryCursorWithNULByteAnswers400", "GET", file + "/history?cursor=%00", "", nil, 400},
 		{"FileHistoryCursorBeyondInt64Answers400", "GET", file + "/history?cursor=99999999999999999999", "", nil, 400},
+		{"FileDiffFromWithInvalidUTF8Answers400", "GET", file + "/diff?from=%FF", "", nil, 400},
+		{"FileDiffFromAfterToAnswers400", "GET", file + "/diff?from=5&to=1", "", nil, 400},
 		{"FilePathIDWithNULByteAnswers404", "GET", "/api/v1/files/%00", "", nil, 404},
 		{"FilePathIDWithInvalidUTF8Answers404", "GET", "/api/v1/files/%FF/versions", "", nil, 404},
 		{"FileDownloadVersionWithNULByteAnswers400", "GET", file + "/download?version=%00", "", nil, 400},

@@ -73,6 +73,8 @@ func fileScenarioSteps() []step {
 		{name: "file history, a page", as: "admin", method: get, path: file + "/history?limit=2", status: 200, capture: captureField("file_history_cursor", "next_cursor")},
 		{name: "file history, the next page", as: "admin", method: get, path: file + "/history?limit=2&cursor={file_history_cursor}", status: 200},
 		{name: "file history up to its creation", as: "admin", method: get, path: file + "/history?at_position={file_created}", status: 200},
+		{name: "file diff since creation", as: "admin", method: get, path: file + "/diff?from={file_created}", status: 200},
+		{name: "file diff without from", as: "admin", method: get, path: file + "/diff", status: 400},
 		{name: "the reader may not read a file", as: "reader", method: get, path: file, status: 403},
 		{name: "the reader may not download a file", as: "reader", method: get, path: file + "/download", status: 403},
 		{name: "the reader may not upload", as: "reader", method: post, path: "/api/v1/files?name=contract/mine.bin", ctype: bin, raw: "x", status: 403},
