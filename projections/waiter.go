@@ -117,10 +117,15 @@ func (w *Waiter) WaitFor(ctx context.Context, position int64, timeout time.Durat
 	defer deadline.Stop()
 	poll := time.NewTicker(w.poll)
 	defer poll.Stop()
-	// seen is each lagging selective projection's checkpoint at the
-	// previous check: one that did not move since is asked whether anything
-	// it reads lies before position (once per checkpoint).
-	seen, asked := map[string]int64{}, map[string]int64{}
+	// A selective projection that lags is asked whether anything it reads
+	// lies before position only when the wait has gone a while without it
+	// catching up (idle), and once per checkpoint: a command waits for the
+	// read models its own events touch, which catch up by applying them,
+	// so asking at once would mostly cost a statement for nothing.
+	idle := time.NewTicker(idleCheck)
+	defer idle.Stop()
+	mayAsk := false
+	asked := map[string]int64{}
 	for {
 		w.mu.Lock()
 		shared, known, changed := w.shared, w.known, w.changed
@@ -131,7 +136,8 @@ func (w *Waiter) WaitFor(ctx context.Context, position int64, timeout time.Durat
 				return err
 			}
 		}
-		lagging, err := w.stillLagging(ctx, known, position, names, seen, asked)
+		lagging, err := w.stillLagging(ctx, known, position, names, mayAsk, asked)
+		mayAsk = false
 		if err != nil {
 			return err
 		}
@@ -148,13 +154,20 @@ func (w *Waiter) WaitFor(ctx context.Context, position int64, timeout time.Durat
 		case <-changed:
 		case <-wake:
 		case <-poll.C:
+		case <-idle.C:
+			mayAsk = true
 		}
 	}
 }
 
+// idleCheck is how long a wait goes before it asks whether a lagging
+// selective projection has anything of its own to apply before the
+// position.
+const idleCheck = 100 * time.Millisecond
+
 // stillLagging describes the projections below position, leaving out
 // selective ones with nothing of theirs before it.
-func (w *Waiter) stillLagging(ctx context.Context, known map[string]int64, position int64, names []string, seen, asked map[string]int64) ([]string, error) {
+func (w *Waiter) stillLagging(ctx context.Context, known map[string]int64, position int64, names []string, mayAsk bool, asked map[string]int64) ([]string, error) {
 	lagging := laggingIn(known, position, names)
 	var out []string
 	if len(w.selective) == 0 {
@@ -171,13 +184,7 @@ func (w *Waiter) stillLagging(ctx context.Context, known map[string]int64, posit
 			out = append(out, l.String())
 			continue
 		}
-		prev, wasSeen := seen[name]
-		seen[name] = at
-		if !wasSeen || prev != at {
-			out = append(out, l.String())
-			continue
-		}
-		if done, ok := asked[name]; ok && done == at {
+		if done, ok := asked[name]; !mayAsk || ok && done == at {
 			out = append(out, l.String())
 			continue
 		}
