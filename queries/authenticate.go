@@ -51,6 +51,9 @@ func NewAuthenticator(svc *Service, tokens AccessTokens, view IdentityView) (*Au
 func (a *Authenticator) Authenticate(ctx context.Context, bearerToken string) (domain.Principal, error) {
 	claims, err := a.tokens.VerifyAccess(bearerToken)
 	if err != nil {
+		if p, handled, cerr := a.authenticateServiceAccount(ctx, bearerToken); handled {
+			return p, cerr
+		}
 		return domain.Principal{}, err
 	}
 	if a.view == nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/securevault/vault/fold"
 	"github.com/securevault/vault/integrity"
 	"github.com/securevault/vault/keys"
+	"github.com/securevault/vault/mail"
 	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/pgtrace"
 	"github.com/securevault/vault/projections"
@@ -72,9 +73,13 @@ type app struct {
 	service     *commands.Service
 	identity    *commands.Identity
 	secrets     *commands.Secrets
+	files       *commands.Files
 	server      *api.Server
 	// tls serves both listeners' certificate when VAULT_TLS_CERT is set.
 	tls *servertls.Reloader
+	// mailStore keeps e-mail tokens and deliveries (mail.go).
+	mailStore *mail.Store
+	mailer    *mail.Consumer
 }
 
 func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, terminal io.Writer) (_ *app, err error) {
@@ -212,8 +217,20 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	}
 	a.server.MountStatus(api.StatusDeps{Queries: status})
 	a.server.MountIdentity(api.IdentityDeps{Commands: a.identity, Queries: qs.Identity})
+	if err := a.openMail(api.IdentityDeps{Commands: a.identity, Queries: qs.Identity}); err != nil {
+		return nil, err
+	}
 	a.server.MountSecrets(api.SecretsDeps{Commands: a.secrets, Queries: qs.Secrets})
 	a.server.MountAudit(api.AuditDeps{Queries: qs.Audit})
+	a.server.MountServiceAccounts(api.ServiceAccountDeps{Commands: a.identity, Queries: qs.ServiceAccounts})
+	a.server.MountClientToken(api.ClientTokenDeps{Commands: a.identity})
+	files, err := a.openFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.mountFiles(files, reads, streams.NewCatalog(a.pool)); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -414,13 +431,15 @@ func (a *app) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	var wg sync.WaitGroup
-	errs := make(chan error, 6)
+	errs := make(chan error, 8)
 	for name, run := range map[string]func(context.Context) error{
 		"pgnotify":    a.listener.Run,
 		"relay":       a.relay.Run,
 		"projections": a.runner.Run,
 		"checkpoints": a.signer.Run,
 		"waiter":      a.waiter.Run,
+		"mail":        a.mailer.Run,
+		"file sweep":  a.sweepOrphans,
 		"identity":    a.followIdentity,
 	} {
 		wg.Go(func() {

@@ -80,6 +80,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	adminPassword := "canary-test-" + randomText(t, 16)
 	d.env[config.EnvAdminPassword] = adminPassword
 	d.env[config.EnvTestMode] = "true"
+	smtp := useTestSMTP(t, d) // account mail goes through a real SMTP server
 	inst := d.start(t)
 	c := &client{t: t, base: inst.baseURL}
 	c.login("admin", adminPassword)
@@ -105,10 +106,27 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	status, body = c.do(http.MethodGet, "/api/v1/secrets/"+created.ID+"/reveal?version=2", nil)
 	require.Equal(t, http.StatusOK, status, string(body))
 	require.Contains(t, string(body), rotated)
+	// The client's paths: by name, an edit, a server-side rollback (the
+	// value re-sealed under version 3's key) and a batch reveal.
+	status, body = c.do(http.MethodGet, "/api/v1/secrets/by-name/prod/canary/reveal", nil)
+	require.Equal(t, http.StatusOK, status, string(body))
+	require.Contains(t, string(body), rotated)
+	status, body = c.do(http.MethodPut, "/api/v1/secrets/"+created.ID, map[string]any{"description": "edited by the canary test"})
+	require.Equal(t, http.StatusOK, status, string(body))
+	status, body = c.do(http.MethodPost, "/api/v1/secrets/"+created.ID+"/rollback", map[string]any{"version": 1})
+	require.Equal(t, http.StatusOK, status, string(body))
+	require.NotContains(t, string(body), canary)
+	status, body = c.do(http.MethodPost, "/api/v1/secrets/reveal", map[string]any{"prefix": "prod/"})
+	require.Equal(t, http.StatusOK, status, string(body))
+	require.Contains(t, string(body), canary, "the rollback's version 3 holds version 1's value")
+	status, body = c.do(http.MethodPost, "/api/v1/secrets/reveal", map[string]any{"names": []string{"prod/canary"}})
+	require.Equal(t, http.StatusOK, status, string(body))
+	require.Contains(t, string(body), canary)
 	status, body = c.do(http.MethodGet, "/api/v1/secrets?prefix=prod/", nil)
 	require.Equal(t, http.StatusOK, status, string(body))
 	status, _ = c.do(http.MethodGet, "/metrics", nil)
 	require.Equal(t, http.StatusOK, status)
+	fileCanary := plantFileCanary(t, c)
 
 	// A planted password, its first Argon2id hash (opened from its sealed
 	// form while its key exists), then a second password and hash.
@@ -128,13 +146,18 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	status, body = c.do(http.MethodPost, "/api/v1/auth/login", map[string]string{"username": "canary", "password": userPassword})
 	require.Equal(t, http.StatusUnauthorized, status, string(body))
 
+	// Account mail: the tokens of a verification and a reset link, and the
+	// passwords set through them.
+	mailSecrets := plantAccountEmail(t, inst, c, smtp)
+	planted := plantServiceAccount(t, c)
+
 	var needles []string
 	encodings := func(v []byte) []string {
 		return []string{string(v),
 			base64.StdEncoding.EncodeToString(v), base64.RawStdEncoding.EncodeToString(v),
 			base64.URLEncoding.EncodeToString(v), base64.RawURLEncoding.EncodeToString(v), hex.EncodeToString(v)}
 	}
-	for _, v := range []string{canary, rotated, userPassword, newPassword, adminPassword} {
+	for _, v := range append(append([]string{canary, rotated, userPassword, newPassword, adminPassword, fileCanary}, mailSecrets...), planted...) {
 		needles = append(needles, encodings([]byte(v))...)
 	}
 	for _, h := range hashes {
@@ -208,6 +231,9 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	}
 	require.True(t, sawVersionEvent, "the secret's events were published")
 	require.True(t, sawPasswordEvent, "the user's events were published")
+
+	// The blob storage holds ciphertext only.
+	assertAbsent("blob storage", blobDump(t, inst))
 
 	// And the service's own log output, last, so it includes everything.
 	inst.stop(t)

@@ -140,6 +140,27 @@ func TestHostileInputAnswers4xxNever5xx(t *testing.T) {
 		{"SecretPathIDWithNULByteAnswers404", "GET", "/api/v1/secrets/%00", "", nil, 404},
 		{"SecretPathIDWithInvalidUTF8Answers404", "GET", "/api/v1/secrets/%FF/versions", "", nil, 404},
 		{"SecretAsOfPathIDWithNULByteAnswers404", "GET", "/api/v1/secrets/%00/history?at_position=1", "", nil, 404},
+		// By name, edits, rollbacks and batch reveals.
+		{"SecretByNameWithNULByteAnswers400", "GET", "/api/v1/secrets/by-name/prod%00x", "", nil, 400},
+		{"SecretByNameWithRawTraversalAnswers400", "GET", "/api/v1/secrets/by-name/prod/../etc", "", nil, 400},
+		{"SecretByNameWithEscapedTraversalAnswers400", "GET", "/api/v1/secrets/by-name/prod%2F..%2Fetc/reveal", "", nil, 400},
+		{"SecretByNameWithInvalidUTF8Answers400", "GET", "/api/v1/secrets/by-name/prod/%FF", "", nil, 400},
+		{"SecretByNameOverlongAnswers400", "GET", "/api/v1/secrets/by-name/" + overlongName, "", nil, 400},
+		{"SecretRevealByNameWithNULByteAnswers400", "GET", "/api/v1/secrets/by-name/%00/reveal", "", nil, 400},
+		{"SecretRevealByNameVersionBeyondInt64Answers400", "GET", "/api/v1/secrets/by-name/prod/db/reveal?version=99999999999999999999", "", nil, 400},
+		{"SecretUpdateTagWithNULByteAnswers400", "PUT", "/api/v1/secrets/" + id, `{"tags":["a\u0000b"]}`, nil, 400},
+		{"SecretUpdateDescriptionWithInvalidUTF8Answers400", "PUT", "/api/v1/secrets/" + id, "{\"description\":\"\xff\"}", nil, 400},
+		{"SecretUpdateDuplicateKeysAnswers400", "PUT", "/api/v1/secrets/" + id, `{"description":"a","description":"b"}`, nil, 400},
+		{"SecretUpdateTagsNotAListAnswers400", "PUT", "/api/v1/secrets/" + id, `{"tags":"x"}`, nil, 400},
+		{"SecretRollbackVersionBeyondInt64Answers400", "POST", "/api/v1/secrets/" + id + "/rollback", `{"version":99999999999999999999}`, nil, 400},
+		{"SecretRollbackNegativeVersionAnswers400", "POST", "/api/v1/secrets/" + id + "/rollback", `{"version":-1}`, nil, 400},
+		{"SecretRollbackIfMatchWithInvalidUTF8Answers400", "POST", "/api/v1/secrets/" + id + "/rollback", `{"version":1}`, []string{"If-Match", "\xff"}, 400},
+		{"SecretBatchRevealNameWithNULByteAnswers400", "POST", "/api/v1/secrets/reveal", `{"names":["prod/a\u0000"]}`, nil, 400},
+		{"SecretBatchRevealTraversalNameAnswers400", "POST", "/api/v1/secrets/reveal", `{"names":["prod/../etc"]}`, nil, 400},
+		{"SecretBatchRevealPrefixWithTraversalAnswers400", "POST", "/api/v1/secrets/reveal", `{"prefix":"prod/../"}`, nil, 400},
+		{"SecretBatchRevealPrefixWithInvalidUTF8Answers400", "POST", "/api/v1/secrets/reveal", "{\"prefix\":\"\xff\"}", nil, 400},
+		{"SecretBatchRevealTooManyNamesAnswers400", "POST", "/api/v1/secrets/reveal", tooManyNames, nil, 400},
+		{"SecretBatchRevealNamesNotAListAnswers400", "POST", "/api/v1/secrets/reveal", `{"names":{"a":1}}`, nil, 400},
 		// Headers that reach a query or a command.
 		{"RotateIfMatchWithInvalidUTF8Answers400", "PUT", "/api/v1/secrets/" + id + "/rotate", `{"value":"x"}`, []string{"If-Match", "\xff"}, 400},
 		{"MinPositionWithInvalidUTF8Answers400", "GET", "/api/v1/secrets", "", []string{"X-Vault-Min-Position", "\xff"}, 400},
@@ -201,6 +222,8 @@ func TestHostileInputAnswers4xxNever5xx(t *testing.T) {
 		{"AuthzCheckWithTraversalResourceAnswers400", "POST", "/api/v1/authz/check",
 			`{"user_id":"` + domain.AdminRoleID + `","action":"read","resource":"secrets/public/../prod/db"}`, nil, 400},
 	}
+	cases = append(cases, accountEmailHostileCases()...)
+	cases = append(cases, hostileFileCases(t, e)...)
 	ctx := context.Background()
 	before, err := e.inst.app.store.HeadPosition(ctx)
 	require.NoError(t, err)
