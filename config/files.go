@@ -13,7 +13,7 @@ const (
 	// The standard AWS variables, read through the configuration's source
 	// so a test can give vaultd its own S3 keys.
 	EnvAWSAccessKeyID     = "AWS_ACCESS_KEY_ID"
-	EnvAWSSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
+	EnvAWSSecretAccessKey = "AWS_SECRET_ACCESS_KEY" //nolint:gosec // G101: the name of an environment variable, not its value
 )
 
 // FileStorage says where sealed file contents go and how large they may be.
