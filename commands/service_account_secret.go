@@ -52,7 +52,9 @@ func parseClientSecret(s string) ([]byte, bool) {
 	if !ok || len(rest) != base64.RawURLEncoding.EncodedLen(clientSecretBytes) {
 		return nil, false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(rest)
+	// Strict: one text form per secret (no stray bits in the last
+	// character).
+	b, err := base64.RawURLEncoding.Strict().DecodeString(rest)
 	if err != nil || len(b) != clientSecretBytes {
 		return nil, false
 	}
