@@ -54,9 +54,8 @@ func (s *Secrets) RotateSecret(ctx context.Context, caller domain.Caller, in Rot
 		if sec.Deleted() {
 			return SecretResult{}, domain.Errorf(domain.EGONE, "secret %s is deleted; restore it first", sec.Name())
 		}
-		if in.ExpectedVersion != nil && *in.ExpectedVersion != sec.CurrentVersion() {
-			return SecretResult{}, domain.Errorf(domain.EPRECONDITION,
-				"secret %s is at version %d, not the expected %d", sec.Name(), sec.CurrentVersion(), *in.ExpectedVersion)
+		if err := expectVersion(sec.Secret, in.ExpectedVersion); err != nil {
+			return SecretResult{}, err
 		}
 		version := sec.NextVersion()
 		sealed, err := s.sealer.Seal(ctx, valueRef(sec.ID(), version), value)
@@ -78,14 +77,5 @@ func (s *Secrets) RotateSecret(ctx context.Context, caller domain.Caller, in Rot
 		}
 		return s.result(ctx, sec.Secret, w)
 	}
-	if in.ExpectedVersion != nil {
-		res, err := attempt()
-		if domain.ErrorCode(err) == domain.ECONFLICT {
-			// Another write reached the stream between our read and our
-			// append: the version the caller expected is no longer current.
-			return SecretResult{}, domain.WrapError(domain.EPRECONDITION, "the secret changed concurrently; fetch it and retry", err)
-		}
-		return res, err
-	}
-	return retryConflicts(ctx, attempt)
+	return conditional(ctx, in.ExpectedVersion != nil, attempt)
 }
