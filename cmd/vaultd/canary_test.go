@@ -80,6 +80,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	adminPassword := "canary-test-" + randomText(t, 16)
 	d.env[config.EnvAdminPassword] = adminPassword
 	d.env[config.EnvTestMode] = "true"
+	smtp := useTestSMTP(t, d) // account mail goes through a real SMTP server
 	inst := d.start(t)
 	c := &client{t: t, base: inst.baseURL}
 	c.login("admin", adminPassword)
@@ -125,6 +126,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, string(body))
 	status, _ = c.do(http.MethodGet, "/metrics", nil)
 	require.Equal(t, http.StatusOK, status)
+	fileCanary := plantFileCanary(t, c)
 
 	// A planted password, its first Argon2id hash (opened from its sealed
 	// form while its key exists), then a second password and hash.
@@ -144,13 +146,18 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	status, body = c.do(http.MethodPost, "/api/v1/auth/login", map[string]string{"username": "canary", "password": userPassword})
 	require.Equal(t, http.StatusUnauthorized, status, string(body))
 
+	// Account mail: the tokens of a verification and a reset link, and the
+	// passwords set through them.
+	mailSecrets := plantAccountEmail(t, inst, c, smtp)
+	planted := plantServiceAccount(t, c)
+
 	var needles []string
 	encodings := func(v []byte) []string {
 		return []string{string(v),
 			base64.StdEncoding.EncodeToString(v), base64.RawStdEncoding.EncodeToString(v),
 			base64.URLEncoding.EncodeToString(v), base64.RawURLEncoding.EncodeToString(v), hex.EncodeToString(v)}
 	}
-	for _, v := range []string{canary, rotated, userPassword, newPassword, adminPassword} {
+	for _, v := range append(append([]string{canary, rotated, userPassword, newPassword, adminPassword, fileCanary}, mailSecrets...), planted...) {
 		needles = append(needles, encodings([]byte(v))...)
 	}
 	for _, h := range hashes {
@@ -224,6 +231,9 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	}
 	require.True(t, sawVersionEvent, "the secret's events were published")
 	require.True(t, sawPasswordEvent, "the user's events were published")
+
+	// The blob storage holds ciphertext only.
+	assertAbsent("blob storage", blobDump(t, inst))
 
 	// And the service's own log output, last, so it includes everything.
 	inst.stop(t)

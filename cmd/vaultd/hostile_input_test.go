@@ -222,6 +222,8 @@ func TestHostileInputAnswers4xxNever5xx(t *testing.T) {
 		{"AuthzCheckWithTraversalResourceAnswers400", "POST", "/api/v1/authz/check",
 			`{"user_id":"` + domain.AdminRoleID + `","action":"read","resource":"secrets/public/../prod/db"}`, nil, 400},
 	}
+	cases = append(cases, accountEmailHostileCases()...)
+	cases = append(cases, hostileFileCases(t, e)...)
 	ctx := context.Background()
 	before, err := e.inst.app.store.HeadPosition(ctx)
 	require.NoError(t, err)
