@@ -1,10 +1,4 @@
-//go:build sa_e2e
-
 package main
-
-// Run with: go test -tags sa_e2e -run TestMachineIdentityEndToEnd ./cmd/vaultd/
-// (the build tag comes off once the service accounts and this client are
-// both in main).
 
 import (
 	"os"
