@@ -72,7 +72,7 @@ func (e *Env) saveToken(f tokenFile) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	data, err := json.Marshal(f)
+	data, err := json.Marshal(f) //nolint:gosec // G117: keeping the token, 0600, is this file's purpose
 	if err != nil {
 		return err
 	}
@@ -80,13 +80,13 @@ func (e *Env) saveToken(f tokenFile) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }() // gone after the rename: only a failure leaves it
 	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return err
 	}
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return err
 	}
 	if err := tmp.Close(); err != nil {

@@ -68,7 +68,7 @@ func TestRunPassesSignalsOn(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- e.runChild([]string{"sh", "-c", `trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.05; done`}, map[string]string{"X": "1"})
-		pw.Close()
+		_ = pw.Close()
 	}()
 	lines := bufio.NewScanner(pr)
 	require.True(t, lines.Scan())
