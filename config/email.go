@@ -10,6 +10,8 @@ import (
 )
 
 // Account e-mail variables.
+//
+//nolint:gosec // G101: names of environment variables, not their values
 const (
 	EnvEmailProvider        = "EMAIL_PROVIDER"
 	EnvSMTPHost             = "SMTP_HOST"
@@ -164,7 +166,7 @@ func (c *Config) loadEmail(p *parser, logger *slog.Logger) {
 		if !e.SendGridAPIKey.IsSet() {
 			p.fail(EnvSendGridAPIKey, "is required with %s=sendgrid", EnvEmailProvider)
 		}
-		if u, err := url.Parse(e.SendGridAPIURL); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && loopbackHost(u.Hostname()))) || u.Host == "" {
+		if u, err := url.Parse(e.SendGridAPIURL); err != nil || (u.Scheme != "https" && (u.Scheme != "http" || !loopbackHost(u.Hostname()))) || u.Host == "" {
 			p.fail(EnvSendGridAPIURL, "must be an https URL (http only to a loopback address)")
 		}
 		checkFrom(p, e.From)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -330,7 +331,7 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	attempt := 1
 	if md, err := msg.Metadata(); err == nil {
-		attempt = int(md.NumDelivered)
+		attempt = int(min(md.NumDelivered, math.MaxInt32)) //nolint:gosec // G115: bounded by min
 	}
 	err = c.deliver(ctx, j, attempt)
 	switch {
@@ -401,7 +402,7 @@ func (c *Consumer) deliver(ctx context.Context, j job, attempt int) (err error) 
 	}
 	finish := func(status, detail string) error {
 		if err := q.FinishDelivery(ctx, tx, maildb.FinishDeliveryParams{
-			EventID: eventID, Status: status, Attempts: int32(attempt), Detail: detail,
+			EventID: eventID, Status: status, Attempts: attempts32(attempt), Detail: detail,
 		}); err != nil {
 			return err
 		}
@@ -505,7 +506,7 @@ func (c *Consumer) deadLetter(ctx context.Context, j job, attempt int, cause err
 	eventID, _ := parseUUID(j.env.EventID)
 	userID, _ := parseUUID(j.userID)
 	if err := maildb.New().RecordDelivery(ctx, c.pool, maildb.RecordDeliveryParams{
-		EventID: eventID, EventType: j.env.Type, UserID: userID, Status: "dead", Attempts: int32(attempt), Detail: reason,
+		EventID: eventID, EventType: j.env.Type, UserID: userID, Status: "dead", Attempts: attempts32(attempt), Detail: reason,
 	}); err != nil {
 		return err
 	}
@@ -545,4 +546,16 @@ func (c *Consumer) purgeLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// attempts32 is a delivery count as the int32 column holds it, saturating
+// rather than wrapping (counts are bounded by MaxAttempts long before).
+func attempts32(n int) int32 {
+	if n < 0 {
+		return 0
+	}
+	if n > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int32(n)
 }
