@@ -36,9 +36,8 @@ func (s *Secrets) RollbackSecret(ctx context.Context, caller domain.Caller, in R
 			}
 			authorized = true
 		}
-		if in.ExpectedVersion != nil && *in.ExpectedVersion != sec.CurrentVersion() {
-			return SecretResult{}, domain.Errorf(domain.EPRECONDITION,
-				"secret %s is at version %d, not the expected %d", sec.Name(), sec.CurrentVersion(), *in.ExpectedVersion)
+		if err := expectVersion(sec.Secret, in.ExpectedVersion); err != nil {
+			return SecretResult{}, err
 		}
 		src, err := sec.RollbackSource(in.FromVersion)
 		if err != nil {

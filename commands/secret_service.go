@@ -181,3 +181,28 @@ func retryConflicts[T any](ctx context.Context, attempt func() (T, error)) (T, e
 func (s *Secrets) shred(ctx context.Context, id string, versions []int64) error {
 	return s.sealer.Shred(ctx, id, versions...)
 }
+
+// conditional runs a write once when it is check-and-set (a lost race then
+// means the expected version is gone: EPRECONDITION), and retries lost
+// races otherwise.
+func conditional[T any](ctx context.Context, checkAndSet bool, attempt func() (T, error)) (T, error) {
+	if !checkAndSet {
+		return retryConflicts(ctx, attempt)
+	}
+	res, err := attempt()
+	if domain.ErrorCode(err) == domain.ECONFLICT {
+		var zero T
+		return zero, domain.WrapError(domain.EPRECONDITION, "the secret changed concurrently; fetch it and retry", err)
+	}
+	return res, err
+}
+
+// expectVersion is If-Match: the secret's current version must still be
+// the one the caller saw, when it gave one.
+func expectVersion(sec *domain.Secret, expected *int64) error {
+	if expected != nil && *expected != sec.CurrentVersion() {
+		return domain.Errorf(domain.EPRECONDITION,
+			"secret %s is at version %d, not the expected %d", sec.Name(), sec.CurrentVersion(), *expected)
+	}
+	return nil
+}

@@ -33,9 +33,8 @@ func (s *Secrets) UpdateSecret(ctx context.Context, caller domain.Caller, in Upd
 			}
 			authorized = true
 		}
-		if in.ExpectedVersion != nil && *in.ExpectedVersion != sec.CurrentVersion() {
-			return SecretResult{}, domain.Errorf(domain.EPRECONDITION,
-				"secret %s is at version %d, not the expected %d", sec.Name(), sec.CurrentVersion(), *in.ExpectedVersion)
+		if err := expectVersion(sec.Secret, in.ExpectedVersion); err != nil {
+			return SecretResult{}, err
 		}
 		description, tags := sec.Description(), sec.Tags()
 		if in.Description != nil {
@@ -54,19 +53,4 @@ func (s *Secrets) UpdateSecret(ctx context.Context, caller domain.Caller, in Upd
 		return s.result(ctx, sec.Secret, w)
 	}
 	return conditional(ctx, in.ExpectedVersion != nil, attempt)
-}
-
-// conditional runs a write once when it is check-and-set (a lost race then
-// means the expected version is gone: EPRECONDITION), and retries lost
-// races otherwise.
-func conditional[T any](ctx context.Context, checkAndSet bool, attempt func() (T, error)) (T, error) {
-	if !checkAndSet {
-		return retryConflicts(ctx, attempt)
-	}
-	res, err := attempt()
-	if domain.ErrorCode(err) == domain.ECONFLICT {
-		var zero T
-		return zero, domain.WrapError(domain.EPRECONDITION, "the secret changed concurrently; fetch it and retry", err)
-	}
-	return res, err
 }

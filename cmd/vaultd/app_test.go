@@ -47,7 +47,7 @@ type deployment struct {
 	devDatabase config.DevDatabaseFunc
 }
 
-func newDeployment(t *testing.T) *deployment {
+func newDeployment(t testing.TB) *deployment {
 	t.Helper()
 	db := pgtest.New(t)
 	ns := natstest.Start(t)
@@ -73,7 +73,7 @@ func newDeployment(t *testing.T) *deployment {
 	}
 }
 
-func (d *deployment) start(t *testing.T) *instance {
+func (d *deployment) start(t testing.TB) *instance {
 	t.Helper()
 	ctx := context.Background()
 	lookup := func(name string) (string, bool) { v, ok := d.env[name]; return v, ok }
@@ -102,7 +102,7 @@ func (d *deployment) start(t *testing.T) *instance {
 }
 
 // stop is SIGTERM: serve must return cleanly and release everything.
-func (i *instance) stop(t *testing.T) {
+func (i *instance) stop(t testing.TB) {
 	if i.cancel == nil {
 		return
 	}
@@ -128,7 +128,7 @@ func (i *instance) adminClient(t *testing.T) *client {
 	return c
 }
 
-func (i *instance) getJSON(t *testing.T, path string, out any) int {
+func (i *instance) getJSON(t testing.TB, path string, out any) int {
 	t.Helper()
 	resp, err := http.Get(i.baseURL + path)
 	require.NoError(t, err)
@@ -269,11 +269,11 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func randomBytes(t *testing.T, n int) []byte {
+func randomBytes(t testing.TB, n int) []byte {
 	b := make([]byte, n)
 	_, err := rand.Read(b)
 	require.NoError(t, err)
 	return b
 }
 
-func randomText(t *testing.T, n int) string { return hex.EncodeToString(randomBytes(t, n/2)) }
+func randomText(t testing.TB, n int) string { return hex.EncodeToString(randomBytes(t, n/2)) }

@@ -18,7 +18,7 @@ import (
 // end-to-end tests of the Go client, vaultctl's client commands and the
 // service accounts. Admin is logged in as the bootstrap admin.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	inst  *instance
 	URL   string
 	Admin *vaultclient.Client
@@ -26,7 +26,7 @@ type harness struct {
 
 // newHarness starts vaultd and logs the admin in. env overrides the
 // deployment's settings.
-func newHarness(t *testing.T, env ...map[string]string) *harness {
+func newHarness(t testing.TB, env ...map[string]string) *harness {
 	t.Helper()
 	d := newDeployment(t)
 	d.env[config.EnvTestMode] = "true"

@@ -1,8 +1,13 @@
 package vaultcli
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -53,4 +58,25 @@ func TestExitCodes(t *testing.T) {
 	} {
 		require.Equal(t, tc.want, ExitCode(tc.err), "%v", tc.err)
 	}
+}
+
+// TestRunPassesSignalsOn: a SIGTERM to vaultctl reaches the child, whose
+// own exit code vaultctl then returns.
+func TestRunPassesSignalsOn(t *testing.T) {
+	pr, pw := io.Pipe()
+	e := (&Env{In: strings.NewReader(""), Out: pw, Err: io.Discard}).defaults()
+	done := make(chan error, 1)
+	go func() {
+		done <- e.runChild([]string{"sh", "-c", `trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.05; done`}, map[string]string{"X": "1"})
+		_ = pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	require.True(t, lines.Scan())
+	require.Equal(t, "ready", lines.Text())
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGTERM))
+	require.True(t, lines.Scan())
+	require.Equal(t, "got-term", lines.Text())
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	err := <-done
+	require.Equal(t, 42, ExitCode(err))
 }
