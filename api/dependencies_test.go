@@ -47,6 +47,12 @@ func TestAPIDependencies(t *testing.T) {
 			}
 		})
 	}
+	t.Run("client imports only domain and the standard library", func(t *testing.T) {
+		t.Parallel()
+		out, err := exec.Command(goTool, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", module+"client").CombinedOutput()
+		require.NoError(t, err, "go list: %s", out)
+		require.ElementsMatch(t, []string{module + "client", module + "domain"}, strings.Fields(string(out)))
+	})
 	t.Run("domain imports only the standard library", func(t *testing.T) {
 		t.Parallel()
 		out, err := exec.Command(goTool, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", module+"domain").CombinedOutput()

@@ -76,7 +76,7 @@ func (s *Server) routeTemplate(r *http.Request) string {
 	if err != nil {
 		return unmatchedRoute
 	}
-	return tpl
+	return DocumentedPath(tpl)
 }
 
 // observe writes the access log line and the request metrics. It logs no

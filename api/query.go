@@ -32,6 +32,27 @@ func (s *Server) Endpoints() []Endpoint {
 	return out
 }
 
+// DocumentedPath is a route template as the OpenAPI document writes it:
+// "{name:.+}" (a variable that may span segments) becomes "{name}".
+func DocumentedPath(tpl string) string {
+	var b strings.Builder
+	for {
+		start := strings.IndexByte(tpl, '{')
+		if start < 0 {
+			b.WriteString(tpl)
+			return b.String()
+		}
+		end := strings.IndexByte(tpl[start:], '}')
+		if end < 0 {
+			b.WriteString(tpl)
+			return b.String()
+		}
+		name, _, _ := strings.Cut(tpl[start+1:start+end], ":")
+		b.WriteString(tpl[:start] + "{" + name + "}")
+		tpl = tpl[start+end+1:]
+	}
+}
+
 // timeTravelQuery is the query of a read that also answers as of a past
 // instant: as_of or at_position, plus the read's own parameters.
 func timeTravelQuery(params ...string) []string {
@@ -46,7 +67,7 @@ func timeTravelQuery(params ...string) []string {
 // an answer.
 func (s *Server) handle(method, path string, h http.HandlerFunc, query ...string) {
 	allowed := slices.Clone(query)
-	s.endpoints = append(s.endpoints, Endpoint{Method: method, Path: path, Query: allowed})
+	s.endpoints = append(s.endpoints, Endpoint{Method: method, Path: DocumentedPath(path), Query: allowed})
 	s.router.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 		if _, err := strictQuery(r.URL.RawQuery, allowed); err != nil {
 			s.writeError(w, r, err)

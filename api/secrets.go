@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/securevault/vault/commands"
 	"github.com/securevault/vault/domain"
-	"github.com/securevault/vault/envelope"
 	"github.com/securevault/vault/queries"
 )
 
@@ -30,15 +28,16 @@ func (s *Server) MountSecrets(deps SecretsDeps) {
 	h := secretHandlers{s: s, deps: deps}
 	s.handle(http.MethodPost, "/api/v1/secrets", s.authenticated(h.create))
 	s.handle(http.MethodGet, "/api/v1/secrets", s.authenticated(h.list), timeTravelQuery("prefix", "tag", "include_deleted", "limit", "cursor")...)
-	s.handle(http.MethodGet, "/api/v1/secrets/{id}", s.authenticated(h.get), timeTravelQuery()...)
-	s.handle(http.MethodDelete, "/api/v1/secrets/{id}", s.authenticated(h.delete))
-	s.handle(http.MethodGet, "/api/v1/secrets/{id}/reveal", s.authenticated(h.reveal), "version")
-	s.handle(http.MethodPut, "/api/v1/secrets/{id}/rotate", s.authenticated(h.rotate))
-	s.handle(http.MethodPost, "/api/v1/secrets/{id}/restore", s.authenticated(h.restore))
-	s.handle(http.MethodGet, "/api/v1/secrets/{id}/versions", s.authenticated(h.versions), timeTravelQuery()...)
-	s.handle(http.MethodPost, "/api/v1/secrets/{id}/versions/{version}/destroy", s.authenticated(h.destroy))
-	s.handle(http.MethodGet, "/api/v1/secrets/{id}/history", s.authenticated(h.history), timeTravelQuery("limit", "cursor")...)
-	s.handle(http.MethodGet, "/api/v1/secrets/{id}/diff", s.authenticated(h.diff), "from", "to")
+	s.handle(http.MethodGet, "/api/v1/secrets/{id:[0-9a-fA-F-]+}", s.authenticated(h.get), timeTravelQuery()...)
+	s.handle(http.MethodDelete, "/api/v1/secrets/{id:[0-9a-fA-F-]+}", s.authenticated(h.delete))
+	s.handle(http.MethodGet, "/api/v1/secrets/{id:[0-9a-fA-F-]+}/reveal", s.authenticated(h.reveal), "version")
+	s.handle(http.MethodPut, "/api/v1/secrets/{id:[0-9a-fA-F-]+}/rotate", s.authenticated(h.rotate))
+	s.handle(http.MethodPost, "/api/v1/secrets/{id:[0-9a-fA-F-]+}/restore", s.authenticated(h.restore))
+	s.handle(http.MethodGet, "/api/v1/secrets/{id:[0-9a-fA-F-]+}/versions", s.authenticated(h.versions), timeTravelQuery()...)
+	s.handle(http.MethodPost, "/api/v1/secrets/{id:[0-9a-fA-F-]+}/versions/{version}/destroy", s.authenticated(h.destroy))
+	s.handle(http.MethodGet, "/api/v1/secrets/{id:[0-9a-fA-F-]+}/history", s.authenticated(h.history), timeTravelQuery("limit", "cursor")...)
+	s.handle(http.MethodGet, "/api/v1/secrets/{id:[0-9a-fA-F-]+}/diff", s.authenticated(h.diff), "from", "to")
+	s.mountSecretExtras(h)
 }
 
 type secretHandlers struct {
@@ -232,33 +231,15 @@ func (h secretHandlers) diff(w http.ResponseWriter, r *http.Request, caller doma
 }
 
 func (h secretHandlers) reveal(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
-	var version int64
-	if v := r.URL.Query().Get("version"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			h.s.writeError(w, r, domain.Errorf(domain.EINVALID, "version must be a positive integer"))
-			return
-		}
-		version = n
-	}
-	// Reveals read the event log, not a read model: X-Vault-Min-Position has
-	// nothing to wait for.
-	rev, written, err := h.deps.Commands.RevealSecret(r.Context(), caller, mux.Vars(r)["id"], version)
+	version, err := revealVersion(r)
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
-	body, err := json.Marshal(revealJSON{Value: string(rev.Value), Version: rev.Version})
-	envelope.Zero(rev.Value)
-	if err != nil {
-		h.s.writeError(w, r, domain.WrapError(domain.EINTERNAL, "encode reveal", err))
-		return
-	}
-	setPosition(w, written.Position)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(append(body, '\n'))
-	clear(body)
+	// Reveals read the event log, not a read model: X-Vault-Min-Position has
+	// nothing to wait for.
+	rev, written, err := h.deps.Commands.RevealSecret(r.Context(), caller, mux.Vars(r)["id"], version)
+	h.writeReveal(w, r, rev, written, err)
 }
 
 func (h secretHandlers) rotate(w http.ResponseWriter, r *http.Request, caller domain.Caller) {

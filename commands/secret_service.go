@@ -20,6 +20,9 @@ type SecretReadModel interface {
 	// MixedCaseName finds a name recorded with capitals, before names were
 	// folded, whose folded form is folded.
 	MixedCaseName(ctx context.Context, folded string) (name string, ok bool, err error)
+	// List pages secrets in name order; the batch reveal of a prefix walks
+	// it.
+	List(ctx context.Context, f domain.SecretFilter) ([]domain.SecretSummary, error)
 }
 
 // SecretDeps are what secret commands need besides the shared Service.

@@ -132,6 +132,7 @@ var eventCatalogue = sync.OnceValue(func() map[string]EventMeaning {
 		EventSecretDeleted:          entry(SecretAggregate, "secret.delete", ResourceSecrets),
 		EventSecretRestored:         entry(SecretAggregate, "secret.restore", ResourceSecrets),
 		EventSecretVersionDestroyed: entry(SecretAggregate, "secret.destroy_version", ResourceSecrets).severity(SeverityNotice),
+		EventSecretRolledBack:       entry(SecretAggregate, "secret.rollback", ResourceSecrets).severity(SeverityNotice),
 		EventSecretNameReserved:     reservation(SecretNameAggregate, "secret.reserve_name", ResourceSecrets, "secret_id"),
 		EventSecretRevealed: entry(SecretAccessAggregate, "secret.reveal", ResourceSecrets).
 			ecs([]string{"database"}, "access").severity(SeverityNotice),

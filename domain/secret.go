@@ -235,6 +235,7 @@ var secretRegistry = sync.OnceValue(func() *Registry {
 	Register[SecretDeleted](r, EventSecretDeleted, 1)
 	Register[SecretRestored](r, EventSecretRestored, 1)
 	Register[SecretVersionDestroyed](r, EventSecretVersionDestroyed, 1)
+	Register[SecretRolledBack](r, EventSecretRolledBack, 1)
 	return r
 })
 

@@ -110,6 +110,10 @@ func PurposeAAD(label, ownerID string, version int64) []byte {
 // which key material sits in memory rather than closing it.
 func Zero(b []byte) { clear(b) }
 
+// NewAEAD is AES-256-GCM under a data key, for the formats that seal with
+// it beyond one value (the chunked file stream of package streamseal).
+func NewAEAD(key []byte) (cipher.AEAD, error) { return newAEAD(key) }
+
 func newAEAD(key []byte) (cipher.AEAD, error) {
 	if len(key) != KeySize {
 		return nil, domain.Errorf(domain.EINTERNAL, "data key must be %d bytes", KeySize)

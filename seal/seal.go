@@ -38,6 +38,9 @@ const (
 	// sealed before this package existed still open.
 	SecretValue  Purpose = "securevault/secret-value/v1"
 	PasswordHash Purpose = "securevault/password-hash/v1"
+	// FileContent is the plaintext of one file version, sealed as a chunked
+	// stream (package streamseal) under the version's data key.
+	FileContent Purpose = "securevault/file-content/v1"
 )
 
 // Sealer seals, opens and shreds values under per-version data keys.
@@ -61,6 +64,11 @@ type Ref struct {
 }
 
 func (r Ref) aad() []byte { return envelope.PurposeAAD(string(r.Purpose), r.OwnerID, r.Version) }
+
+// AAD is the additional data that binds what is sealed as r to its purpose,
+// owner and version, for formats that seal with the data key themselves
+// (package streamseal).
+func (r Ref) AAD() []byte { return r.aad() }
 
 // NewKey returns the data key for a new version of owner, stored before any
 // event can reference it; the caller zeroes it after use. When a key for

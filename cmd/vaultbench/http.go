@@ -22,10 +22,15 @@ import (
 // benchHTTP measures the secrets API end to end against a real vaultd
 // process (built from this checkout, on a scratch database, with embedded
 // JetStream): create, rotate, masked get and reveal at 8 and 32 clients.
-// The baseline, measured in the same run against the same process, is
-// GET /healthz: the cost of the HTTP stack alone.
+// The baselines, measured in the same run, are GET /healthz (the cost of
+// the HTTP stack alone) and, on the same PostgreSQL at the same
+// concurrency, a raw primary-key SELECT of a row shaped like the secrets
+// read model's and a raw single-row INSERT of an event-shaped row. Beside
+// each scenario it prints the PostgreSQL statements per request: vaultd's
+// vault_db_statements_total (a pgx tracer on its pool, background
+// pipelines included) over the scenario, divided by the requests served.
 func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time.Duration) error {
-	db, err := newScratchDB(ctx, logger, adminURL, 4)
+	db, err := newScratchDB(ctx, logger, adminURL, 40)
 	if err != nil {
 		return err
 	}
@@ -124,24 +129,59 @@ func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time
 		}},
 	}
 
+	raw, err := newRawBaselines(ctx, db)
+	if err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\tscenario\treq/s\tvs baseline\tp50\tp99\t")
+	fmt.Fprintln(tw, "clients\tscenario\treq/s\tvs baseline\tstatements/req\tp50\tp99\t")
 	for _, clients := range []int{8, 32} {
 		if err := setup(clients); err != nil {
 			return err
 		}
+		if err := raw.fill(ctx); err != nil {
+			return err
+		}
+		rates := make(map[string]float64)
 		var baseline float64
 		for _, sc := range scenarios {
+			before, err := c.settledStatements(ctx)
+			if err != nil {
+				return err
+			}
 			res, err := run(ctx, clients, d, sc.op)
 			if err != nil {
 				return fmt.Errorf("%s at %d clients: %w", sc.name, clients, err)
 			}
+			after, err := c.settledStatements(ctx)
+			if err != nil {
+				return err
+			}
 			if baseline == 0 {
 				baseline = res.rate()
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.3fx\t%s\t%s\t\n", clients, sc.name, res.rate(), res.rate()/baseline,
+			rates[sc.name] = res.rate()
+			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.3fx\t%.2f\t%s\t%s\t\n", clients, sc.name, res.rate(), res.rate()/baseline,
+				float64(after-before)/float64(max(res.ops, 1)),
 				res.percentile(0.5).Round(10*time.Microsecond), res.percentile(0.99).Round(10*time.Microsecond))
 		}
+		// The raw baselines at the same concurrency, in the same run.
+		sel, err := run(ctx, clients, d, raw.selectByKey)
+		if err != nil {
+			return fmt.Errorf("raw SELECT: %w", err)
+		}
+		ins, err := run(ctx, clients, d, raw.insert)
+		if err != nil {
+			return fmt.Errorf("raw INSERT: %w", err)
+		}
+		fmt.Fprintf(tw, "%d\traw primary-key SELECT\t%.0f\t\t1.00\t%s\t%s\t\n", clients, sel.rate(),
+			sel.percentile(0.5).Round(10*time.Microsecond), sel.percentile(0.99).Round(10*time.Microsecond))
+		fmt.Fprintf(tw, "%d\traw single-row INSERT\t%.0f\t\t1.00\t%s\t%s\t\n", clients, ins.rate(),
+			ins.percentile(0.5).Round(10*time.Microsecond), ins.percentile(0.99).Round(10*time.Microsecond))
+		fmt.Fprintf(tw, "%d\tget (masked) / raw SELECT\t%.3fx\t\t\t\t\t\n", clients, rates["get (masked)"]/sel.rate())
+		fmt.Fprintf(tw, "%d\treveal / raw SELECT\t%.3fx\t\t\t\t\t\n", clients, rates["reveal"]/sel.rate())
+		fmt.Fprintf(tw, "%d\trotate / raw INSERT\t%.3fx\t\t\t\t\t\n", clients, rates["rotate"]/ins.rate())
+		fmt.Fprintf(tw, "%d\tcreate / raw INSERT\t%.3fx\t\t\t\t\t\n", clients, rates["create"]/ins.rate())
 	}
 	return tw.Flush()
 }

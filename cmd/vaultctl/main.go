@@ -46,7 +46,7 @@ func (e *env) open(ctx context.Context) error {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	e.cfg = cfg
-	pool, err := wire.OpenDatabase(ctx, cfg, e.logger)
+	pool, err := wire.OpenDatabase(ctx, cfg, e.logger, nil)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/securevault/vault/keys"
 	"github.com/securevault/vault/mail"
 	"github.com/securevault/vault/pgnotify"
+	"github.com/securevault/vault/pgtrace"
 	"github.com/securevault/vault/projections"
 	"github.com/securevault/vault/projections/secrets"
 	"github.com/securevault/vault/projections/streams"
@@ -96,7 +97,7 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 			return nil, err
 		}
 	}
-	if a.pool, err = wire.OpenDatabase(ctx, cfg, logger); err != nil {
+	if a.pool, err = wire.OpenDatabase(ctx, cfg, logger, pgtrace.New(a.registry)); err != nil {
 		return nil, err
 	}
 	// One latch holds this replica's verdict on the log; every component

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -53,7 +54,9 @@ const defaultMaxConns = 24
 // connections run as the least-privileged vault_app role: they may append
 // to the log but never change, delete or truncate it, nor move the chain
 // head back. The owner's connection is closed once migrations are done.
-func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*pgxpool.Pool, error) {
+// tracer, when not nil, sees every statement of the pool (vaultd counts
+// them with a pgtrace.Counter).
+func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger, tracer pgx.QueryTracer) (*pgxpool.Pool, error) {
 	if err := Migrate(ctx, cfg.DatabaseURL, logger); err != nil {
 		return nil, err
 	}
@@ -69,6 +72,9 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 		poolCfg.MaxConns = defaultMaxConns
 	}
 	vaultsql.UseAppRole(poolCfg)
+	if tracer != nil {
+		poolCfg.ConnConfig.Tracer = tracer
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", config.EnvDatabaseURL, err)

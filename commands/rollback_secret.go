@@ -1,0 +1,74 @@
+package commands
+
+import (
+	"context"
+
+	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/envelope"
+)
+
+// RollbackSecretInput makes a new version whose value is version
+// FromVersion's. ExpectedVersion is If-Match, as for a rotation.
+type RollbackSecretInput struct {
+	ID              string
+	FromVersion     int64
+	ExpectedVersion *int64
+}
+
+// RollbackSecret copies an earlier version's value into a new version,
+// server-side: the value is opened and re-sealed under the new version's
+// data key here and never leaves the vault, so it needs `rotate` on
+// secrets/<name>, not `reveal`. A destroyed version cannot be rolled back
+// to (EGONE); retention applies as for a rotation.
+func (s *Secrets) RollbackSecret(ctx context.Context, caller domain.Caller, in RollbackSecretInput) (SecretResult, error) {
+	if in.FromVersion < 1 {
+		return SecretResult{}, domain.Errorf(domain.EINVALID, "version must be a positive integer")
+	}
+	authorized := false
+	attempt := func() (SecretResult, error) {
+		sec, err := s.load(ctx, in.ID)
+		if err != nil {
+			return SecretResult{}, err
+		}
+		if !authorized {
+			if err := s.svc.access.Authorize(ctx, caller, domain.ActionRotate, domain.SecretResource(sec.Name())); err != nil {
+				return SecretResult{}, err
+			}
+			authorized = true
+		}
+		if in.ExpectedVersion != nil && *in.ExpectedVersion != sec.CurrentVersion() {
+			return SecretResult{}, domain.Errorf(domain.EPRECONDITION,
+				"secret %s is at version %d, not the expected %d", sec.Name(), sec.CurrentVersion(), *in.ExpectedVersion)
+		}
+		src, err := sec.RollbackSource(in.FromVersion)
+		if err != nil {
+			return SecretResult{}, err
+		}
+		plaintext, err := s.sealer.Open(ctx, valueRef(sec.ID(), src.Version), src.SealedValue)
+		if err != nil {
+			if domain.ErrorCode(err) == domain.ENOTFOUND {
+				return SecretResult{}, domain.WrapError(domain.EINTERNAL, "the data key of a live version is missing", err)
+			}
+			return SecretResult{}, err
+		}
+		version := sec.NextVersion()
+		sealed, err := s.sealer.Seal(ctx, valueRef(sec.ID(), version), plaintext)
+		envelope.Zero(plaintext)
+		if err != nil {
+			return SecretResult{}, err
+		}
+		destroyed, err := sec.RollBack(src.Version, version, sealed, s.deps.KeyProvider, s.deps.KeepVersions)
+		if err != nil {
+			return SecretResult{}, err
+		}
+		w, err := s.write(ctx, caller, sec)
+		if err != nil {
+			return SecretResult{}, err
+		}
+		if err := s.shred(ctx, sec.ID(), destroyed); err != nil {
+			s.svc.logger.ErrorContext(ctx, "retention could not delete data keys", "secret_id", sec.ID(), "error", err)
+		}
+		return s.result(ctx, sec.Secret, w)
+	}
+	return conditional(ctx, in.ExpectedVersion != nil, attempt)
+}
