@@ -71,12 +71,10 @@ func (noTokens) LookupEmailToken(context.Context, []byte) (domain.EmailTokenReco
 }
 func (noTokens) ConsumeEmailToken(context.Context, []byte, time.Time) error { return nil }
 
-// TestForgotPasswordDoesTheSameWorkForAnyAddress is the no-oracle rule
-// without a stopwatch: for a known address and an unknown one,
-// forgot-password asks the directory once, reads one stream, appends one
-// stream once, and answers the same (nil).
-func TestForgotPasswordDoesTheSameWorkForAnyAddress(t *testing.T) {
-	t.Parallel()
+// newForgotEnv is the identity commands over a real store with the
+// identity read model, a counting log and one registered user, dora.
+func newForgotEnv(t testing.TB, requestsPerHour int) (*commands.Identity, *countingLog, domain.Caller) {
+	t.Helper()
 	ctx := context.Background()
 	db := pgtest.New(t)
 	store := eventstore.New(db.AppPool, db.ChainKeys(t), vaulttest.Logger(), eventstore.Options{})
@@ -95,12 +93,23 @@ func TestForgotPasswordDoesTheSameWorkForAnyAddress(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, ident.EnableAccountEmail(commands.AccountEmailDeps{
 		Tokens: noTokens{}, Directory: countingDirectory{UserDirectory: identity.NewReader(db.AppPool), log: log},
-	}, commands.AccountEmailOptions{SelfRegistration: true, IPRate: -1}))
+	}, commands.AccountEmailOptions{SelfRegistration: true, IPRate: -1, RequestsPerHour: requestsPerHour}))
 
 	caller := domain.Caller{ClientIP: "192.0.2.7"}
 	_, _, err = ident.Register(ctx, caller, commands.RegisterInput{Username: "dora", Email: "dora@example.com", Password: "a-long-enough-passphrase"})
 	require.NoError(t, err)
 
+	return ident, log, caller
+}
+
+// TestForgotPasswordDoesTheSameWorkForAnyAddress is the no-oracle rule
+// without a stopwatch: for a known address and an unknown one,
+// forgot-password asks the directory once, reads one stream, appends one
+// stream once, and answers the same (nil).
+func TestForgotPasswordDoesTheSameWorkForAnyAddress(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ident, log, caller := newForgotEnv(t, 0)
 	want := map[string]int{"directory": 1, "read": 1, "append": 1, "stream appended": 1}
 	for _, tc := range []struct{ name, email string }{
 		{"known address", "dora@example.com"},
@@ -110,6 +119,21 @@ func TestForgotPasswordDoesTheSameWorkForAnyAddress(t *testing.T) {
 			log.take()
 			require.NoError(t, ident.ForgotPassword(ctx, caller, tc.email))
 			require.Equal(t, want, log.take())
+		})
+	}
+}
+
+// BenchmarkForgotPassword times forgot-password for a known and an unknown
+// address; the two should match (compare ns/op of the sub-benchmarks).
+func BenchmarkForgotPassword(b *testing.B) {
+	ident, _, caller := newForgotEnv(b, 1_000_000_000)
+	for _, bc := range []struct{ name, email string }{{"known", "dora@example.com"}, {"unknown", "nobody@example.com"}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := ident.ForgotPassword(context.Background(), caller, bc.email); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }
