@@ -99,6 +99,8 @@ type Config struct {
 	AccessTokenTTL        time.Duration
 	RefreshTokenTTL       time.Duration
 	ShutdownTimeout       time.Duration
+	// ClientGrant tunes the client-credentials grant of service accounts.
+	ClientGrant
 
 	KMSKeyID    string
 	AWSRegion   string
@@ -122,6 +124,8 @@ type Config struct {
 	LockoutAccountThreshold int
 	LockoutAccountWindow    time.Duration
 	SecretKeepVersions      int
+	// Files is encrypted file storage (config/files.go).
+	Files FileStorage
 
 	// CheckpointKey is the Ed25519 seed (base64) signing chain checkpoints;
 	// the checkpoint package parses it (and generates one in dev mode).
@@ -226,6 +230,7 @@ func LoadWith(ctx context.Context, opts Options) (*Config, error) {
 		RefreshTokenTTL:       p.duration(EnvRefreshTokenTTL),
 		ShutdownTimeout:       p.duration(EnvShutdownTimeout),
 	}
+	c.ClientGrant = p.clientGrant()
 
 	switch c.Mode {
 	case ModeDev, ModeProduction:
@@ -249,6 +254,7 @@ func LoadWith(ctx context.Context, opts Options) (*Config, error) {
 	}
 	c.checkTLS(p)
 	c.loadEmail(p, logger)
+	c.parseFiles(p)
 	if c.JetStreamStream == "" || strings.ContainsAny(c.JetStreamStream, " .*>\t") {
 		p.fail(EnvJetStreamStream, "must be a non-empty JetStream stream name without spaces, dots or wildcards")
 	}

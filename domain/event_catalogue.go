@@ -137,6 +137,15 @@ var eventCatalogue = sync.OnceValue(func() map[string]EventMeaning {
 		EventSecretRevealed: entry(SecretAccessAggregate, "secret.reveal", ResourceSecrets).
 			ecs([]string{"database"}, "access").severity(SeverityNotice),
 
+		EventFileCreated:          entry(FileAggregate, "file.create", ResourceFiles),
+		EventFileVersionAdded:     entry(FileAggregate, "file.add_version", ResourceFiles),
+		EventFileDeleted:          entry(FileAggregate, "file.delete", ResourceFiles),
+		EventFileRestored:         entry(FileAggregate, "file.restore", ResourceFiles),
+		EventFileVersionDestroyed: entry(FileAggregate, "file.destroy_version", ResourceFiles).severity(SeverityNotice),
+		EventFileNameReserved:     reservation(FileNameAggregate, "file.reserve_name", ResourceFiles, "file_id"),
+		EventFileDownloaded: entry(FileAccessAggregate, "file.download", ResourceFiles).
+			ecs([]string{"file"}, "access").severity(SeverityNotice),
+
 		EventAccessDenied: entry(AccessAggregate, "", "").denial().ecs([]string{"iam"}, "denied").
 			outcome(AuditDenied).severity(SeverityWarning),
 		EventChainKeyed: entry(ChainAggregate, "log.seal", ResourceLog),
@@ -149,6 +158,9 @@ var eventCatalogue = sync.OnceValue(func() map[string]EventMeaning {
 			outcome(AuditFailed).severity(SeverityNotice),
 		EventMailDeadLettered: reservation(MailAggregate, "mail.dead_letter", ResourceUsers, "user_id").
 			outcome(AuditFailed).severity(SeverityWarning),
+	}
+	for eventType, m := range serviceAccountMeanings(entry, reservation) {
+		entries[eventType] = m
 	}
 	out := make(map[string]EventMeaning, len(entries))
 	for eventType, m := range entries {
@@ -187,18 +199,15 @@ func ecsClass(aggregate, eventType string) (category, types []string) {
 		return []string{"iam"}, []string{"group", change}
 	case PolicyAggregate, PolicyNameAggregate:
 		return []string{"iam", "configuration"}, []string{"admin", change}
-	case SecretAggregate, SecretNameAggregate, fileAggregate, fileNameAggregate:
+	case ServiceAccountAggregate, ServiceAccountNameAggregate, ClientIDAggregate:
+		return []string{"iam"}, []string{"user", change}
+	case SecretAggregate, SecretNameAggregate:
 		return []string{"database"}, []string{change}
+	case FileAggregate, FileNameAggregate:
+		return []string{"file"}, []string{change}
 	}
 	return []string{"configuration"}, []string{change}
 }
-
-// The file streams' names, reserved for encrypted file storage: their
-// events already classify as data access.
-const (
-	fileAggregate     = "file"
-	fileNameAggregate = "filename"
-)
 
 // EventMeaningOf is the catalogue entry of a registered event type.
 func EventMeaningOf(eventType string) (EventMeaning, bool) {
@@ -236,6 +245,8 @@ func Registries() []*Registry {
 		userRegistry(), sessionRegistry(), roleRegistry(), policyRegistry(), secretRegistry(),
 		reservationRegistry(), roleMembersRegistry(), secretNameRegistry(), secretAccessRegistry(),
 		accessRegistry(), chainRegistry(), resetAttemptRegistry(), mailRegistry(),
+		serviceAccountRegistry(), clientStreamsRegistry(),
+		fileRegistry(), fileNameRegistry(), fileAccessRegistry(),
 	}
 }
 

@@ -57,7 +57,8 @@ func TestMeaningOfAnUnknownType(t *testing.T) {
 	}{
 		{"WidgetCreated", "widget-1", []string{"configuration"}, []string{"creation"}},
 		{"UserMerged", "user-1", []string{"iam"}, []string{"user", "change"}},
-		{"FileDeleted", "file-1", []string{"database"}, []string{"deletion"}},
+		{"FileShredded", "file-1", []string{"file"}, []string{"change"}},
+		{"FileNameDropped", "filename-a", []string{"file"}, []string{"change"}},
 	}
 	for _, tt := range tests {
 		m := MeaningOf(tt.eventType, tt.streamID)

@@ -31,6 +31,8 @@ func SnapshotLayout(aggregate string) (int, bool) {
 		return roleSnapshotLayout, true
 	case PolicyAggregate:
 		return policySnapshotLayout, true
+	case FileAggregate:
+		return fileSnapshotLayout, true
 	}
 	return 0, false
 }

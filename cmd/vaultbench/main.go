@@ -8,6 +8,7 @@
 //	vaultbench audit    filtered audit queries on a large audit log vs primary-key lookups
 //	vaultbench history  history pages, diffs and as_of reads of long secret histories vs a short one
 //	vaultbench http     secrets API throughput and latency vs GET /healthz, against a real vaultd
+//	vaultbench files    1 GiB upload and download through vaultd on S3 vs raw S3, with vaultd's RSS
 package main
 
 import (
@@ -41,6 +42,7 @@ func main() {
 	historyVersions := fs.String("versions", "100,1000,10000", "history: versions of each generated secret, the first is the baseline")
 	historyReads := fs.Int("reads", 30, "history: at most this many timed reads per scenario and size")
 	historyBudget := fs.Duration("budget", 3*time.Second, "history: time spent on the timed reads of one scenario and size (at least 3 reads)")
+	fileBytes := fs.Int64("bytes", 1<<30, "files: size of the file")
 	_ = fs.Parse(os.Args[2:])
 
 	var err error
@@ -51,6 +53,8 @@ func main() {
 		err = benchLatency(ctx, logger, *adminURL, *rate, durationOr(fs, *duration, 20*time.Second))
 	case "http":
 		err = benchHTTP(ctx, logger, *adminURL, *duration)
+	case "files":
+		err = benchFiles(ctx, logger, *adminURL, *fileBytes)
 	case "rebuild":
 		err = benchRebuild(ctx, logger, *adminURL, *events)
 	case "audit":
@@ -77,6 +81,7 @@ func usage() {
 	fmt.Fprintln(os.Stderr, "       vaultbench audit [-rows 10000000] [-queries 2000] [-admin-url URL]")
 	fmt.Fprintln(os.Stderr, "       vaultbench history [-versions 100,1000,10000] [-reads 30] [-budget 3s] [-admin-url URL]")
 	fmt.Fprintln(os.Stderr, "       vaultbench http [-duration 5s] [-admin-url URL]   (run from the repository root)")
+	fmt.Fprintln(os.Stderr, "       vaultbench files [-bytes 1073741824] [-admin-url URL]   (run from the repository root)")
 }
 
 func envOr(name, fallback string) string {

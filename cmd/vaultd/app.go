@@ -25,6 +25,7 @@ import (
 	"github.com/securevault/vault/devstate"
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/eventstore"
+	"github.com/securevault/vault/fold"
 	"github.com/securevault/vault/integrity"
 	"github.com/securevault/vault/keys"
 	"github.com/securevault/vault/mail"
@@ -60,15 +61,19 @@ type app struct {
 	relay    *relay.Relay
 	signer   *checkpoint.Signer
 	runner   *projections.Runner
-	waiter   *projections.Waiter
-	keyring  *keys.Keyring
-	dataKeys *keys.Store
+	// identityView is this replica's identity state in memory, which every
+	// request authenticates against.
+	identityView *fold.View
+	waiter       *projections.Waiter
+	keyring      *keys.Keyring
+	dataKeys     *keys.Store
 	// keyProvider names the key-encryption-key provider in each secret
 	// version's event.
 	keyProvider string
 	service     *commands.Service
 	identity    *commands.Identity
 	secrets     *commands.Secrets
+	files       *commands.Files
 	server      *api.Server
 	// tls serves both listeners' certificate when VAULT_TLS_CERT is set.
 	tls *servertls.Reloader
@@ -181,7 +186,8 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 		MinPositionTimeout: cfg.MinPositionTimeout,
 		CatalogTimeout:     cfg.ReadYourWritesTimeout,
 	})
-	qs, err := wire.NewQueries(reads, a.pool, tokens)
+	a.identityView = wire.IdentityView(a.store, a.latch, logger.With("component", "identity-view"))
+	qs, err := wire.NewQueries(reads, a.pool, tokens, a.identityView)
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +219,15 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	}
 	a.server.MountSecrets(api.SecretsDeps{Commands: a.secrets, Queries: qs.Secrets})
 	a.server.MountAudit(api.AuditDeps{Queries: qs.Audit})
+	a.server.MountServiceAccounts(api.ServiceAccountDeps{Commands: a.identity, Queries: qs.ServiceAccounts})
+	a.server.MountClientToken(api.ClientTokenDeps{Commands: a.identity})
+	files, err := a.openFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.mountFiles(files, reads, streams.NewCatalog(a.pool)); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -378,6 +393,15 @@ func (a *app) readyChecks() []api.ReadyCheck {
 	}
 }
 
+// followIdentity keeps the identity view close to the head of the log, woken
+// by every committed batch (polling as a fallback), so the read each
+// request makes to prove the view current seldom has events to apply.
+func (a *app) followIdentity(ctx context.Context) error {
+	wake, cancel := a.listener.Subscribe(pgnotify.ChannelEvents)
+	defer cancel()
+	return a.identityView.Run(ctx, wake, time.Second)
+}
+
 type statusBody struct {
 	Projections []projections.Status `json:"projections"`
 	Relay       relay.Status         `json:"relay"`
@@ -412,6 +436,8 @@ func (a *app) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 		"checkpoints": a.signer.Run,
 		"waiter":      a.waiter.Run,
 		"mail":        a.mailer.Run,
+		"file sweep":  a.sweepOrphans,
+		"identity":    a.followIdentity,
 	} {
 		wg.Go(func() {
 			if err := run(background); err != nil {

@@ -126,6 +126,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, string(body))
 	status, _ = c.do(http.MethodGet, "/metrics", nil)
 	require.Equal(t, http.StatusOK, status)
+	fileCanary := plantFileCanary(t, c)
 
 	// A planted password, its first Argon2id hash (opened from its sealed
 	// form while its key exists), then a second password and hash.
@@ -148,6 +149,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	// Account mail: the tokens of a verification and a reset link, and the
 	// passwords set through them.
 	mailSecrets := plantAccountEmail(t, inst, c, smtp)
+	planted := plantServiceAccount(t, c)
 
 	var needles []string
 	encodings := func(v []byte) []string {
@@ -155,7 +157,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 			base64.StdEncoding.EncodeToString(v), base64.RawStdEncoding.EncodeToString(v),
 			base64.URLEncoding.EncodeToString(v), base64.RawURLEncoding.EncodeToString(v), hex.EncodeToString(v)}
 	}
-	for _, v := range append([]string{canary, rotated, userPassword, newPassword, adminPassword}, mailSecrets...) {
+	for _, v := range append(append([]string{canary, rotated, userPassword, newPassword, adminPassword, fileCanary}, mailSecrets...), planted...) {
 		needles = append(needles, encodings([]byte(v))...)
 	}
 	for _, h := range hashes {
@@ -229,6 +231,9 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	}
 	require.True(t, sawVersionEvent, "the secret's events were published")
 	require.True(t, sawPasswordEvent, "the user's events were published")
+
+	// The blob storage holds ciphertext only.
+	assertAbsent("blob storage", blobDump(t, inst))
 
 	// And the service's own log output, last, so it includes everything.
 	inst.stop(t)

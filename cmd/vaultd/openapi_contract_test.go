@@ -108,6 +108,7 @@ func newContract(t *testing.T) *contract {
 	d.env[config.EnvLoginAccountBurst] = "8"
 	d.env[config.EnvSelfRegistration] = "true"
 	d.env[config.EnvEmailRequestsPerHour] = "1000"
+	d.env[config.EnvMaxFileBytes] = "1048576"
 	inst := d.start(t)
 	require.Eventually(t, func() bool { return inst.getJSON(t, "/readyz", nil) == http.StatusOK }, 30*time.Second, 50*time.Millisecond)
 

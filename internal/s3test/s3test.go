@@ -293,3 +293,17 @@ func (b Bucket) Env() map[string]string {
 		"AWS_ACCESS_KEY_ID": b.AccessKey, "AWS_SECRET_ACCESS_KEY": b.SecretKey,
 	}
 }
+
+// Start runs a server outside a test (cmd/vaultbench); Stop it when done.
+func Start() (*Server, error) { return start() }
+
+// Stop kills the server and removes its storage.
+func (s *Server) Stop() { s.stop() }
+
+// CreateBucket makes a bucket of the given name on the server.
+func (s *Server) CreateBucket(ctx context.Context, name string) (Bucket, error) {
+	if _, err := s.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		return Bucket{}, fmt.Errorf("s3test: create bucket %s: %w", name, err)
+	}
+	return Bucket{Server: s, Name: name}, nil
+}

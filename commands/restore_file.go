@@ -1,0 +1,13 @@
+package commands
+
+import (
+	"context"
+
+	"github.com/securevault/vault/domain"
+)
+
+// RestoreFile undoes a soft delete; it needs `delete` on files/<name>, as
+// for secrets.
+func (s *Files) RestoreFile(ctx context.Context, caller domain.Caller, id string) (FileResult, error) {
+	return s.change(ctx, caller, id, domain.ActionDelete, (*domain.File).Restore)
+}

@@ -1,0 +1,214 @@
+package queries
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/fold"
+)
+
+// Files answers reads of files' metadata (never content: a download is a
+// command, because it appends its audit record). Every read folds the
+// file's stream, up to a past instant or up to the head of the log for the
+// present, through the same time-travel source secrets use; listings walk
+// the stream catalog.
+type Files struct {
+	svc     *Service
+	catalog StreamCatalog
+}
+
+// NewFiles returns the file queries.
+func NewFiles(svc *Service, catalog StreamCatalog) (*Files, error) {
+	if svc == nil || catalog == nil {
+		return nil, domain.Errorf(domain.EINTERNAL, "file queries need a service and the stream catalog")
+	}
+	return &Files{svc: svc, catalog: catalog}, nil
+}
+
+// FileListInput filters a listing; Cursor is the NextCursor of the
+// previous page.
+type FileListInput struct {
+	Prefix         string
+	Tag            string
+	Cursor         string
+	Limit          int
+	IncludeDeleted bool
+}
+
+type fileAt = fold.Folded[*domain.File]
+
+// at resolves the instant a read answers: the one asked for, or the head.
+func (q *Files) at(ctx context.Context, at At) (Instant, *Instant, error) {
+	in, err := q.svc.instantOrHead(ctx, at)
+	if err != nil {
+		return Instant{}, nil, err
+	}
+	if at.Past() {
+		return in, &in, nil
+	}
+	return in, nil, nil
+}
+
+// Get returns a file's metadata; it needs `read` on files/<name>.
+func (q *Files) Get(ctx context.Context, caller domain.Caller, id string, at At) (Result[domain.FileSummary], error) {
+	if err := caller.RequireAuthenticated(); err != nil {
+		return Result[domain.FileSummary]{}, err
+	}
+	in, shown, err := q.at(ctx, at)
+	if err != nil {
+		return Result[domain.FileSummary]{}, err
+	}
+	f, err := q.authorized(ctx, caller, id, in)
+	if err != nil {
+		return Result[domain.FileSummary]{}, err
+	}
+	s, err := q.summary(ctx, f)
+	return Result[domain.FileSummary]{Value: s, At: shown}, err
+}
+
+// Versions lists a file's versions, live and destroyed; it needs `read`.
+func (q *Files) Versions(ctx context.Context, caller domain.Caller, id string, at At) (Result[[]domain.FileVersionInfo], error) {
+	if err := caller.RequireAuthenticated(); err != nil {
+		return Result[[]domain.FileVersionInfo]{}, err
+	}
+	in, shown, err := q.at(ctx, at)
+	if err != nil {
+		return Result[[]domain.FileVersionInfo]{}, err
+	}
+	f, err := q.authorized(ctx, caller, id, in)
+	if err != nil {
+		return Result[[]domain.FileVersionInfo]{}, err
+	}
+	events, err := q.svc.fold.StreamBetween(ctx, f.Agg.StreamID(), 0, f.Last.Position)
+	if err != nil {
+		return Result[[]domain.FileVersionInfo]{}, err
+	}
+	out, err := fileVersions(events)
+	return Result[[]domain.FileVersionInfo]{Value: out, At: shown}, err
+}
+
+// List returns the files the caller may `list`, in id order, with the
+// filters applied to each file as it was at the instant.
+func (q *Files) List(ctx context.Context, caller domain.Caller, in FileListInput, at At) (Page[domain.FileSummary], error) {
+	if err := caller.RequireAuthenticated(); err != nil {
+		return Page[domain.FileSummary]{}, err
+	}
+	prefix, err := checkSecretFilter(SecretListInput{Prefix: in.Prefix, Tag: in.Tag})
+	if err != nil {
+		return Page[domain.FileSummary]{}, err
+	}
+	limit, err := pageLimit(in.Limit, domain.FileListMaxLimit)
+	if err != nil {
+		return Page[domain.FileSummary]{}, err
+	}
+	after, err := domain.DecodeStreamCursor(domain.FileAggregate, in.Cursor)
+	if err != nil {
+		return Page[domain.FileSummary]{}, err
+	}
+	inst, shown, err := q.at(ctx, at)
+	if err != nil {
+		return Page[domain.FileSummary]{}, err
+	}
+	page := Page[domain.FileSummary]{Items: []domain.FileSummary{}, Instant: shown}
+	next, err := q.svc.scanAt(ctx, q.catalog, domain.FileAggregate, inst.Position, after, limit, func(streamID string) (bool, error) {
+		f, found, err := fold.At(ctx, q.svc.fold, streamID, inst.Position, domain.LoadFile, domain.RestoreFile)
+		if err != nil || !found {
+			return false, err
+		}
+		switch a := f.Agg; {
+		case !strings.HasPrefix(a.Name(), prefix),
+			in.Tag != "" && !slices.Contains(a.Tags(), in.Tag),
+			a.Deleted() && !in.IncludeDeleted,
+			!q.svc.access.Allowed(caller, domain.ActionList, domain.FileResource(a.Name())):
+			return false, nil
+		}
+		s, err := q.summary(ctx, f)
+		if err != nil {
+			return false, err
+		}
+		page.Items = append(page.Items, s)
+		return true, nil
+	})
+	if err != nil {
+		return Page[domain.FileSummary]{}, err
+	}
+	if next != "" {
+		page.NextCursor = domain.EncodeCursor(next)
+	}
+	return page, nil
+}
+
+func (q *Files) authorized(ctx context.Context, caller domain.Caller, id string, at Instant) (fileAt, error) {
+	if !domain.IsID(id) {
+		return fileAt{}, domain.Errorf(domain.ENOTFOUND, "file not found")
+	}
+	f, found, err := fold.At(ctx, q.svc.fold, domain.StreamID(domain.FileAggregate, id), at.Position, domain.LoadFile, domain.RestoreFile)
+	if err != nil {
+		return fileAt{}, err
+	}
+	if !found {
+		return fileAt{}, domain.Errorf(domain.ENOTFOUND, "file not found")
+	}
+	if err := q.svc.access.Authorize(ctx, caller, domain.ActionRead, domain.FileResource(f.Agg.Name())); err != nil {
+		return fileAt{}, err
+	}
+	return f, nil
+}
+
+func (q *Files) summary(ctx context.Context, f fileAt) (domain.FileSummary, error) {
+	events, err := q.svc.fold.EventsAt(ctx, f.Agg.StreamID(), []domain.RecordedEvent{f.First, f.Last}, 1)
+	if err != nil {
+		return domain.FileSummary{}, err
+	}
+	first, last := events[1], f.Last
+	a := f.Agg
+	state := domain.FileStateActive
+	if a.Deleted() {
+		state = domain.FileStateDeleted
+	}
+	tags := a.Tags()
+	if tags == nil {
+		tags = []string{}
+	}
+	s := domain.FileSummary{
+		ID: a.ID(), Name: a.Name(), Description: a.Description(), Tags: tags,
+		CurrentVersion: a.CurrentVersion(), VersionCount: int64(len(a.Live())), State: state,
+		CreatedAt: first.RecordedAt, CreatedBy: first.Metadata.Actor,
+		UpdatedAt: last.RecordedAt, UpdatedBy: last.Metadata.Actor,
+	}
+	if live := a.Live(); len(live) > 0 && live[len(live)-1].Version == a.CurrentVersion() {
+		cur := live[len(live)-1]
+		s.Size, s.ContentType, s.SHA256 = cur.Size, cur.ContentType, cur.SHA256
+	}
+	return s, nil
+}
+
+// fileVersions builds the version listing from the stream's events.
+func fileVersions(events []domain.RecordedEvent) ([]domain.FileVersionInfo, error) {
+	f := &domain.File{}
+	out := []domain.FileVersionInfo{}
+	for _, ev := range events {
+		if err := f.Fold([]domain.RecordedEvent{ev}); err != nil {
+			return nil, err
+		}
+		switch ev.Type {
+		case domain.EventFileVersionAdded:
+			live := f.Live()
+			v := live[len(live)-1]
+			out = append(out, domain.FileVersionInfo{
+				Version: v.Version, State: domain.FileVersionStateActive, Size: v.Size, ContentType: v.ContentType,
+				SHA256: v.SHA256, CreatedAt: ev.RecordedAt, CreatedBy: ev.Metadata.Actor,
+			})
+		case domain.EventFileVersionDestroyed:
+			for i := range out {
+				if out[i].State == domain.FileVersionStateActive && !f.IsLive(out[i].Version) {
+					at := ev.RecordedAt
+					out[i].State, out[i].DestroyedAt, out[i].DestroyedBy = domain.FileVersionStateDestroyed, &at, ev.Metadata.Actor
+				}
+			}
+		}
+	}
+	return out, nil
+}
