@@ -15,17 +15,17 @@ const (
 	EnvSMTPHost             = "SMTP_HOST"
 	EnvSMTPPort             = "SMTP_PORT"
 	EnvSMTPUsername         = "SMTP_USERNAME"
-	EnvSMTPPassword         = "SMTP_PASSWORD"
+	EnvSMTPPassword         = "SMTP_PASSWORD" //nolint:gosec // G101: the name of an environment variable, not its value
 	EnvSMTPFrom             = "SMTP_FROM"
 	EnvSMTPTLS              = "SMTP_TLS"
-	EnvSendGridAPIKey       = "SENDGRID_API_KEY"
+	EnvSendGridAPIKey       = "SENDGRID_API_KEY" //nolint:gosec // G101: the name of an environment variable, not its value
 	EnvSendGridAPIURL       = "SENDGRID_API_URL"
 	EnvFrontendBaseURL      = "FRONTEND_BASE_URL"
 	EnvPublicURL            = "VAULT_PUBLIC_URL"
 	EnvSelfRegistration     = "VAULT_SELF_REGISTRATION"
 	EnvRequireVerifiedEmail = "VAULT_REQUIRE_VERIFIED_EMAIL"
-	EnvEmailTokenTTL        = "VAULT_EMAIL_TOKEN_TTL"
-	EnvEmailVerifyTokenTTL  = "VAULT_EMAIL_VERIFY_TOKEN_TTL"
+	EnvEmailTokenTTL        = "VAULT_EMAIL_TOKEN_TTL"        //nolint:gosec // G101: the name of an environment variable, not its value
+	EnvEmailVerifyTokenTTL  = "VAULT_EMAIL_VERIFY_TOKEN_TTL" //nolint:gosec // G101: the name of an environment variable, not its value
 	EnvEmailMaxAttempts     = "VAULT_EMAIL_MAX_ATTEMPTS"
 	EnvEmailRequestsPerHour = "VAULT_EMAIL_REQUESTS_PER_HOUR"
 )
@@ -164,7 +164,7 @@ func (c *Config) loadEmail(p *parser, logger *slog.Logger) {
 		if !e.SendGridAPIKey.IsSet() {
 			p.fail(EnvSendGridAPIKey, "is required with %s=sendgrid", EnvEmailProvider)
 		}
-		if u, err := url.Parse(e.SendGridAPIURL); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && loopbackHost(u.Hostname()))) || u.Host == "" {
+		if u, err := url.Parse(e.SendGridAPIURL); err != nil || (u.Scheme != "https" && (u.Scheme != "http" || !loopbackHost(u.Hostname()))) || u.Host == "" {
 			p.fail(EnvSendGridAPIURL, "must be an https URL (http only to a loopback address)")
 		}
 		checkFrom(p, e.From)

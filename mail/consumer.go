@@ -330,7 +330,7 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	attempt := 1
 	if md, err := msg.Metadata(); err == nil {
-		attempt = int(md.NumDelivered)
+		attempt = int(min(md.NumDelivered, 1<<31-1)) //nolint:gosec // G115: bounded just above
 	}
 	err = c.deliver(ctx, j, attempt)
 	switch {
@@ -401,7 +401,7 @@ func (c *Consumer) deliver(ctx context.Context, j job, attempt int) (err error) 
 	}
 	finish := func(status, detail string) error {
 		if err := q.FinishDelivery(ctx, tx, maildb.FinishDeliveryParams{
-			EventID: eventID, Status: status, Attempts: int32(attempt), Detail: detail,
+			EventID: eventID, Status: status, Attempts: attempts32(attempt), Detail: detail,
 		}); err != nil {
 			return err
 		}
@@ -505,7 +505,7 @@ func (c *Consumer) deadLetter(ctx context.Context, j job, attempt int, cause err
 	eventID, _ := parseUUID(j.env.EventID)
 	userID, _ := parseUUID(j.userID)
 	if err := maildb.New().RecordDelivery(ctx, c.pool, maildb.RecordDeliveryParams{
-		EventID: eventID, EventType: j.env.Type, UserID: userID, Status: "dead", Attempts: int32(attempt), Detail: reason,
+		EventID: eventID, EventType: j.env.Type, UserID: userID, Status: "dead", Attempts: attempts32(attempt), Detail: reason,
 	}); err != nil {
 		return err
 	}
@@ -513,6 +513,9 @@ func (c *Consumer) deadLetter(ctx context.Context, j job, attempt int, cause err
 	c.logger.Error("mail dead-lettered", "event_id", j.env.EventID, "purpose", j.purpose, "attempts", attempt, "reason", reason)
 	return nil
 }
+
+// attempts32 is an attempt count as the table keeps it.
+func attempts32(n int) int32 { return int32(min(max(n, 0), 1<<31-1)) } //nolint:gosec // G115: clamped
 
 func lockTimeout(err error) bool {
 	var pg *pgconn.PgError
