@@ -72,7 +72,7 @@ vet:
 	$(GO) vet $(PKGS)
 
 golangci: ## golangci-lint alone: gosec, errcheck, govet, ineffassign, staticcheck, unused (.golangci.yml)
-	$(GOLANGCI) run $(PKGS)
+	$(GOLANGCI) run --allow-parallel-runners $(PKGS)
 
 staticcheck:
 	$(GO) tool staticcheck $(PKGS)

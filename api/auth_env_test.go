@@ -26,6 +26,7 @@ import (
 	"github.com/securevault/vault/password"
 	"github.com/securevault/vault/projections"
 	"github.com/securevault/vault/projections/identity"
+	"github.com/securevault/vault/projections/serviceaccounts"
 	"github.com/securevault/vault/projections/streams"
 	"github.com/securevault/vault/queries"
 )
@@ -94,7 +95,7 @@ func newIdentityEnv(t testing.TB, o identityEnvOptions) *identityEnv {
 
 	waiter := vaulttest.RunProjections(t, db, store, nil, projections.Options{
 		PollInterval: 50 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-	}, identity.New())
+	}, identity.New(), serviceaccounts.New())
 	svc := commands.NewService(store, waiter, logger, commands.Options{ReadYourWritesTimeout: 10 * time.Second})
 	reads := vaulttest.NewReads(t, db, store, waiter, nil, queries.Options{})
 

@@ -45,6 +45,8 @@ func (s *Server) MountFiles(deps FilesDeps) {
 	s.handle(http.MethodGet, "/api/v1/files/{id}/versions", s.authenticated(h.versions), timeTravelQuery()...)
 	s.handle(http.MethodPost, "/api/v1/files/{id}/versions/{version}/destroy", s.authenticated(h.destroy))
 	s.handle(http.MethodGet, "/api/v1/files/{id}/download", s.authenticated(h.download), "version")
+	s.handle(http.MethodGet, "/api/v1/files/{id}/history", s.authenticated(h.history), timeTravelQuery("limit", "cursor")...)
+	s.handle(http.MethodGet, "/api/v1/files/{id}/diff", s.authenticated(h.diff), "from", "to")
 }
 
 type fileHandlers struct {
@@ -310,6 +312,52 @@ func (h fileHandlers) destroy(w http.ResponseWriter, r *http.Request, caller dom
 	writeFileResult(w, http.StatusOK, res)
 }
 
+// history answers the timeline of a file, oldest first, paged by position.
+func (h fileHandlers) history(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
+	q := r.URL.Query()
+	in := queries.HistoryInput{Cursor: q.Get("cursor")}
+	var err error
+	if in.Limit, err = optionalInt(q, "limit"); err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	h.s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
+		page, err := h.deps.Queries.History(r.Context(), caller, mux.Vars(r)["id"], in, at)
+		return page, &page.Instant, err
+	})
+}
+
+// diff answers what changed between ?from= and ?to= (each a time or a
+// position; to defaults to now).
+func (h fileHandlers) diff(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
+	q := r.URL.Query()
+	if !q.Has("from") {
+		h.s.writeError(w, r, domain.Errorf(domain.EINVALID, "from is required: an RFC 3339 time or a log position"))
+		return
+	}
+	var (
+		in  queries.SecretDiffInput
+		err error
+	)
+	if in.From, err = parsePoint("from", q.Get("from")); err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	if q.Has("to") {
+		if in.To, err = parsePoint("to", q.Get("to")); err != nil {
+			h.s.writeError(w, r, err)
+			return
+		}
+	}
+	d, err := h.deps.Queries.Diff(r.Context(), caller, mux.Vars(r)["id"], in)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	setAtPosition(w, &d.To)
+	writeJSON(w, http.StatusOK, d)
+}
+
 // download streams a version's plaintext. The audit event is appended
 // before the answer starts; the first segment is verified before the
 // status line goes out, so a blob that fails at once is a clean 500, and
@@ -390,8 +438,8 @@ func parseRange(header string, size int64) (offset, length int64, partial, ok bo
 	if !dash {
 		return 0, 0, false, false
 	}
-	switch {
-	case a == "":
+	switch a {
+	case "":
 		n, err := strconv.ParseInt(b, 10, 64)
 		if err != nil || n <= 0 || size == 0 {
 			return 0, 0, false, false

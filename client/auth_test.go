@@ -49,7 +49,7 @@ func (s *tokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write([]byte(`{"error":{"code":"unauthorized","message":"the token is not valid"}}`))
 			return
 		}
-		_, _ = w.Write([]byte(`{"token":"` + token + `"}`))
+		_, _ = w.Write([]byte(`{"token":"` + token + `"}`)) //nolint:gosec // G705: a fake server answering the test's own client
 	}
 }
 

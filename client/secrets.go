@@ -152,7 +152,7 @@ type SecretDiff struct {
 	Reveals           []Reveal          `json:"reveals"`
 }
 
-const secretsPath = "/api/v1/secrets"
+const secretsPath = "/api/v1/secrets" //nolint:gosec // G101: a URL path, not a credential
 
 func secretPath(id string) string { return secretsPath + "/" + seg(id) }
 

@@ -22,35 +22,64 @@ func (s *Secrets) RevealSecret(ctx context.Context, caller domain.Caller, id str
 	if version < 0 {
 		return RevealedSecret{}, Written{}, domain.Errorf(domain.EINVALID, "version must be positive")
 	}
-	sec, err := s.load(ctx, id)
-	if err != nil {
-		return RevealedSecret{}, Written{}, err
+	// The secret is served from the cache when it holds it; the audit append
+	// then also requires the secret's stream to be at the version revealed
+	// from, which proves the cached secret current. Any other answer from a
+	// cached secret (a conflict, a refusal) is decided again on a fresh load.
+	authorized := false
+	for fresh := false; ; fresh = true {
+		out, w, retry, err := s.reveal(ctx, caller, id, version, fresh, &authorized)
+		if retry && !fresh {
+			continue
+		}
+		return out, w, err
 	}
-	if err := s.svc.access.Authorize(ctx, caller, domain.ActionReveal, domain.SecretResource(sec.Name())); err != nil {
-		return RevealedSecret{}, Written{}, err
+}
+
+// reveal is one attempt of RevealSecret; retry tells that its answer came
+// from a cached secret that an append did not prove.
+func (s *Secrets) reveal(ctx context.Context, caller domain.Caller, id string, version int64, fresh bool, authorized *bool) (RevealedSecret, Written, bool, error) {
+	sec, err := s.loadFrom(ctx, id, fresh)
+	if err != nil {
+		return RevealedSecret{}, Written{}, false, err
+	}
+	if !*authorized {
+		// Names never change: a cached name authorizes as a fresh one does.
+		if err := s.svc.access.Authorize(ctx, caller, domain.ActionReveal, domain.SecretResource(sec.Name())); err != nil {
+			return RevealedSecret{}, Written{}, false, err
+		}
+		*authorized = true
 	}
 	// The aggregate decides, not the presence of a key row: a version whose
 	// destruction is recorded stays unrevealable even if deleting its key
 	// failed.
 	v, err := sec.Revealable(version)
 	if err != nil {
-		return RevealedSecret{}, Written{}, err
+		return RevealedSecret{}, Written{}, sec.cached, err
 	}
 	plaintext, err := s.sealer.Open(ctx, valueRef(sec.ID(), v.Version), v.SealedValue)
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ENOTFOUND {
-			return RevealedSecret{}, Written{}, domain.WrapError(domain.EINTERNAL, "the data key of a live version is missing", err)
+			err = domain.WrapError(domain.EINTERNAL, "the data key of a live version is missing", err)
 		}
-		return RevealedSecret{}, Written{}, err
+		return RevealedSecret{}, Written{}, sec.cached, err
 	}
-	res, err := s.svc.log.AppendStreams(ctx, domain.StreamAppend{
+	appends := []domain.StreamAppend{{
 		StreamID: domain.SecretAccessStream(sec.ID()),
 		Expected: domain.ExpectAny,
 		Events:   []domain.NewEvent{domain.NewSecretRevealedEvent(sec.ID(), v.Version, caller.Metadata())},
-	})
+	}}
+	if sec.cached {
+		appends = append(appends, domain.StreamAppend{StreamID: sec.StreamID(), Expected: domain.ExpectVersion(sec.Version())})
+	}
+	res, err := s.svc.log.AppendStreams(ctx, appends...)
 	if err != nil {
 		envelope.Zero(plaintext)
-		return RevealedSecret{}, Written{}, domain.WrapError(domain.EUNAVAILABLE, "the reveal could not be audited, so it was refused; retry later", err)
+		if sec.cached && domain.ErrorCode(err) == domain.ECONFLICT {
+			s.svc.cache.Forget(sec.StreamID())
+			return RevealedSecret{}, Written{}, true, err
+		}
+		return RevealedSecret{}, Written{}, false, domain.WrapError(domain.EUNAVAILABLE, "the reveal could not be audited, so it was refused; retry later", err)
 	}
-	return RevealedSecret{Value: plaintext, Version: v.Version}, Written{Position: res.LastPosition}, nil
+	return RevealedSecret{Value: plaintext, Version: v.Version}, Written{Position: res.LastPosition}, false, nil
 }

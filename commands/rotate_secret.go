@@ -39,14 +39,21 @@ func (s *Secrets) RotateSecret(ctx context.Context, caller domain.Caller, in Rot
 		}
 	}
 
-	authorized := false
+	// The secret is served from the cache when it holds it. Only the append
+	// proves a cached secret current (its expected version); any other
+	// answer from one (a refusal) is decided again on a fresh load.
+	authorized, denied, fresh, usedCache := false, false, false, false
 	attempt := func() (SecretResult, error) {
-		sec, err := s.load(ctx, in.ID)
+		sec, err := s.loadFrom(ctx, in.ID, fresh)
 		if err != nil {
 			return SecretResult{}, err
 		}
+		usedCache = sec.cached
 		if !authorized {
+			// Names never change, so a cached name authorizes as well as
+			// a fresh one.
 			if err := s.svc.access.Authorize(ctx, caller, domain.ActionRotate, domain.SecretResource(sec.Name())); err != nil {
+				denied = true
 				return SecretResult{}, err
 			}
 			authorized = true
@@ -71,6 +78,7 @@ func (s *Secrets) RotateSecret(ctx context.Context, caller domain.Caller, in Rot
 		if err != nil {
 			return SecretResult{}, err
 		}
+		usedCache = false // proven by the append
 		if err := s.shred(ctx, sec.ID(), destroyed); err != nil {
 			// The versions are destroyed in the log and never revealed; the
 			// leftover keys are removed when the versions are destroyed again.
@@ -78,8 +86,16 @@ func (s *Secrets) RotateSecret(ctx context.Context, caller domain.Caller, in Rot
 		}
 		return s.result(ctx, sec.Secret, w)
 	}
-	if in.ExpectedVersion != nil {
+	exact := func() (SecretResult, error) {
 		res, err := attempt()
+		if err != nil && usedCache && !denied {
+			fresh = true
+			res, err = attempt()
+		}
+		return res, err
+	}
+	if in.ExpectedVersion != nil {
+		res, err := exact()
 		if domain.ErrorCode(err) == domain.ECONFLICT {
 			// Another write reached the stream between our read and our
 			// append: the version the caller expected is no longer current.
@@ -87,5 +103,9 @@ func (s *Secrets) RotateSecret(ctx context.Context, caller domain.Caller, in Rot
 		}
 		return res, err
 	}
-	return retryConflicts(ctx, attempt)
+	return retryConflicts(ctx, func() (SecretResult, error) {
+		res, err := exact()
+		fresh = true // a conflict reloads from the log
+		return res, err
+	})
 }

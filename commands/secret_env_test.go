@@ -28,6 +28,7 @@ type secretEnv struct {
 	keys    *keys.Store
 	secrets *commands.Secrets
 	reads   *queries.Secrets
+	waiter  commands.ReadModelWaiter
 }
 
 type envOptions struct {
@@ -64,7 +65,7 @@ func newSecretEnv(t *testing.T, opts envOptions) *secretEnv {
 	})
 	require.NoError(t, err)
 	reads := vaulttest.NewReads(t, db, store, waiter, nil, queries.Options{})
-	return &secretEnv{db: db, store: store, keys: dataKeys, secrets: sec, reads: reads.Secrets}
+	return &secretEnv{db: db, store: store, keys: dataKeys, secrets: sec, reads: reads.Secrets, waiter: waiter}
 }
 
 // get reads a secret's metadata as caller sees it now.

@@ -76,21 +76,37 @@ type SecretResult struct {
 }
 
 // loadedSecret is an aggregate plus the position of its last event, which a
-// command that appends nothing reports as its position.
+// command that appends nothing reports as its position. cached tells that
+// it came from the command side's cache: a guess that only an append with
+// its expected version proves.
 type loadedSecret struct {
 	*domain.Secret
 	position int64
+	cached   bool
 }
 
+// load folds a secret from the log (and refreshes the cache with it).
 func (s *Secrets) load(ctx context.Context, id string) (loadedSecret, error) {
+	return s.loadFrom(ctx, id, true)
+}
+
+// loadFrom serves the secret from the cache unless fresh is set. A command
+// that serves a cached secret must either append with its expected version
+// or, when it would answer without such an append (a refusal, nothing to
+// write), load it fresh and decide again.
+func (s *Secrets) loadFrom(ctx context.Context, id string, fresh bool) (loadedSecret, error) {
 	if !domain.IsID(id) {
 		return loadedSecret{}, domain.Errorf(domain.ENOTFOUND, "secret not found")
 	}
-	sec, position, err := fold.Latest(ctx, s.svc.fold, domain.StreamID(domain.SecretAggregate, id), domain.LoadSecret, domain.RestoreSecret)
+	streamID := domain.StreamID(domain.SecretAggregate, id)
+	if fresh {
+		s.svc.cache.Forget(streamID)
+	}
+	sec, position, cached, err := fold.Cached(ctx, s.svc.fold, s.svc.cache, streamID, domain.LoadSecret, domain.RestoreSecret)
 	if err != nil {
 		return loadedSecret{}, err
 	}
-	return loadedSecret{Secret: sec, position: position}, nil
+	return loadedSecret{Secret: sec, position: position, cached: cached}, nil
 }
 
 // valueRef names the sealed value of one version of a secret.
@@ -107,9 +123,13 @@ func (s *Secrets) write(ctx context.Context, caller domain.Caller, sec loadedSec
 	appends := append([]domain.StreamAppend{sec.StreamAppend(caller.Metadata())}, extra...)
 	w, err := s.svc.appendAndWait(ctx, []string{domain.ReadModelSecrets}, appends...)
 	if err != nil {
+		if domain.ErrorCode(err) == domain.ECONFLICT {
+			s.svc.cache.Forget(sec.StreamID())
+		}
 		return Written{}, err
 	}
 	sec.Committed()
+	s.svc.cache.Put(sec.Secret, w.Position)
 	return w, nil
 }
 

@@ -48,8 +48,16 @@ type Options struct {
 	// ReadYourWritesTimeout bounds how long a command waits for its read
 	// models before answering "accepted, pending".
 	ReadYourWritesTimeout time.Duration
-	Now                   func() time.Time
+	// CachedAggregates bounds the aggregates the handlers keep between
+	// commands (0: defaultCachedAggregates, negative: none). A cached one
+	// is a guess each command proves with its append's expected version,
+	// or loads again (see fold.Cache).
+	CachedAggregates int
+	Now              func() time.Time
 }
+
+// defaultCachedAggregates is the default bound of the aggregate cache.
+const defaultCachedAggregates = 10_000
 
 // Service holds the dependencies every handler shares.
 type Service struct {
@@ -59,6 +67,7 @@ type Service struct {
 	waiter ReadModelWaiter
 	logger *slog.Logger
 	opts   Options
+	cache  *fold.Cache // nil: no cache
 }
 
 // NewService returns the command side.
@@ -69,9 +78,16 @@ func NewService(log EventLog, waiter ReadModelWaiter, logger *slog.Logger, opts 
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.CachedAggregates == 0 {
+		opts.CachedAggregates = defaultCachedAggregates
+	}
+	var cache *fold.Cache
+	if opts.CachedAggregates > 0 {
+		cache = fold.NewCache(opts.CachedAggregates)
+	}
 	return &Service{
 		log: log, fold: fold.NewLoader(log, opts.Snapshots, logger), access: access.New(log, logger),
-		waiter: waiter, logger: logger, opts: opts,
+		waiter: waiter, logger: logger, opts: opts, cache: cache,
 	}
 }
 

@@ -10,22 +10,24 @@ import (
 )
 
 // Account e-mail variables.
+//
+//nolint:gosec // G101: names of environment variables, not their values
 const (
 	EnvEmailProvider        = "EMAIL_PROVIDER"
 	EnvSMTPHost             = "SMTP_HOST"
 	EnvSMTPPort             = "SMTP_PORT"
 	EnvSMTPUsername         = "SMTP_USERNAME"
-	EnvSMTPPassword         = "SMTP_PASSWORD" //nolint:gosec // G101: the name of an environment variable, not its value
+	EnvSMTPPassword         = "SMTP_PASSWORD"
 	EnvSMTPFrom             = "SMTP_FROM"
 	EnvSMTPTLS              = "SMTP_TLS"
-	EnvSendGridAPIKey       = "SENDGRID_API_KEY" //nolint:gosec // G101: the name of an environment variable, not its value
+	EnvSendGridAPIKey       = "SENDGRID_API_KEY"
 	EnvSendGridAPIURL       = "SENDGRID_API_URL"
 	EnvFrontendBaseURL      = "FRONTEND_BASE_URL"
 	EnvPublicURL            = "VAULT_PUBLIC_URL"
 	EnvSelfRegistration     = "VAULT_SELF_REGISTRATION"
 	EnvRequireVerifiedEmail = "VAULT_REQUIRE_VERIFIED_EMAIL"
-	EnvEmailTokenTTL        = "VAULT_EMAIL_TOKEN_TTL"        //nolint:gosec // G101: the name of an environment variable, not its value
-	EnvEmailVerifyTokenTTL  = "VAULT_EMAIL_VERIFY_TOKEN_TTL" //nolint:gosec // G101: the name of an environment variable, not its value
+	EnvEmailTokenTTL        = "VAULT_EMAIL_TOKEN_TTL"
+	EnvEmailVerifyTokenTTL  = "VAULT_EMAIL_VERIFY_TOKEN_TTL"
 	EnvEmailMaxAttempts     = "VAULT_EMAIL_MAX_ATTEMPTS"
 	EnvEmailRequestsPerHour = "VAULT_EMAIL_REQUESTS_PER_HOUR"
 )

@@ -10,6 +10,10 @@ const (
 	EnvS3ForcePathStyle = "S3_FORCE_PATH_STYLE"
 	EnvMaxFileBytes     = "VAULT_MAX_FILE_BYTES"
 	EnvFileOrphanGrace  = "VAULT_FILE_ORPHAN_GRACE"
+	// The standard AWS variables, read through the configuration's source
+	// so a test can give vaultd its own S3 keys.
+	EnvAWSAccessKeyID     = "AWS_ACCESS_KEY_ID"
+	EnvAWSSecretAccessKey = "AWS_SECRET_ACCESS_KEY" //nolint:gosec // G101: the name of an environment variable, not its value
 )
 
 // FileStorage says where sealed file contents go and how large they may be.
@@ -38,6 +42,8 @@ func fileVars() []Var {
 		{EnvS3Endpoint, "", "no", "S3 endpoint URL of an S3-compatible server (MinIO, versitygw); empty uses AWS. Credentials come from the standard AWS chain (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, shared files, instance role)."},
 		{EnvS3Region, "", "no", "Region of the bucket; empty uses AWS_REGION, then us-east-1."},
 		{EnvS3ForcePathStyle, "false", "no", "`true` addresses the bucket as a path (`endpoint/bucket/key`), as MinIO and versitygw need."},
+		{EnvAWSAccessKeyID, "", "no", "Access key id of the S3 bucket's credentials, with AWS_SECRET_ACCESS_KEY; without them the rest of the standard AWS chain (shared files, instance role) applies."},
+		{EnvAWSSecretAccessKey, "", "with AWS_ACCESS_KEY_ID", "Secret access key of the S3 bucket's credentials."},
 		{EnvMaxFileBytes, "5368709120", "no", "Largest file version in bytes (5 GiB); a larger upload answers 413 before anything is stored (from its Content-Length), or as soon as it passes the limit."},
 		{EnvFileOrphanGrace, "1h", "no", "Age after which a blob that no event names (an upload that crashed between storing and recording) is deleted by the background sweep; run on every replica, it is safe concurrently."},
 	}
@@ -52,10 +58,10 @@ func (c *Config) parseFiles(p *parser) {
 		MaxFileBytes:     int64(p.int(EnvMaxFileBytes, 1)),
 		OrphanGrace:      p.duration(EnvFileOrphanGrace),
 	}
-	if id, ok := p.lookup("AWS_ACCESS_KEY_ID"); ok {
+	if id, ok := p.lookup(EnvAWSAccessKeyID); ok {
 		c.Files.AccessKeyID = id
 	}
-	if key, ok := p.lookup("AWS_SECRET_ACCESS_KEY"); ok {
+	if key, ok := p.lookup(EnvAWSSecretAccessKey); ok {
 		c.Files.SecretAccessKey = Secret(key)
 	}
 	if c.Files.S3Region == "" {

@@ -39,6 +39,8 @@ const ResourceServiceAccounts = "service-accounts"
 func ServiceAccountResource(name string) string { return ResourceServiceAccounts + "/" + name }
 
 // Service-account event types.
+//
+//nolint:gosec // G101: event type names, not credentials
 const (
 	EventServiceAccountCreated       = "ServiceAccountCreated"
 	EventServiceAccountUpdated       = "ServiceAccountUpdated"

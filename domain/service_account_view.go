@@ -38,3 +38,7 @@ func (a *ServiceAccount) Summary() ServiceAccountSummary {
 		Disabled: a.state.Disabled, Credentials: len(a.state.Credentials),
 	}
 }
+
+// ReadModelServiceAccounts is the checkpoint name of the service-account
+// projection (see readmodels.go).
+const ReadModelServiceAccounts = "serviceaccounts"

@@ -217,6 +217,7 @@ func prepare(appends []domain.StreamAppend) ([]preparedAppend, error) {
 		return nil, domain.Errorf(domain.EINVALID, "an append needs at least one stream")
 	}
 	out := make([]preparedAppend, 0, len(appends))
+	withEvents := false
 	seenStreams := make(map[string]bool, len(appends))
 	seenIDs := make(map[uuid.UUID]bool)
 	for _, a := range appends {
@@ -233,9 +234,12 @@ func prepare(appends []domain.StreamAppend) ([]preparedAppend, error) {
 		if a.Expected < domain.ExpectAny {
 			return nil, domain.Errorf(domain.EINVALID, "invalid expected version %d", a.Expected)
 		}
-		if len(a.Events) == 0 {
+		if len(a.Events) == 0 && a.Expected < 0 {
+			// A stream without events is a condition (it must be at exactly
+			// that version), which only an exact version can state.
 			return nil, domain.Errorf(domain.EINVALID, "append to %q has no events", a.StreamID)
 		}
+		withEvents = withEvents || len(a.Events) > 0
 		pa := preparedAppend{streamID: a.StreamID, expected: a.Expected, events: make([]preparedEvent, 0, len(a.Events))}
 		for _, e := range a.Events {
 			id, err := uuid.Parse(e.ID)
@@ -264,6 +268,9 @@ func prepare(appends []domain.StreamAppend) ([]preparedAppend, error) {
 			})
 		}
 		out = append(out, pa)
+	}
+	if !withEvents {
+		return nil, domain.Errorf(domain.EINVALID, "an append needs at least one event")
 	}
 	return out, nil
 }

@@ -197,6 +197,46 @@ func TestConcurrentReservationsHaveOneWinner(t *testing.T) {
 	require.Equal(t, 1, won)
 }
 
+// TestAStreamWithoutEventsIsACondition: a stream appended with no events
+// and an exact version only has to be at that version for the rest of the
+// append to be written (a reveal proves the secret it read this way).
+func TestAStreamWithoutEventsIsACondition(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t, eventstore.Options{})
+	secret, access := "secret-"+uuid.NewString(), "secretaccess-"+uuid.NewString()
+	_, err := s.Append(ctx, secret, domain.ExpectNoStream, event("SecretCreated", 1), event("SecretRotated", 2))
+	require.NoError(t, err)
+
+	cases := []struct {
+		name    string
+		at      int64
+		code    string
+		written int
+	}{
+		{"at the version", 2, "", 1},
+		{"behind it", 1, domain.ECONFLICT, 1},
+		{"ahead of it", 3, domain.ECONFLICT, 1},
+		{"still at it", 2, "", 2},
+	}
+	for _, tc := range cases {
+		res, err := s.AppendStreams(ctx,
+			domain.StreamAppend{StreamID: access, Expected: domain.ExpectAny, Events: []domain.NewEvent{event("SecretRevealed", 1)}},
+			domain.StreamAppend{StreamID: secret, Expected: domain.ExpectVersion(tc.at)},
+		)
+		require.Equal(t, tc.code, domain.ErrorCode(err), "%s: %v", tc.name, err)
+		if err == nil {
+			require.Equal(t, int64(2), res.Versions[secret], tc.name)
+		}
+		events, err := s.ReadStream(ctx, access, 0, 0)
+		require.NoError(t, err)
+		require.Len(t, events, tc.written, tc.name)
+	}
+	events, err := s.ReadStream(ctx, secret, 0, 0)
+	require.NoError(t, err)
+	require.Len(t, events, 2, "the condition's stream is never written")
+}
+
 func TestRejectsInvalidAppends(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -210,6 +250,7 @@ func TestRejectsInvalidAppends(t *testing.T) {
 		{"no streams", nil},
 		{"empty stream id", []domain.StreamAppend{{StreamID: "", Expected: domain.ExpectAny, Events: []domain.NewEvent{valid}}}},
 		{"no events", []domain.StreamAppend{{StreamID: "s-1", Expected: domain.ExpectAny}}},
+		{"only conditions", []domain.StreamAppend{{StreamID: "s-1", Expected: domain.ExpectVersion(0)}}},
 		{"bad expected version", []domain.StreamAppend{{StreamID: "s-1", Expected: -7, Events: []domain.NewEvent{valid}}}},
 		{"id not a uuid", []domain.StreamAppend{{StreamID: "s-1", Expected: domain.ExpectAny, Events: []domain.NewEvent{{ID: "x", Type: "A", SchemaVersion: 1, Data: json.RawMessage(`{}`)}}}}},
 		{"empty type", []domain.StreamAppend{{StreamID: "s-1", Expected: domain.ExpectAny, Events: []domain.NewEvent{{ID: uuid.NewString(), SchemaVersion: 1, Data: json.RawMessage(`{}`)}}}}},

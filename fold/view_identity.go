@@ -7,8 +7,8 @@ import (
 )
 
 // IdentityKinds are the aggregates authentication decides on: sessions,
-// users, roles and policies. A new kind of principal (a service account,
-// say) adds its Kind here and a lookup beside Session and User.
+// users, service accounts, roles and policies. A new kind of principal adds
+// its Kind here and a lookup beside Session, User and ServiceAccount.
 func IdentityKinds() []Kind {
 	session := KindOf(domain.SessionAggregate, domain.LoadSession, domain.RestoreSession,
 		// A revoked session never becomes valid again: let it go.
@@ -23,6 +23,7 @@ func IdentityKinds() []Kind {
 		KindOf(domain.UserAggregate, domain.LoadUser, domain.RestoreUser, nil),
 		KindOf(domain.RoleAggregate, domain.LoadRole, domain.RestoreRole, nil),
 		KindOf(domain.PolicyAggregate, domain.LoadPolicy, domain.RestorePolicy, nil),
+		KindOf(domain.ServiceAccountAggregate, domain.LoadServiceAccount, domain.RestoreServiceAccount, nil),
 	}
 }
 
@@ -45,6 +46,19 @@ func (s State) User(id string) (*domain.User, bool, error) {
 		return nil, false, err
 	}
 	return u, true, nil
+}
+
+// ServiceAccount is the live service account with that id; a deleted one
+// is not found.
+func (s State) ServiceAccount(id string) (*domain.ServiceAccount, bool, error) {
+	if !domain.IsID(id) {
+		return nil, false, nil
+	}
+	a, ok, err := Held[*domain.ServiceAccount](s, domain.StreamID(domain.ServiceAccountAggregate, id))
+	if err != nil || !ok || a.Deleted() {
+		return nil, false, err
+	}
+	return a, true, nil
 }
 
 // PoliciesFor resolves roles to the policies in force, as Loader.PoliciesFor

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -330,7 +331,7 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	attempt := 1
 	if md, err := msg.Metadata(); err == nil {
-		attempt = int(min(md.NumDelivered, 1<<31-1)) //nolint:gosec // G115: bounded just above
+		attempt = int(min(md.NumDelivered, math.MaxInt32)) //nolint:gosec // G115: bounded by min
 	}
 	err = c.deliver(ctx, j, attempt)
 	switch {
@@ -514,9 +515,6 @@ func (c *Consumer) deadLetter(ctx context.Context, j job, attempt int, cause err
 	return nil
 }
 
-// attempts32 is an attempt count as the table keeps it.
-func attempts32(n int) int32 { return int32(min(max(n, 0), 1<<31-1)) } //nolint:gosec // G115: clamped
-
 func lockTimeout(err error) bool {
 	var pg *pgconn.PgError
 	return errors.As(err, &pg) && pg.Code == "55P03" // lock_not_available
@@ -548,4 +546,16 @@ func (c *Consumer) purgeLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// attempts32 is a delivery count as the int32 column holds it, saturating
+// rather than wrapping (counts are bounded by MaxAttempts long before).
+func attempts32(n int) int32 {
+	if n < 0 {
+		return 0
+	}
+	if n > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int32(n)
 }

@@ -113,13 +113,13 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		c = smtp.NewClient(tls.Client(conn, s.tlsConfig()))
 	case TLSStartTLS:
 		if c, err = smtp.NewClientStartTLS(conn, s.tlsConfig()); err != nil {
-			_ = conn.Close()
+			_ = conn.Close() // the STARTTLS error is the one to report
 			return classify("STARTTLS", err)
 		}
 	default:
 		c = smtp.NewClient(conn)
 	}
-	defer func() { _ = c.Close() }()
+	defer func() { _ = c.Close() }() // after QUIT or a failure already reported
 	if s.cfg.Username != "" {
 		if err := c.Auth(sasl.NewPlainClient("", s.cfg.Username, string(s.cfg.Password))); err != nil {
 			return classify("AUTH", err)

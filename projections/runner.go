@@ -46,6 +46,20 @@ type Projection interface {
 	Reset(ctx context.Context, tx pgx.Tx) error
 }
 
+// Selective is a projection that reads only the streams of some aggregates
+// (its Apply ignores every other event). The runner skips pages holding
+// none of them without a transaction, and the Waiter counts such a
+// projection as caught up to a position when no event of its aggregates
+// lies between its checkpoint and that position.
+type Selective interface {
+	Aggregates() []string
+}
+
+// skipFlush bounds how far a selective projection's stored checkpoint may
+// trail the pages it skipped: past it the runner stores the checkpoint (a
+// transaction with nothing to apply), so lag and readiness stay honest.
+const skipFlush = 500
+
 // EventReader is the part of the event store the runner needs.
 type EventReader interface {
 	// ReadAll returns up to limit events with position > afterPosition, in
@@ -253,11 +267,13 @@ func (r *Runner) follow(ctx context.Context, p Projection, wake <-chan struct{})
 	defer poll.Stop()
 
 	limit := r.opts.PageSize
-	checkpoint := int64(-1) // unknown until the first step reads it
+	// checkpoint is where the projection has got to; stored is its row in
+	// projection_checkpoints, behind checkpoint by the pages skipped since.
+	checkpoint, stored := int64(-1), int64(-1) // unknown until the first step reads them
 	retry := backoff.New(r.opts.MinBackoff, r.opts.MaxBackoff)
 	streak := r.health[name]
 	for ctx.Err() == nil {
-		res, err := r.step(ctx, p, checkpoint, limit, want)
+		res, err := r.step(ctx, p, cursor{at: checkpoint, stored: stored}, limit, want)
 		if err != nil {
 			r.metrics.failures.WithLabelValues(name).Inc()
 			streak.Fail(stepApply, err)
@@ -269,7 +285,7 @@ func (r *Runner) follow(ctx context.Context, p Projection, wake <-chan struct{})
 			r.logger.Log(ctx, level, "projection page failed; retrying", "projection", name, "error", err,
 				"after_position", checkpoint, "page", limit, "failures", retry.Attempts(), "retry_in", delay)
 			limit = max(1, limit/2)
-			checkpoint = -1 // re-read: the failure may have been anywhere
+			checkpoint, stored = -1, -1 // re-read: the failure may have been anywhere
 			if !backoff.Sleep(ctx, delay) {
 				return
 			}
@@ -282,7 +298,7 @@ func (r *Runner) follow(ctx context.Context, p Projection, wake <-chan struct{})
 		retry.Reset()
 		streak.Succeed()
 		limit = r.opts.PageSize
-		checkpoint = res.checkpoint
+		checkpoint, stored = res.checkpoint, res.stored
 		if !res.caughtUp {
 			continue
 		}
@@ -298,7 +314,14 @@ func (r *Runner) follow(ctx context.Context, p Projection, wake <-chan struct{})
 
 type stepResult struct {
 	checkpoint int64 // the checkpoint after the step
+	stored     int64 // the stored checkpoint after the step
 	caughtUp   bool  // nothing more to do until the log grows
+}
+
+// cursor is where a projection is (at) and where its stored checkpoint is
+// (at or behind it by skipped pages); -1 when not known.
+type cursor struct {
+	at, stored int64
 }
 
 // step applies at most one page. The page is read before the transaction
@@ -308,26 +331,35 @@ type stepResult struct {
 //
 // The page comes from a read shared with the other projections (pages)
 // that began at generation want or later.
-func (r *Runner) step(ctx context.Context, p Projection, knownCheckpoint int64, limit int, want uint64) (stepResult, error) {
+func (r *Runner) step(ctx context.Context, p Projection, cur cursor, limit int, want uint64) (stepResult, error) {
 	name := p.Name()
 	// A page in flight is finished even when ctx ends: committing it is a
 	// clean stop, and so is the rollback if the step timeout hits.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.StepTimeout)
 	defer cancel()
 
-	if knownCheckpoint < 0 {
+	if cur.at < 0 || cur.stored < 0 {
 		cp, err := r.readCheckpoint(ctx, name)
 		if err != nil {
 			return stepResult{}, err
 		}
-		knownCheckpoint = cp
+		cur = cursor{at: cp, stored: cp}
 	}
+	knownCheckpoint := cur.at
 	events, err := r.pages.read(ctx, knownCheckpoint, limit, want)
 	if err != nil {
 		return stepResult{}, fmt.Errorf("read log after %d: %w", knownCheckpoint, err)
 	}
 	if len(events) == 0 {
-		return stepResult{checkpoint: knownCheckpoint, caughtUp: true}, nil
+		return stepResult{checkpoint: knownCheckpoint, stored: cur.stored, caughtUp: true}, nil
+	}
+	if sel, ok := p.(Selective); ok && events[0].Position == knownCheckpoint+1 {
+		last := events[len(events)-1].Position
+		if !touches(events, sel.Aggregates()) && last-cur.stored < skipFlush {
+			// Nothing to apply: move on without a transaction. The stored
+			// checkpoint stays; the Waiter knows what lies between.
+			return stepResult{checkpoint: last, stored: cur.stored, caughtUp: len(events) < limit}, nil
+		}
 	}
 
 	tx, err := r.pool.Begin(ctx)
@@ -343,15 +375,25 @@ func (r *Runner) step(ctx context.Context, p Projection, knownCheckpoint int64, 
 	if len(locked) == 0 {
 		// Another process (or a rebuild) is applying this projection; it
 		// notifies when it commits and our poll comes back regardless.
-		return stepResult{checkpoint: -1, caughtUp: true}, nil
+		return stepResult{checkpoint: -1, stored: -1, caughtUp: true}, nil
 	}
 	checkpoint := locked[0]
+	if checkpoint == cur.stored && cur.at > cur.stored {
+		// Nobody moved the stored checkpoint since this runner skipped the
+		// pages after it, which held nothing to apply: continue from them.
+		checkpoint = cur.at
+	}
+	if checkpoint < events[0].Position-1 {
+		// The stored checkpoint moved elsewhere (another process, a
+		// rebuild) to before what was read: read again from it.
+		return stepResult{checkpoint: -1, stored: -1}, nil
+	}
 	pending := events
 	for len(pending) > 0 && pending[0].Position <= checkpoint {
 		pending = pending[1:] // already applied by another process or a rebuild
 	}
 	if len(pending) == 0 {
-		return stepResult{checkpoint: checkpoint}, nil
+		return stepResult{checkpoint: checkpoint, stored: locked[0]}, nil
 	}
 	if err := contiguous(checkpoint, pending); err != nil {
 		// Checkpoints only move forward and the log is gapless, so this is a
@@ -369,7 +411,19 @@ func (r *Runner) step(ctx context.Context, p Projection, knownCheckpoint int64, 
 		return stepResult{}, translate(fmt.Errorf("commit page of %s: %w", name, err))
 	}
 	r.metrics.applied.WithLabelValues(name).Add(float64(len(pending)))
-	return stepResult{checkpoint: last, caughtUp: len(events) < limit}, nil
+	return stepResult{checkpoint: last, stored: last, caughtUp: len(events) < limit}, nil
+}
+
+// touches reports whether any event belongs to a stream of the aggregates.
+func touches(events []domain.RecordedEvent, aggregates []string) bool {
+	for _, ev := range events {
+		for _, a := range aggregates {
+			if ev.Aggregate() == a {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (r *Runner) readCheckpoint(ctx context.Context, name string) (int64, error) {

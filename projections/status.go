@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/projections/internal/projdb"
 )
 
 // Status is where one projection stands against the log.
@@ -51,6 +52,17 @@ func (r *Runner) Status(ctx context.Context) ([]Status, error) {
 		}
 		s.Head = max(head, s.Checkpoint)
 		s.Lag = s.Head - s.Checkpoint
+		if sel, ok := p.(Selective); ok && s.Lag > 0 {
+			// It skips other pages without storing its checkpoint: what it
+			// still has to apply is its own events after it.
+			n, err := r.queries.EventsOfAggregatesBetween(ctx, r.pool, projdb.EventsOfAggregatesBetweenParams{
+				After: s.Checkpoint, UpTo: s.Head, Aggregates: sel.Aggregates(),
+			})
+			if err != nil {
+				return nil, translate(fmt.Errorf("read events after the checkpoint of %s: %w", p.Name(), err))
+			}
+			s.Lag = n
+		}
 		out = append(out, s)
 	}
 	return out, nil
@@ -164,4 +176,16 @@ func translate(err error) error {
 		return domain.WrapError(domain.EUNAVAILABLE, "the database is unavailable", err)
 	}
 	return domain.WrapError(domain.EINTERNAL, "read model storage failed", err)
+}
+
+// Selective lists the projections that read only some aggregates' streams,
+// with those aggregates, for Waiter.Selective.
+func (r *Runner) Selective() map[string][]string {
+	out := map[string][]string{}
+	for _, p := range r.projections {
+		if sel, ok := p.(Selective); ok {
+			out[p.Name()] = sel.Aggregates()
+		}
+	}
+	return out
 }

@@ -29,6 +29,10 @@ type Waiter struct {
 	queries *projdb.Queries
 	poll    time.Duration
 
+	// selective names the projections that read only some aggregates'
+	// streams (see Selective), with those aggregates; set before use.
+	selective map[string][]string
+
 	mu      sync.Mutex
 	shared  bool             // Run is keeping known fresh
 	known   map[string]int64 // checkpoints as of the last refresh
@@ -44,6 +48,13 @@ func NewWaiter(pool *pgxpool.Pool, notify Notifications, poll time.Duration) *Wa
 	}
 	return &Waiter{pool: pool, notify: notify, queries: projdb.New(), poll: poll, changed: make(chan struct{})}
 }
+
+// Selective tells the waiter which projections read only some aggregates'
+// streams (Runner.Selective): such a projection counts as caught up to a
+// position when no event of its aggregates lies between its stored
+// checkpoint and that position, since it skips other pages without
+// storing its checkpoint. Call it before the first WaitFor.
+func (w *Waiter) Selective(aggregates map[string][]string) { w.selective = aggregates }
 
 // Run refreshes the shared view of the checkpoints on every checkpoint
 // notification (and every poll interval) until ctx ends.
@@ -106,18 +117,29 @@ func (w *Waiter) WaitFor(ctx context.Context, position int64, timeout time.Durat
 	defer deadline.Stop()
 	poll := time.NewTicker(w.poll)
 	defer poll.Stop()
+	// A selective projection that lags is asked whether anything it reads
+	// lies before position only when the wait has gone a while without it
+	// catching up (idle), and once per checkpoint: a command waits for the
+	// read models its own events touch, which catch up by applying them,
+	// so asking at once would mostly cost a statement for nothing.
+	idle := time.NewTicker(idleCheck)
+	defer idle.Stop()
+	mayAsk := false
+	asked := map[string]int64{}
 	for {
 		w.mu.Lock()
 		shared, known, changed := w.shared, w.known, w.changed
 		w.mu.Unlock()
-		var lagging []string
-		if shared {
-			lagging = laggingIn(known, position, names)
-		} else {
+		if !shared {
 			var err error
-			if lagging, err = w.lagging(ctx, position, names); err != nil {
+			if known, err = w.checkpoints(ctx, names); err != nil {
 				return err
 			}
+		}
+		lagging, err := w.stillLagging(ctx, known, position, names, mayAsk, asked)
+		mayAsk = false
+		if err != nil {
+			return err
 		}
 		if len(lagging) == 0 {
 			return nil
@@ -132,12 +154,54 @@ func (w *Waiter) WaitFor(ctx context.Context, position int64, timeout time.Durat
 		case <-changed:
 		case <-wake:
 		case <-poll.C:
+		case <-idle.C:
+			mayAsk = true
 		}
 	}
 }
 
-// lagging describes each projection still below position, from the table.
-func (w *Waiter) lagging(ctx context.Context, position int64, names []string) ([]string, error) {
+// idleCheck is how long a wait goes before it asks whether a lagging
+// selective projection has anything of its own to apply before the
+// position.
+const idleCheck = 100 * time.Millisecond
+
+// stillLagging describes the projections below position, leaving out
+// selective ones with nothing of theirs before it.
+func (w *Waiter) stillLagging(ctx context.Context, known map[string]int64, position int64, names []string, mayAsk bool, asked map[string]int64) ([]string, error) {
+	lagging := laggingIn(known, position, names)
+	var out []string
+	if len(w.selective) == 0 {
+		for _, l := range lagging {
+			out = append(out, l.String())
+		}
+		return out, nil
+	}
+	for _, l := range lagging {
+		name := l.name
+		at, ok := known[name]
+		aggregates, selective := w.selective[name]
+		if !ok || !selective {
+			out = append(out, l.String())
+			continue
+		}
+		if done, ok := asked[name]; !mayAsk || ok && done == at {
+			out = append(out, l.String())
+			continue
+		}
+		asked[name] = at
+		n, err := w.queries.EventsOfAggregatesBetween(ctx, w.pool, projdb.EventsOfAggregatesBetweenParams{After: at, UpTo: position, Aggregates: aggregates})
+		if err != nil {
+			return nil, translate(fmt.Errorf("read events after the checkpoint of %s: %w", name, err))
+		}
+		if n > 0 {
+			out = append(out, l.String())
+		}
+	}
+	return out, nil
+}
+
+// checkpoints reads the named projections' checkpoints (all with no names).
+func (w *Waiter) checkpoints(ctx context.Context, names []string) (map[string]int64, error) {
 	var rows []projdb.ProjectionCheckpoint
 	var err error
 	if len(names) == 0 {
@@ -152,17 +216,31 @@ func (w *Waiter) lagging(ctx context.Context, position int64, names []string) ([
 	for _, row := range rows {
 		known[row.Name] = row.Position
 	}
-	return laggingIn(known, position, names), nil
+	return known, nil
 }
 
-// laggingIn describes each projection (the named ones, or all known) whose
+// lag is one projection below a position.
+type lag struct {
+	name    string
+	at      int64
+	started bool
+}
+
+func (l lag) String() string {
+	if !l.started {
+		return l.name + " not started"
+	}
+	return fmt.Sprintf("%s at %d", l.name, l.at)
+}
+
+// laggingIn lists each projection (the named ones, or all known) whose
 // checkpoint is below position.
-func laggingIn(known map[string]int64, position int64, names []string) []string {
-	var lagging []string
+func laggingIn(known map[string]int64, position int64, names []string) []lag {
+	var lagging []lag
 	if len(names) == 0 {
 		for name, at := range known {
 			if at < position {
-				lagging = append(lagging, fmt.Sprintf("%s at %d", name, at))
+				lagging = append(lagging, lag{name: name, at: at, started: true})
 			}
 		}
 		return lagging
@@ -171,9 +249,9 @@ func laggingIn(known map[string]int64, position int64, names []string) []string 
 		at, ok := known[n]
 		switch {
 		case !ok:
-			lagging = append(lagging, n+" not started")
+			lagging = append(lagging, lag{name: n})
 		case at < position:
-			lagging = append(lagging, fmt.Sprintf("%s at %d", n, at))
+			lagging = append(lagging, lag{name: n, at: at, started: true})
 		}
 	}
 	return lagging

@@ -5,6 +5,7 @@ import (
 
 	"github.com/securevault/vault/authtoken"
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/fold"
 )
 
 // ClientTokens verifies the access tokens of the client-credentials grant;
@@ -18,7 +19,8 @@ type ClientTokens interface {
 // account's token, kept apart from the user's so it can move wherever
 // identity is read from. handled is false when the token is no client
 // token (the user's answer stands). Like a user's, everything but the
-// signature is folded from the log on every request: the account (deleted
+// signature is decided on the log as of at least its head when the request
+// arrived (the identity view, or folded per request): the account (deleted
 // or disabled: 401), the credential whose current secret bought the token
 // (rotated, revoked or expired: 401) and the policies of the account's
 // roles, so a change is honoured by the very next request on every
@@ -32,6 +34,34 @@ func (a *Authenticator) authenticateServiceAccount(ctx context.Context, bearerTo
 	if err != nil {
 		return domain.Principal{}, false, nil
 	}
+	principal := func(acc *domain.ServiceAccount, policies []domain.PolicyView) domain.Principal {
+		return domain.Principal{
+			UserID: acc.ID(), Username: domain.ServiceAccountResource(acc.Name()), SessionID: claims.SessionID, Policies: policies,
+		}
+	}
+	if a.view != nil {
+		// From the identity view, as of at least the head of the log when
+		// the request arrived (see Authenticate).
+		err = a.view.Read(ctx, func(st fold.State) error {
+			acc, ok, err := st.ServiceAccount(claims.UserID)
+			if err != nil {
+				return err
+			}
+			if !ok || !acc.AcceptsToken(claims.SessionID, a.svc.opts.Now()) {
+				return domain.ErrInvalidToken()
+			}
+			policies, err := st.PoliciesFor(acc.RoleIDs())
+			if err != nil {
+				return err
+			}
+			p = principal(acc, policies)
+			return nil
+		})
+		if err != nil {
+			return domain.Principal{}, true, err
+		}
+		return p, true, nil
+	}
 	acc, err := a.svc.fold.ServiceAccount(ctx, claims.UserID)
 	if err != nil {
 		return domain.Principal{}, true, domain.InvalidTokenUnlessInternal(err)
@@ -43,7 +73,5 @@ func (a *Authenticator) authenticateServiceAccount(ctx context.Context, bearerTo
 	if err != nil {
 		return domain.Principal{}, true, err
 	}
-	return domain.Principal{
-		UserID: acc.ID(), Username: domain.ServiceAccountResource(acc.Name()), SessionID: claims.SessionID, Policies: policies,
-	}, true, nil
+	return principal(acc, policies), true, nil
 }

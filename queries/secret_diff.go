@@ -55,23 +55,9 @@ func (q *Secrets) Diff(ctx context.Context, caller domain.Caller, id string, in 
 	if err := caller.RequireAuthenticated(); err != nil {
 		return SecretDiff{}, err
 	}
-	if !in.From.Past() {
-		return SecretDiff{}, domain.Errorf(domain.EINVALID, "from is required")
-	}
-	from, err := q.svc.resolve(ctx, in.From, "from", "from")
+	from, to, err := q.svc.span(ctx, in)
 	if err != nil {
 		return SecretDiff{}, err
-	}
-	var to Instant
-	if !in.To.Past() {
-		if to, err = q.svc.instantOrHead(ctx, in.To); err != nil {
-			return SecretDiff{}, err
-		}
-	} else if to, err = q.svc.resolve(ctx, in.To, "to", "to"); err != nil {
-		return SecretDiff{}, err
-	}
-	if (from.Time != nil && to.Time != nil && from.Time.After(*to.Time)) || from.Position > to.Position {
-		return SecretDiff{}, domain.Errorf(domain.EINVALID, "from must not be after to")
 	}
 	after, err := q.authorizedAt(ctx, caller, id, to)
 	if err != nil {
@@ -197,4 +183,27 @@ func (q *Secrets) versionsBetween(ctx context.Context, earlier, later *domain.Se
 	}
 	slices.SortFunc(destroyed, func(a, b domain.SecretVersionInfo) int { return cmp.Compare(a.Version, b.Version) })
 	return added, destroyed, nil
+}
+
+// span resolves the two instants of a diff (of a secret or a file): from
+// is required, to defaults to the head of the log, and from may not be
+// after to.
+func (s *Service) span(ctx context.Context, in SecretDiffInput) (from, to Instant, err error) {
+	if !in.From.Past() {
+		return from, to, domain.Errorf(domain.EINVALID, "from is required")
+	}
+	if from, err = s.resolve(ctx, in.From, "from", "from"); err != nil {
+		return from, to, err
+	}
+	if !in.To.Past() {
+		if to, err = s.instantOrHead(ctx, in.To); err != nil {
+			return from, to, err
+		}
+	} else if to, err = s.resolve(ctx, in.To, "to", "to"); err != nil {
+		return from, to, err
+	}
+	if (from.Time != nil && to.Time != nil && from.Time.After(*to.Time)) || from.Position > to.Position {
+		return from, to, domain.Errorf(domain.EINVALID, "from must not be after to")
+	}
+	return from, to, nil
 }

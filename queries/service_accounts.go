@@ -2,95 +2,71 @@ package queries
 
 import (
 	"context"
-	"strings"
 
 	"github.com/securevault/vault/access"
 	"github.com/securevault/vault/domain"
 )
 
-// ServiceAccounts answers reads of service accounts and their credentials
-// (never a secret or its MAC). Who may see what: `admin` on
-// service-accounts/<name>; a get records a refusal, a listing leaves out
-// what the caller may not see. An account is folded from the log, so what
-// a read shows is what authentication honours.
-type ServiceAccounts struct {
-	svc     *Service
-	catalog StreamCatalog
+// ServiceAccountReader is the service-account read model;
+// *projections/serviceaccounts.Reader satisfies it. It never holds a secret
+// or its MAC.
+type ServiceAccountReader interface {
+	GetServiceAccount(ctx context.Context, id string) (domain.ServiceAccountSummary, error)
+	ListServiceAccounts(ctx context.Context, f domain.IdentityFilter) ([]domain.ServiceAccountSummary, error)
+	ListClientCredentials(ctx context.Context, accountID string) ([]domain.ClientCredentialSummary, error)
 }
 
-// NewServiceAccounts returns the service-account queries over the stream
-// catalog, which the listing walks.
-func NewServiceAccounts(svc *Service, catalog StreamCatalog) (*ServiceAccounts, error) {
-	if svc == nil || catalog == nil {
-		return nil, domain.Errorf(domain.EINTERNAL, "service account queries need a service and a stream catalog")
+// ServiceAccounts answers reads of service accounts and their credentials
+// (never a secret) from the read model. Who may see what: `admin` on
+// service-accounts/<name>; a get records a refusal, a listing leaves out
+// what the caller may not see. Authentication never reads this: it folds
+// the log.
+type ServiceAccounts struct {
+	svc    *Service
+	reader ServiceAccountReader
+}
+
+// NewServiceAccounts returns the service-account queries.
+func NewServiceAccounts(svc *Service, reader ServiceAccountReader) (*ServiceAccounts, error) {
+	if svc == nil || reader == nil {
+		return nil, domain.Errorf(domain.EINTERNAL, "service account queries need a service and a read model")
 	}
-	return &ServiceAccounts{svc: svc, catalog: catalog}, nil
+	return &ServiceAccounts{svc: svc, reader: reader}, nil
 }
 
 func (q *ServiceAccounts) access() *access.Checker { return q.svc.access }
 
-// load folds an account with the who and when of its first and last event.
-func (q *ServiceAccounts) load(ctx context.Context, accountID string) (*domain.ServiceAccount, domain.ServiceAccountSummary, error) {
-	if !domain.IsID(accountID) {
-		return nil, domain.ServiceAccountSummary{}, domain.Errorf(domain.ENOTFOUND, "service account not found")
-	}
-	events, err := q.svc.fold.ReadStream(ctx, domain.StreamID(domain.ServiceAccountAggregate, accountID))
-	if err != nil {
-		return nil, domain.ServiceAccountSummary{}, err
-	}
-	a, err := domain.LoadServiceAccount(events)
-	if err != nil {
-		return nil, domain.ServiceAccountSummary{}, err
-	}
-	if a.Deleted() {
-		return nil, domain.ServiceAccountSummary{}, domain.Errorf(domain.ENOTFOUND, "service account not found")
-	}
-	s := a.Summary()
-	first, last := events[0], events[len(events)-1]
-	s.CreatedAt, s.CreatedBy = first.RecordedAt, identityActor(first.Metadata)
-	s.UpdatedAt, s.UpdatedBy = last.RecordedAt, identityActor(last.Metadata)
-	if s.Roles == nil {
-		s.Roles = []string{}
-	}
-	return a, s, nil
-}
-
-// authorized loads an account the caller administers; a refusal is
-// recorded.
-func (q *ServiceAccounts) authorized(ctx context.Context, caller domain.Caller, accountID string) (*domain.ServiceAccount, domain.ServiceAccountSummary, error) {
-	if err := caller.RequireAuthenticated(); err != nil {
-		return nil, domain.ServiceAccountSummary{}, err
-	}
-	a, s, err := q.load(ctx, accountID)
-	if err != nil {
-		return nil, domain.ServiceAccountSummary{}, err
-	}
-	if err := q.access().Authorize(ctx, caller, domain.ActionAdmin, domain.ServiceAccountResource(a.Name())); err != nil {
-		return nil, domain.ServiceAccountSummary{}, err
-	}
-	return a, s, nil
-}
-
 // GetServiceAccount returns an account; it needs `admin` on it.
 func (q *ServiceAccounts) GetServiceAccount(ctx context.Context, caller domain.Caller, accountID string) (domain.ServiceAccountSummary, error) {
-	_, s, err := q.authorized(ctx, caller, accountID)
-	return s, err
+	if err := caller.RequireAuthenticated(); err != nil {
+		return domain.ServiceAccountSummary{}, err
+	}
+	if err := domain.ValidateID("service account id", accountID); err != nil {
+		return domain.ServiceAccountSummary{}, err
+	}
+	s, err := q.reader.GetServiceAccount(ctx, accountID)
+	if err != nil {
+		return domain.ServiceAccountSummary{}, err
+	}
+	if err := q.access().Authorize(ctx, caller, domain.ActionAdmin, domain.ServiceAccountResource(s.Name)); err != nil {
+		return domain.ServiceAccountSummary{}, err
+	}
+	return s, nil
 }
 
 // ListCredentials returns an account's credentials; it needs `admin` on
 // the account.
 func (q *ServiceAccounts) ListCredentials(ctx context.Context, caller domain.Caller, accountID string) ([]domain.ClientCredentialSummary, error) {
-	a, _, err := q.authorized(ctx, caller, accountID)
-	if err != nil {
+	if _, err := q.GetServiceAccount(ctx, caller, accountID); err != nil {
 		return nil, err
 	}
-	return a.Credentials(), nil
+	return q.reader.ListClientCredentials(ctx, accountID)
 }
 
-// ListServiceAccounts lists the accounts the caller administers, in id
-// order, filtered by a name prefix. It walks the stream catalog (bounded
-// per page like the listings as of an instant), so a page may hold fewer
-// items than the limit while next_cursor still leads on.
+// ListServiceAccounts lists the accounts the caller administers in name
+// order. The filter runs after the page is read and the cursor follows the
+// last row read, so a page may hold fewer items than the limit while
+// next_cursor still leads on.
 func (q *ServiceAccounts) ListServiceAccounts(ctx context.Context, caller domain.Caller, in IdentityListInput) (Page[domain.ServiceAccountSummary], error) {
 	if err := caller.RequireAuthenticated(); err != nil {
 		return Page[domain.ServiceAccountSummary]{}, err
@@ -103,38 +79,22 @@ func (q *ServiceAccounts) ListServiceAccounts(ctx context.Context, caller domain
 	if err != nil {
 		return Page[domain.ServiceAccountSummary]{}, err
 	}
-	after, err := domain.DecodeStreamCursor(domain.ServiceAccountAggregate, in.Cursor)
+	after, err := domain.DecodeIdentityNameCursor(in.Cursor)
+	if err != nil {
+		return Page[domain.ServiceAccountSummary]{}, err
+	}
+	rows, err := q.reader.ListServiceAccounts(ctx, domain.IdentityFilter{Prefix: prefix, After: after, Limit: limit})
 	if err != nil {
 		return Page[domain.ServiceAccountSummary]{}, err
 	}
 	page := Page[domain.ServiceAccountSummary]{Items: []domain.ServiceAccountSummary{}}
-	for range listScanPages {
-		ids, err := q.catalog.StreamIDs(ctx, domain.ServiceAccountAggregate, after, limit)
-		if err != nil {
-			return Page[domain.ServiceAccountSummary]{}, err
-		}
-		for _, sid := range ids {
-			after = sid
-			_, s, err := q.load(ctx, strings.TrimPrefix(sid, domain.ServiceAccountAggregate+"-"))
-			if domain.ErrorCode(err) == domain.ENOTFOUND {
-				continue
-			}
-			if err != nil {
-				return Page[domain.ServiceAccountSummary]{}, err
-			}
-			if !strings.HasPrefix(s.Name, prefix) || !q.access().Allowed(caller, domain.ActionAdmin, domain.ServiceAccountResource(s.Name)) {
-				continue
-			}
+	for _, s := range rows {
+		if q.access().Allowed(caller, domain.ActionAdmin, domain.ServiceAccountResource(s.Name)) {
 			page.Items = append(page.Items, s)
-			if len(page.Items) == limit {
-				page.NextCursor = domain.EncodeCursor(after)
-				return page, nil
-			}
-		}
-		if len(ids) < limit {
-			return page, nil
 		}
 	}
-	page.NextCursor = domain.EncodeCursor(after)
+	if len(rows) == limit {
+		page.NextCursor = domain.EncodeCursor(rows[len(rows)-1].Name)
+	}
 	return page, nil
 }

@@ -256,6 +256,11 @@ func (r *Reader) Read(p []byte) (int, error) {
 
 // next reads and verifies one segment into r.plain.
 func (r *Reader) next() error {
+	// A stream longer than a writer can make would reuse segment nonces:
+	// segment 2^32 would open as segment 0.
+	if r.index >= maxSegments {
+		return fmt.Errorf("%w: the stream has more segments than a writer makes", ErrAuth)
+	}
 	n, err := io.ReadFull(r.src, r.in)
 	switch {
 	case err == nil:

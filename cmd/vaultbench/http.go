@@ -30,7 +30,7 @@ import (
 // vault_db_statements_total (a pgx tracer on its pool, background
 // pipelines included) over the scenario, divided by the requests served.
 func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time.Duration) error {
-	db, err := newScratchDB(ctx, logger, adminURL, 40)
+	db, err := newScratchDB(ctx, logger, adminURL, 32)
 	if err != nil {
 		return err
 	}

@@ -149,6 +149,9 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 		return nil, err
 	}
 	a.waiter = projections.NewWaiter(a.pool, a.listener, time.Second)
+	// The identity and secrets projections skip pages of other streams
+	// without storing their checkpoints; the waiter knows what they skip.
+	a.waiter.Selective(a.runner.Selective())
 
 	if err := a.openKeys(ctx); err != nil {
 		return nil, err

@@ -204,6 +204,39 @@ func TestFilesEndToEndOnS3(t *testing.T) {
 	_, err = os.Stat(v1Object)
 	require.True(t, errors.Is(err, fs.ErrNotExist), "the object is deleted")
 
+	// The timeline shows every change and every download.
+	var history struct {
+		Items []struct {
+			Type            string                    `json:"type"`
+			Changes         map[string]map[string]any `json:"changes"`
+			RevealedVersion int64                     `json:"revealed_version"`
+		} `json:"items"`
+	}
+	c.json(http.MethodGet, base+"/history", nil, http.StatusOK, &history)
+	counts := map[string]int{}
+	for _, e := range history.Items {
+		counts[e.Type]++
+		if e.Type == domain.EventFileVersionDestroyed {
+			require.Equal(t, "destroyed", e.Changes["versions.1"]["to"])
+		}
+	}
+	require.Equal(t, map[string]int{
+		domain.EventFileCreated: 1, domain.EventFileVersionAdded: 2, domain.EventFileDeleted: 1,
+		domain.EventFileRestored: 1, domain.EventFileVersionDestroyed: 1, domain.EventFileDownloaded: 5,
+	}, counts)
+
+	var diff struct {
+		Existed           bool                     `json:"existed_at_from"`
+		VersionsAdded     []domain.FileVersionInfo `json:"versions_added"`
+		VersionsDestroyed []domain.FileVersionInfo `json:"versions_destroyed"`
+		Downloads         []map[string]any         `json:"downloads"`
+	}
+	c.json(http.MethodGet, base+"/diff?from=1", nil, http.StatusOK, &diff)
+	require.False(t, diff.Existed)
+	require.Len(t, diff.VersionsAdded, 2)
+	require.Len(t, diff.VersionsDestroyed, 1)
+	require.Len(t, diff.Downloads, 5)
+
 	// Tampering with what S3 holds: a large file, so the failure comes
 	// after the first segment went out and the connection is aborted.
 	big := c.uploadForm("e2e/big.bin", "", content)
@@ -214,14 +247,14 @@ func TestFilesEndToEndOnS3(t *testing.T) {
 
 	flipped := bytes.Clone(good)
 	flipped[streamseal.SegmentOffset(2)+100] ^= 0x01
-	require.NoError(t, os.WriteFile(path, flipped, 0o644))
+	require.NoError(t, os.WriteFile(path, flipped, 0o600))
 	status, _, got, err = c.download(bigURL)
 	require.Equal(t, http.StatusOK, status, "the first segments verified")
 	require.Error(t, err, "a flipped byte aborts the transfer")
 	require.Less(t, len(got), len(content))
 	require.Equal(t, content[:len(got)], got, "only verified bytes were sent")
 
-	require.NoError(t, os.WriteFile(path, good[:streamseal.SegmentOffset(3)], 0o644))
+	require.NoError(t, os.WriteFile(path, good[:streamseal.SegmentOffset(3)], 0o600))
 	status, _, got, err = c.download(bigURL)
 	require.Equal(t, http.StatusOK, status)
 	require.Error(t, err, "a truncated object aborts the transfer")
@@ -230,13 +263,13 @@ func TestFilesEndToEndOnS3(t *testing.T) {
 	// A tampered first segment fails before any byte: a clean 500.
 	flipped = bytes.Clone(good)
 	flipped[streamseal.HeaderSize+3] ^= 0x80
-	require.NoError(t, os.WriteFile(path, flipped, 0o644))
+	require.NoError(t, os.WriteFile(path, flipped, 0o600))
 	status, _, got, err = c.download(bigURL)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusInternalServerError, status, string(got))
 
 	// Restored, it downloads again.
-	require.NoError(t, os.WriteFile(path, good, 0o644))
+	require.NoError(t, os.WriteFile(path, good, 0o600))
 	status, _, got, err = c.download(bigURL)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, status)

@@ -69,6 +69,10 @@ func hostileFileCases(t *testing.T, e *hostileEnv) []hostileCase {
 		{"FileListPrefixWithTraversalAnswers400", "GET", files + "?prefix=prod/../", "", nil, 400},
 		{"FileListPrefixWithInvalidUTF8Answers400", "GET", files + "?prefix=%FF", "", nil, 400},
 		{"FileListAsOfCursorWithNULByteAnswers400", "GET", files + "?at_position=1&cursor=AA", "", nil, 400},
+		{"FileHistoryCursorWithNULByteAnswers400", "GET", file + "/history?cursor=%00", "", nil, 400},
+		{"FileHistoryCursorBeyondInt64Answers400", "GET", file + "/history?cursor=99999999999999999999", "", nil, 400},
+		{"FileDiffFromWithInvalidUTF8Answers400", "GET", file + "/diff?from=%FF", "", nil, 400},
+		{"FileDiffFromAfterToAnswers400", "GET", file + "/diff?from=5&to=1", "", nil, 400},
 		{"FilePathIDWithNULByteAnswers404", "GET", "/api/v1/files/%00", "", nil, 404},
 		{"FilePathIDWithInvalidUTF8Answers404", "GET", "/api/v1/files/%FF/versions", "", nil, 404},
 		{"FileDownloadVersionWithNULByteAnswers400", "GET", file + "/download?version=%00", "", nil, 400},
@@ -109,7 +113,7 @@ func blobDump(t *testing.T, inst *instance) string {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		data, err := os.ReadFile(p)
+		data, err := os.ReadFile(p) //nolint:gosec // G122: walks a directory this test owns
 		b.Write(data)
 		return err
 	}))

@@ -79,6 +79,27 @@ func TestRevocationOnOneReplicaIsHonouredByTheNextRequestOnAnother(t *testing.T)
 			require.Equal(t, http.StatusOK, status, string(body))
 		}, http.StatusForbidden},
 	}
+	// A service account's credential revoked, and the account disabled, on
+	// A: the very next request on B with a token of it is refused.
+	t.Run("service account credential revoked", func(t *testing.T) {
+		accountID := createdID(t)(admin.do(http.MethodPost, "/api/v1/service-accounts", map[string]any{"name": "app-revoke", "roles": []string{roleID}}))
+		cred := newCredential(t, admin, accountID, map[string]any{"name": "ci"})
+		onB := clientToken(t, a.baseURL, cred, true)
+		onB.base = b.baseURL
+		require.Equal(t, http.StatusOK, get(onB))
+		status, body := admin.do(http.MethodDelete, "/api/v1/service-accounts/"+accountID+"/credentials/"+cred.ID, nil)
+		require.Less(t, status, 300, string(body))
+		require.Equal(t, http.StatusUnauthorized, get(onB), "the very next request on the other replica")
+	})
+	t.Run("service account disabled", func(t *testing.T) {
+		accountID := createdID(t)(admin.do(http.MethodPost, "/api/v1/service-accounts", map[string]any{"name": "app-disable", "roles": []string{roleID}}))
+		onB := clientToken(t, a.baseURL, newCredential(t, admin, accountID, map[string]any{"name": "ci"}), true)
+		onB.base = b.baseURL
+		require.Equal(t, http.StatusOK, get(onB))
+		status, body := admin.do(http.MethodPut, "/api/v1/service-accounts/"+accountID, map[string]any{"disabled": true})
+		require.Equal(t, http.StatusOK, status, string(body))
+		require.Equal(t, http.StatusUnauthorized, get(onB), "the very next request on the other replica")
+	})
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			userID, onB, password := newUser("user" + itoa(int64(i)))

@@ -329,7 +329,8 @@ func TestServiceAccountHostileInput(t *testing.T) {
 	}
 	admin := []hostileCase{
 		{"ServiceAccountListCursorWithNULByteAnswers400", "GET", "/api/v1/service-accounts?cursor=AA", "", nil, 400},
-		{"ServiceAccountListCursorOfAnotherAggregateAnswers400", "GET", "/api/v1/service-accounts?cursor=" + cursorOf("user-"+domain.AdminRoleID), "", nil, 400},
+		{"ServiceAccountListCursorWithCapitalsAnswers400", "GET", "/api/v1/service-accounts?cursor=" + cursorOf("Admin"), "", nil, 400},
+		{"ServiceAccountListCursorWithSlashAnswers400", "GET", "/api/v1/service-accounts?cursor=" + cursorOf("a/b"), "", nil, 400},
 		{"ServiceAccountListNameWithNULByteAnswers400", "GET", "/api/v1/service-accounts?name=%00", "", nil, 400},
 		{"ServiceAccountListNameWithInvalidUTF8Answers400", "GET", "/api/v1/service-accounts?name=%FF", "", nil, 400},
 		{"ServiceAccountListLimitBeyondInt64Answers400", "GET", "/api/v1/service-accounts?limit=99999999999999999999", "", nil, 400},

@@ -93,7 +93,9 @@ func RunProjections(t testing.TB, db *pgtest.Database, store *eventstore.Store, 
 		}
 		<-listenDone
 	})
-	return projections.NewWaiter(db.AppPool, listener, 50*time.Millisecond)
+	waiter := projections.NewWaiter(db.AppPool, listener, 50*time.Millisecond)
+	waiter.Selective(runner.Selective())
+	return waiter
 }
 
 // Reads is the read side over one log and the read models of one

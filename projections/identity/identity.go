@@ -35,6 +35,12 @@ func (*Projection) Name() string { return Name }
 // Tables implements projections.Projection.
 func (*Projection) Tables() []string { return []string{"users", "roles", "policies"} }
 
+// Aggregates are the only streams Apply reads (projections.Selective):
+// the runner skips pages of other streams without a transaction.
+func (*Projection) Aggregates() []string {
+	return []string{domain.UserAggregate, domain.RoleAggregate, domain.PolicyAggregate}
+}
+
 // Apply writes each identity event of the page. Pages are mostly other
 // aggregates' events, and identity changes are rare, so one statement per
 // relevant event is cheaper to read than a folded batch and fast enough.

@@ -47,6 +47,12 @@ func (p *Projection) Reset(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
+// Aggregates are the only streams Apply reads (projections.Selective):
+// the runner skips pages of other streams without a transaction.
+func (*Projection) Aggregates() []string {
+	return []string{domain.SecretAggregate}
+}
+
 // Apply implements projections.Projection. Secret events are rare next to
 // reads, so one statement per event keeps the code obvious; a rebuild of a
 // large log is the only place that would notice.

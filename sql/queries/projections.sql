@@ -61,3 +61,11 @@ SELECT * FROM stream_catalog
 WHERE (@aggregate::text = '' OR aggregate = @aggregate::text) AND stream_id > @after_stream_id::text
 ORDER BY stream_id
 LIMIT @max_rows;
+
+-- name: EventsOfAggregatesBetween :one
+-- How many events in (after, up_to] belong to streams of the aggregates: none
+-- means a projection that reads only those streams, checkpointed at after,
+-- shows the log as of up_to.
+SELECT count(*)::bigint FROM events
+WHERE position > @after::bigint AND position <= @up_to::bigint
+  AND split_part(stream_id, '-', 1) = ANY(@aggregates::text[]);

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -300,7 +301,7 @@ func policiesCmd(e *Env) *cobra.Command {
 		RunE: e.apiCommand(&f, func(ctx context.Context, c *vaultclient.Client, asJSON bool, args []string) error {
 			var st []vaultclient.Statement
 			if file != "" {
-				data, err := os.ReadFile(file)
+				data, err := os.ReadFile(filepath.Clean(file))
 				if err != nil {
 					return Usage(err)
 				}

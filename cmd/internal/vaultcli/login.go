@@ -51,7 +51,7 @@ func (e *Env) loadToken() (tokenFile, error) {
 	if err != nil {
 		return tokenFile{}, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(filepath.Clean(path))
 	if err != nil {
 		return tokenFile{}, err
 	}
@@ -72,7 +72,7 @@ func (e *Env) saveToken(f tokenFile) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	data, err := json.Marshal(f)
+	data, err := json.Marshal(f) //nolint:gosec // G117: the token file is where the CLI keeps its tokens, written 0600
 	if err != nil {
 		return err
 	}
@@ -80,13 +80,13 @@ func (e *Env) saveToken(f tokenFile) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }() // gone already once renamed
 	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the first error is the one to report
 		return err
 	}
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the first error is the one to report
 		return err
 	}
 	if err := tmp.Close(); err != nil {
@@ -123,7 +123,7 @@ func (e *Env) readSecret(prompt string) (string, error) {
 // readSecretFile reads a file holding one secret (a trailing newline is
 // not part of it).
 func readSecretFile(path string) (string, error) {
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(filepath.Clean(path))
 	if err != nil {
 		return "", Usage(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/securevault/vault/projections/audit"
 	"github.com/securevault/vault/projections/identity"
 	"github.com/securevault/vault/projections/secrets"
+	"github.com/securevault/vault/projections/serviceaccounts"
 	"github.com/securevault/vault/projections/streams"
 	"github.com/securevault/vault/queries"
 	vaultsql "github.com/securevault/vault/sql"
@@ -32,7 +33,7 @@ import (
 
 // Projections is every read model the vault maintains.
 func Projections() []projections.Projection {
-	return []projections.Projection{streams.New(), identity.New(), secrets.New(), audit.New()}
+	return []projections.Projection{streams.New(), identity.New(), secrets.New(), audit.New(), serviceaccounts.New()}
 }
 
 // Upcasters gathers the event store upcasters of every registry.
@@ -253,7 +254,7 @@ func NewQueries(svc *queries.Service, db *pgxpool.Pool, tokens queries.AccessTok
 	if q.Authenticator, err = queries.NewAuthenticator(svc, tokens, view); err != nil {
 		return Queries{}, err
 	}
-	if q.ServiceAccounts, err = queries.NewServiceAccounts(svc, catalog); err != nil {
+	if q.ServiceAccounts, err = queries.NewServiceAccounts(svc, serviceaccounts.NewReader(db)); err != nil {
 		return Queries{}, err
 	}
 	return q, nil

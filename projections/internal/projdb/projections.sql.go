@@ -110,6 +110,28 @@ func (q *Queries) EnsureCheckpoint(ctx context.Context, db DBTX, name string) er
 	return err
 }
 
+const eventsOfAggregatesBetween = `-- name: EventsOfAggregatesBetween :one
+SELECT count(*)::bigint FROM events
+WHERE position > $1::bigint AND position <= $2::bigint
+  AND split_part(stream_id, '-', 1) = ANY($3::text[])
+`
+
+type EventsOfAggregatesBetweenParams struct {
+	After      int64
+	UpTo       int64
+	Aggregates []string
+}
+
+// How many events in (after, up_to] belong to streams of the aggregates: none
+// means a projection that reads only those streams, checkpointed at after,
+// shows the log as of up_to.
+func (q *Queries) EventsOfAggregatesBetween(ctx context.Context, db DBTX, arg EventsOfAggregatesBetweenParams) (int64, error) {
+	row := db.QueryRow(ctx, eventsOfAggregatesBetween, arg.After, arg.UpTo, arg.Aggregates)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const getStream = `-- name: GetStream :one
 SELECT stream_id, aggregate, version, last_position, first_recorded_at, last_recorded_at FROM stream_catalog WHERE stream_id = $1
 `
