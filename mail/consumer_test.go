@@ -301,3 +301,41 @@ func TestConsumerRetriesThenDeadLetters(t *testing.T) {
 	}
 	require.Equal(t, []string{"dead", "dead"}, statuses)
 }
+
+// TestTwoConsumersShareTheWork runs two consumers (two replicas) on one
+// durable consumer while every event is also published a second time under
+// another message id: each mail is sent exactly once.
+func TestTwoConsumersShareTheWork(t *testing.T) {
+	t.Parallel()
+	e, srv := setup(t)
+	seed := strings.ReplaceAll(domain.NewID()[:8], "-", "")
+	u, envs := newUsers(t, seed, 12)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 2 {
+		c, pool, nc := e.consumer(t, u, &deadLog{}, smtpSender(t, e.smtpPort), e.config())
+		defer pool.Close()
+		defer nc.Close()
+		wg.Go(func() { _ = c.Run(ctx) })
+	}
+	publish(t, e.natsURL, e.prefix, envs)
+	js, err := jetstream.New(natstest.Connect(t, e.natsURL))
+	require.NoError(t, err)
+	for _, ev := range envs {
+		data, err := json.Marshal(ev)
+		require.NoError(t, err)
+		_, err = js.Publish(ctx, e.prefix+".user."+ev.Type, data) // no message id: not deduplicated by the bus
+		require.NoError(t, err)
+	}
+	srv.Wait(t, len(envs), 60*time.Second)
+	settled(t, e)
+	cancel()
+	wg.Wait()
+	mails := srv.Mails()
+	require.Len(t, mails, len(envs))
+	seen := map[string]bool{}
+	for _, m := range mails {
+		require.False(t, seen[m.To[0]], "%s got two mails", m.To[0])
+		seen[m.To[0]] = true
+	}
+}
