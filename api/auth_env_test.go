@@ -123,7 +123,7 @@ func newIdentityEnv(t testing.TB, o identityEnvOptions) *identityEnv {
 	}
 	ident, err := commands.NewIdentity(svc, deps, o.identity)
 	require.NoError(t, err)
-	authn, err := queries.NewAuthenticator(reads.Service, tokens)
+	authn, err := queries.NewAuthenticator(reads.Service, tokens, nil)
 	require.NoError(t, err)
 
 	server, err := New(Config{}, Deps{Logger: logger, Authenticator: authn})
@@ -283,7 +283,7 @@ func newIdentityEnvSharing(t testing.TB, e *identityEnv, opts commands.IdentityO
 func newReplicaServer(t testing.TB, e *identityEnv, ident *commands.Identity) *Server {
 	t.Helper()
 	reads := vaulttest.NewReads(t, e.db, e.store, nil, nil, queries.Options{})
-	authn, err := queries.NewAuthenticator(reads.Service, e.tokens)
+	authn, err := queries.NewAuthenticator(reads.Service, e.tokens, nil)
 	require.NoError(t, err)
 	server, err := New(Config{}, Deps{Logger: vaulttest.Logger(), Authenticator: authn})
 	require.NoError(t, err)

@@ -85,7 +85,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // bearerChallenge is the WWW-Authenticate challenge of every 401.
-const bearerChallenge = `Bearer realm="securevault"`
+const bearerChallenge = `Bearer realm="securevault"` //nolint:gosec // G101: an HTTP auth scheme name, not a credential
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, domain.Errorf(domain.ENOTFOUND, "no such endpoint"))

@@ -155,12 +155,12 @@ func TestRoleAdminCannotAttachTheAdminPolicy(t *testing.T) {
 	t.Parallel()
 	e, admin, secretID := escalationEnv(t)
 	ops := e.create("/api/v1/roles", admin, map[string]any{"name": "ops"})
-	uid, mallory := e.userWithPolicy(admin, "mallory", []map[string]any{allowStatement([]string{"admin"}, "roles/ops")})
+	uid, _ := e.userWithPolicy(admin, "mallory", []map[string]any{allowStatement([]string{"admin"}, "roles/ops")})
 	// mallory holds ops too, so the admin policy on ops would be hers.
 	malloryRole := e.do(http.MethodGet, "/api/v1/users/"+uid, admin, nil).json(t)["roles"].([]any)[0].(string)
 	res := e.do(http.MethodPut, "/api/v1/users/"+uid, admin, map[string]any{"roles": []string{malloryRole, ops}})
 	require.Equal(t, http.StatusOK, res.code, string(res.raw))
-	mallory = e.login("mallory", "long enough pass phrase 42")
+	mallory := e.login("mallory", "long enough pass phrase 42")
 
 	res = e.do(http.MethodPut, "/api/v1/roles/"+ops, mallory.Access, map[string]any{"policies": []string{domain.AdminPolicyID}})
 	requireEscalationRefused(t, e, res, uid, "not allowed to grant read on **: you do not hold it (needs escalate on roles/ops)")

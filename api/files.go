@@ -438,8 +438,8 @@ func parseRange(header string, size int64) (offset, length int64, partial, ok bo
 	if !dash {
 		return 0, 0, false, false
 	}
-	switch {
-	case a == "":
+	switch a {
+	case "":
 		n, err := strconv.ParseInt(b, 10, 64)
 		if err != nil || n <= 0 || size == 0 {
 			return 0, 0, false, false

@@ -63,7 +63,7 @@ func newTimeTravelEnv(t *testing.T) *identityEnv {
 	})
 	require.NoError(t, err)
 	reads := vaulttest.NewReads(t, db, store, waiter, nil, queries.Options{CatalogTimeout: 10 * time.Second})
-	authn, err := queries.NewAuthenticator(reads.Service, tokens)
+	authn, err := queries.NewAuthenticator(reads.Service, tokens, nil)
 	require.NoError(t, err)
 
 	server, err := New(Config{}, Deps{Logger: logger, Authenticator: authn})

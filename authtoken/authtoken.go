@@ -27,6 +27,8 @@ const (
 )
 
 // Environment variables the keyring reads.
+//
+//nolint:gosec // G101: names of environment variables, not their values
 const (
 	EnvSecretKey         = "SECRET_KEY"
 	EnvSecretKeyPrevious = "SECRET_KEY_PREVIOUS"

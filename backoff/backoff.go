@@ -71,7 +71,7 @@ func Jitter(d time.Duration) time.Duration {
 	if half <= 0 {
 		return d
 	}
-	return half + rand.N(half)
+	return half + rand.N(half) //nolint:gosec // G404: jitter spreads retries in time; it guards no secret, so math/rand is right
 }
 
 // Sleep waits d or until ctx ends; it reports whether ctx is still live.

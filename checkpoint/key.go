@@ -49,7 +49,7 @@ func LoadKey(value string, production bool, dataDir string, logger *slog.Logger)
 	if production {
 		return nil, domain.Errorf(domain.EINVALID, "%s is required in production (base64 of %d random bytes)", EnvKey, ed25519.SeedSize)
 	}
-	path := filepath.Join(dataDir, DevKeyFileName)
+	path := filepath.Clean(filepath.Join(dataDir, DevKeyFileName))
 	if b, err := os.ReadFile(path); err == nil {
 		return ParseKey(string(b))
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -72,8 +72,13 @@ func LoadKey(value string, production bool, dataDir string, logger *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("create dev checkpoint key %s: %w", path, err)
 	}
-	defer f.Close()
 	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(seed) + "\n"); err != nil {
+		_ = f.Close() // the write error is the one to report
+		return nil, fmt.Errorf("write dev checkpoint key %s: %w", path, err)
+	}
+	// A key whose file did not close may not be on disk: the next start
+	// would sign with another one.
+	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("write dev checkpoint key %s: %w", path, err)
 	}
 	key := ed25519.NewKeyFromSeed(seed)

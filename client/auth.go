@@ -220,3 +220,9 @@ func (c *Client) Session() (Tokens, bool) {
 	defer s.mu.Unlock()
 	return s.tokens, true
 }
+
+// WithSession resumes a password session from stored tokens: the access
+// token is used until its expiry, then renewed with the refresh token.
+func WithSession(t Tokens) Option {
+	return func(c *Client) { c.auth = &session{c: c, tokens: t} }
+}

@@ -28,6 +28,8 @@ type PasswordHasher interface {
 // TokenIssuer issues and verifies JWTs; *authtoken.Manager satisfies it.
 type TokenIssuer interface {
 	IssuePair(userID, sessionID string) (authtoken.Pair, error)
+	// IssueClient signs the access token of the client-credentials grant.
+	IssueClient(accountID, secretID string, ttl time.Duration) (authtoken.Token, error)
 	VerifyAccess(raw string) (authtoken.Claims, error)
 	VerifyRefresh(raw string) (authtoken.Claims, error)
 	AccessTTL() time.Duration
@@ -48,6 +50,8 @@ type IdentityOptions struct {
 	LoginAccountBurst int
 	// LoginLimiterMaxKeys bounds the memory of each limiter.
 	LoginLimiterMaxKeys int
+	// Clients tunes the client-credentials grant of service accounts.
+	Clients ClientOptions
 }
 
 // Defaults of IdentityOptions: a person mistyping a password never meets
@@ -115,6 +119,10 @@ type Identity struct {
 	opts           IdentityOptions
 	ipLimiter      *ratelimit.Keyed[string]
 	accountLimiter *ratelimit.Keyed[string]
+	// email is registration, verification and reset by mail, once
+	// EnableAccountEmail set it (account_email.go).
+	email   *accountEmail
+	clients *clientGrant
 }
 
 // NewIdentity returns the identity handlers.
@@ -131,6 +139,7 @@ func NewIdentity(svc *Service, deps IdentityDeps, opts IdentityOptions) (*Identi
 		svc: svc, hasher: deps.Hasher, tokens: deps.Tokens, sealer: sealer, users: deps.Users, opts: opts,
 		ipLimiter:      newLoginLimiter(opts.LoginIPRate, opts.LoginIPBurst, opts.LoginLimiterMaxKeys, svc.opts.Now),
 		accountLimiter: newLoginLimiter(opts.LoginAccountRate, opts.LoginAccountBurst, opts.LoginLimiterMaxKeys, svc.opts.Now),
+		clients:        newClientGrant(opts.Clients, svc.opts.Now),
 	}, nil
 }
 

@@ -39,11 +39,18 @@ func (id *Identity) authorizeTakeover(ctx context.Context, caller domain.Caller,
 	if caller.Principal.UserID == u.ID() {
 		return nil
 	}
-	target := domain.UserResource(u.Username())
+	return id.authorizeHeld(ctx, caller, domain.UserResource(u.Username()), u.RoleIDs(), "change the credentials of")
+}
+
+// authorizeHeld allows an act on target (changing a user's credentials,
+// minting a service account's) that hands whoever holds the result every
+// permission of roleIDs: the caller must hold escalate on target or cover
+// all of them. what names the act in the refusal.
+func (id *Identity) authorizeHeld(ctx context.Context, caller domain.Caller, target string, roleIDs []string, what string) error {
 	if id.mayEscalate(caller, target) {
 		return nil
 	}
-	held, err := id.svc.fold.UserStatements(ctx, u.RoleIDs())
+	held, err := id.svc.fold.UserStatements(ctx, roleIDs)
 	if err != nil {
 		return err
 	}
@@ -53,7 +60,7 @@ func (id *Identity) authorizeTakeover(ctx context.Context, caller domain.Caller,
 		return nil
 	}
 	return id.refuseEscalation(ctx, caller, target,
-		fmt.Sprintf("not allowed to change the credentials of %s: it holds %s and you do not (needs %s on %s)", target, missing, domain.ActionEscalate, target))
+		fmt.Sprintf("not allowed to %s %s: it holds %s and you do not (needs %s on %s)", what, target, missing, domain.ActionEscalate, target))
 }
 
 func (id *Identity) mayEscalate(caller domain.Caller, target string) bool {

@@ -118,6 +118,9 @@ func (id *Identity) Login(ctx context.Context, caller domain.Caller, username, p
 			}
 			verified = current
 		}
+		if err := id.requireVerifiedEmail(u); err != nil {
+			return Tokens{}, err
+		}
 		tokens, err := id.startSession(ctx, caller, u, now)
 		if domain.ErrorCode(err) == domain.ECONFLICT && attempt < identityRetries {
 			// Another login or an admin change moved the user on; the

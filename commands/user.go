@@ -55,7 +55,12 @@ func (id *Identity) CreateUser(ctx context.Context, caller domain.Caller, in Cre
 	if err := id.authorizeGrant(ctx, caller, domain.UserResource(name), nil, granted); err != nil {
 		return UserView{}, Written{}, err
 	}
-	userID := domain.NewID()
+	return id.createUser(ctx, caller.Metadata(), domain.NewID(), name, in)
+}
+
+// createUser reserves name and appends the new user userID with md; the
+// caller was authorized (CreateUser) or registers itself (Register).
+func (id *Identity) createUser(ctx context.Context, md domain.Metadata, userID, name string, in CreateUserInput) (UserView, Written, error) {
 	res, err := id.loadReservation(ctx, domain.UsernameReservationStream(name))
 	if err != nil {
 		return UserView{}, Written{}, err
@@ -89,7 +94,6 @@ func (id *Identity) CreateUser(ctx context.Context, caller domain.Caller, in Cre
 		id.dropUnusedPasswordKey(ctx, userID, sealed.Version)
 		return UserView{}, Written{}, err
 	}
-	md := caller.Metadata()
 	appends := append([]domain.StreamAppend{res.StreamAppend(md), u.StreamAppend(md)}, stamp(md, members)...)
 	w, err := id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, appends...)
 	if err != nil {

@@ -99,6 +99,8 @@ type Config struct {
 	AccessTokenTTL        time.Duration
 	RefreshTokenTTL       time.Duration
 	ShutdownTimeout       time.Duration
+	// ClientGrant tunes the client-credentials grant of service accounts.
+	ClientGrant
 
 	KMSKeyID    string
 	AWSRegion   string
@@ -139,6 +141,9 @@ type Config struct {
 	// verify after a rotation.
 	ChainKey          Secret
 	ChainKeysPrevious []Secret
+
+	// Email is account e-mail (email.go).
+	Email Email
 
 	// DevKeysFile is set when keys were read from, or generated into, the
 	// dev key file, so the caller can say so.
@@ -225,6 +230,7 @@ func LoadWith(ctx context.Context, opts Options) (*Config, error) {
 		RefreshTokenTTL:       p.duration(EnvRefreshTokenTTL),
 		ShutdownTimeout:       p.duration(EnvShutdownTimeout),
 	}
+	c.ClientGrant = p.clientGrant()
 
 	switch c.Mode {
 	case ModeDev, ModeProduction:
@@ -247,6 +253,7 @@ func LoadWith(ctx context.Context, opts Options) (*Config, error) {
 		}
 	}
 	c.checkTLS(p)
+	c.loadEmail(p, logger)
 	c.parseFiles(p)
 	if c.JetStreamStream == "" || strings.ContainsAny(c.JetStreamStream, " .*>\t") {
 		p.fail(EnvJetStreamStream, "must be a non-empty JetStream stream name without spaces, dots or wildcards")

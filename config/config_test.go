@@ -46,6 +46,7 @@ func productionEnv(dataDir string) map[string]string {
 		EnvDatabaseURL:   "postgres://vault@db.internal:5432/vault?sslmode=require",
 		EnvCheckpointKey: "q8wGQ0bH2mLq1Yb0tqg3p9sJp4v4mH6u0s8eY0Xk2Ss=",
 		EnvChainKey:      goodChainKey,
+		EnvPublicURL:     "https://vault.example.com",
 	}
 }
 

@@ -62,7 +62,7 @@ const (
 	EnvLockoutAccountThreshold = "VAULT_LOCKOUT_ACCOUNT_THRESHOLD"
 	EnvLockoutAccountWindow    = "VAULT_LOCKOUT_ACCOUNT_WINDOW"
 	EnvSecretKeepVersions      = "VAULT_SECRET_KEEP_VERSIONS"
-	EnvSecretKeyPrevious       = "SECRET_KEY_PREVIOUS"
+	EnvSecretKeyPrevious       = "SECRET_KEY_PREVIOUS" //nolint:gosec // G101: the name of an environment variable, not its value
 	EnvCheckpointKey           = "VAULT_CHECKPOINT_KEY"
 	EnvCheckpointEvery         = "VAULT_CHECKPOINT_EVERY"
 	EnvCheckpointInterval      = "VAULT_CHECKPOINT_INTERVAL"
@@ -125,7 +125,7 @@ func Describe() []Var {
 		{EnvChainKey, "", "production", "Key of the event log's chain: each event's link is HMAC-SHA256 under it, so someone with only database access cannot forge or re-chain events. Base64 of 32 random bytes (`openssl rand -base64 32`); never stored in the database (events record only its id). Generated once into the dev database's `dev-keys.env` in dev mode (see VAULT_DATA_DIR). Losing it makes the log unverifiable."},
 		{EnvChainKeyPrevious, "", "no", "Comma-separated former VAULT_CHAIN_KEY values, for rotation: new links use VAULT_CHAIN_KEY, old links verify with the key their id names. Keep every key any stored link was made with."},
 		{EnvSecretKeepVersions, "10", "no", "Versions a secret keeps; rotating past it destroys (crypto-shreds) the oldest."},
-	}, fileVars()...)
+	}, append(append(emailVars(), clientGrantVars()...), fileVars()...)...)
 }
 
 // WriteTable prints Describe as a Markdown table, for the README and

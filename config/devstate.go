@@ -144,11 +144,11 @@ func (c *Config) adoptLegacy(logger *slog.Logger) (bool, error) {
 
 // copyIfAbsent copies src to dst with mode 0600 unless dst exists.
 func copyIfAbsent(src, dst string) error {
-	b, err := os.ReadFile(src)
+	b, err := os.ReadFile(filepath.Clean(src))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", src, err)
 	}
-	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(filepath.Clean(dst), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return nil
 	}
@@ -156,7 +156,7 @@ func copyIfAbsent(src, dst string) error {
 		return fmt.Errorf("create %s: %w", dst, err)
 	}
 	if _, err := f.Write(b); err != nil {
-		f.Close()
+		_ = f.Close() // the write error is the one to report
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
 	return f.Close()

@@ -149,6 +149,18 @@ var eventCatalogue = sync.OnceValue(func() map[string]EventMeaning {
 		EventAccessDenied: entry(AccessAggregate, "", "").denial().ecs([]string{"iam"}, "denied").
 			outcome(AuditDenied).severity(SeverityWarning),
 		EventChainKeyed: entry(ChainAggregate, "log.seal", ResourceLog),
+
+		EventEmailVerified:          entry(UserAggregate, "user.verify_email", ResourceUsers),
+		EventPasswordResetRequested: entry(UserAggregate, "auth.forgot_password", ResourceUsers).severity(SeverityNotice),
+		EventPasswordResetCompleted: entry(UserAggregate, "auth.reset_password", ResourceUsers).severity(SeverityNotice),
+		// Nobody has the address: worth a look when it comes in floods.
+		EventPasswordResetUnmatched: entry(ResetAttemptAggregate, "auth.forgot_password", ResourceUsers).login().
+			outcome(AuditFailed).severity(SeverityNotice),
+		EventMailDeadLettered: reservation(MailAggregate, "mail.dead_letter", ResourceUsers, "user_id").
+			outcome(AuditFailed).severity(SeverityWarning),
+	}
+	for eventType, m := range serviceAccountMeanings(entry, reservation) {
+		entries[eventType] = m
 	}
 	out := make(map[string]EventMeaning, len(entries))
 	for eventType, m := range entries {
@@ -187,6 +199,8 @@ func ecsClass(aggregate, eventType string) (category, types []string) {
 		return []string{"iam"}, []string{"group", change}
 	case PolicyAggregate, PolicyNameAggregate:
 		return []string{"iam", "configuration"}, []string{"admin", change}
+	case ServiceAccountAggregate, ServiceAccountNameAggregate, ClientIDAggregate:
+		return []string{"iam"}, []string{"user", change}
 	case SecretAggregate, SecretNameAggregate:
 		return []string{"database"}, []string{change}
 	case FileAggregate, FileNameAggregate:
@@ -230,7 +244,9 @@ func Registries() []*Registry {
 	return []*Registry{
 		userRegistry(), sessionRegistry(), roleRegistry(), policyRegistry(), secretRegistry(),
 		reservationRegistry(), roleMembersRegistry(), secretNameRegistry(), secretAccessRegistry(),
-		accessRegistry(), chainRegistry(), fileRegistry(), fileNameRegistry(), fileAccessRegistry(),
+		accessRegistry(), chainRegistry(), resetAttemptRegistry(), mailRegistry(),
+		serviceAccountRegistry(), clientStreamsRegistry(),
+		fileRegistry(), fileNameRegistry(), fileAccessRegistry(),
 	}
 }
 

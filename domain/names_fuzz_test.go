@@ -22,7 +22,7 @@ var hostileNames = []string{
 func onlyNameBytes(s, extra string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '.' && c != '_' && c != '-' && !strings.ContainsRune(extra, rune(c)) {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '.' && c != '_' && c != '-' && !strings.ContainsRune(extra, rune(c)) {
 			return false
 		}
 	}

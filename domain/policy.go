@@ -157,7 +157,7 @@ func isAction(a string) bool {
 
 func isResourceType(t string) bool {
 	switch t {
-	case ResourceSecrets, ResourceFiles, ResourceUsers, ResourceRoles, ResourcePolicies, ResourceAudit:
+	case ResourceSecrets, ResourceFiles, ResourceUsers, ResourceRoles, ResourcePolicies, ResourceAudit, ResourceServiceAccounts:
 		return true
 	}
 	return false
@@ -207,7 +207,7 @@ func NormalizeResourcePattern(p string) (string, error) {
 		return folded, nil
 	}
 	if !isResourceType(typ) {
-		return "", Errorf(EINVALID, "%s: unknown resource type %q (want secrets, files, users, roles, policies or audit)", what, truncate(typ, 32))
+		return "", Errorf(EINVALID, "%s: unknown resource type %q (want secrets, files, users, roles, policies, service-accounts or audit)", what, truncate(typ, 32))
 	}
 	named := 0
 	for _, s := range segs[1:] {

@@ -3,7 +3,7 @@ package domain
 import "sync"
 
 // Reservation is a name-reservation stream (username-<name>,
-// rolename-<name>, policyname-<name>). A name is free when its stream does
+// rolename-<name>, policyname-<name>, serviceaccountname-<name>). A name is free when its stream does
 // not exist or its last event is a release; the command layer appends with
 // Expected(), so two claims on one name cannot both succeed.
 type Reservation struct {
@@ -23,6 +23,8 @@ var reservationRegistry = sync.OnceValue(func() *Registry {
 	Register[RoleNameReleased](r, EventRoleNameReleased, 1)
 	Register[PolicyNameReserved](r, EventPolicyNameReserved, 1)
 	Register[PolicyNameReleased](r, EventPolicyNameReleased, 1)
+	Register[ServiceAccountNameReserved](r, EventServiceAccountNameReserved, 1)
+	Register[ServiceAccountNameReleased](r, EventServiceAccountNameReleased, 1)
 	return r
 })
 
@@ -40,13 +42,15 @@ func (r *Reservation) apply(payload any) {
 		r.state.Owner = e.RoleID
 	case PolicyNameReserved:
 		r.state.Owner = e.PolicyID
-	case UsernameReleased, RoleNameReleased, PolicyNameReleased:
+	case ServiceAccountNameReserved:
+		r.state.Owner = e.ServiceAccountID
+	case UsernameReleased, RoleNameReleased, PolicyNameReleased, ServiceAccountNameReleased:
 		r.state.Owner = ""
 	}
 }
 
 func isReservationAggregate(agg string) bool {
-	return agg == UsernameAggregate || agg == RoleNameAggregate || agg == PolicyNameAggregate
+	return agg == UsernameAggregate || agg == RoleNameAggregate || agg == PolicyNameAggregate || agg == ServiceAccountNameAggregate
 }
 
 // LoadReservation folds a reservation stream; no events means a free name.
@@ -86,6 +90,8 @@ func (r *Reservation) Reserve(ownerID string) error {
 		return record(r, UsernameReserved{UserID: ownerID})
 	case RoleNameAggregate:
 		return record(r, RoleNameReserved{RoleID: ownerID})
+	case ServiceAccountNameAggregate:
+		return record(r, ServiceAccountNameReserved{ServiceAccountID: ownerID})
 	default:
 		return record(r, PolicyNameReserved{PolicyID: ownerID})
 	}
@@ -101,6 +107,8 @@ func (r *Reservation) Release(ownerID string) error {
 		return record(r, UsernameReleased{UserID: ownerID})
 	case RoleNameAggregate:
 		return record(r, RoleNameReleased{RoleID: ownerID})
+	case ServiceAccountNameAggregate:
+		return record(r, ServiceAccountNameReleased{ServiceAccountID: ownerID})
 	default:
 		return record(r, PolicyNameReleased{PolicyID: ownerID})
 	}

@@ -239,6 +239,8 @@ type userState struct {
 	// ProfileVersion is the stream version of the last event that changed
 	// the profile, which listings show as the last update.
 	ProfileVersion int64 `json:"profile_version"`
+	// Verification and reset requests (user_email.go).
+	emailState
 }
 
 // User is the user aggregate (stream user-<id>).
@@ -249,8 +251,8 @@ type User struct {
 
 // userSnapshotLayout changes whenever userState changes shape (2: sealed
 // password hashes and per-address login failures, or the profile version;
-// 3: both).
-const userSnapshotLayout = 3
+// 3: both; 4: e-mail verification and reset requests).
+const userSnapshotLayout = 4
 
 var userRegistry = sync.OnceValue(func() *Registry {
 	r := NewRegistry()
@@ -263,6 +265,7 @@ var userRegistry = sync.OnceValue(func() *Registry {
 	Register[UserDeleted](r, EventUserDeleted, 1)
 	Register[LoginSucceeded](r, EventLoginSucceeded, 2)
 	Register[LoginFailed](r, EventLoginFailed, 2)
+	registerEmailEvents(r)
 	// Every version 1 payload is a valid version 2 payload: the clear hash
 	// keeps its field (read as LegacyPasswordHash) and logins have no
 	// address. The upcasts only say so.
@@ -284,8 +287,10 @@ func (u *User) apply(payload any) {
 	case UserCreated:
 		u.state = userState{Username: e.Username, Email: e.Email, RoleIDs: []string{}}
 		u.state.setPassword(e.PasswordVersion, e.SealedPassword, e.LegacyPasswordHash)
+		u.state.addressSet(u.applyingVersion())
 	case UserUpdated:
 		u.state.Email = e.Email
+		u.state.addressSet(u.applyingVersion())
 	case UserPasswordChanged:
 		u.state.setPassword(e.PasswordVersion, e.SealedPassword, e.LegacyPasswordHash)
 		u.state.Logins.reset()
@@ -303,6 +308,8 @@ func (u *User) apply(payload any) {
 		u.state.LastLogin = e.At
 	case LoginFailed:
 		u.state.Logins.recordFailure(e.Address, e.Reason, e.At)
+	default:
+		u.applyEmail(payload)
 	}
 	switch payload.(type) {
 	case UserCreated, UserUpdated, UserPasswordChanged, UserRolesAssigned, UserDisabled, UserEnabled:

@@ -326,7 +326,7 @@ func TestLoginHistoryStaysBounded(t *testing.T) {
 	require.Equal(t, u.Logins(), restored.Logins())
 
 	t.Run("a snapshot of the previous layout is not used", func(t *testing.T) {
-		old := strings.Replace(string(snap), `"layout":3`, `"layout":2`, 1)
+		old := strings.Replace(string(snap), `"layout":4`, `"layout":3`, 1)
 		require.NotEqual(t, string(snap), old, "the snapshot names its layout")
 		_, err := domain.RestoreUser([]byte(old), version, nil)
 		require.Error(t, err)

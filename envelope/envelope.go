@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/securevault/vault/domain"
 )
@@ -100,9 +101,9 @@ func AAD(secretID string, version int64) []byte { return PurposeAAD(aadLabel, se
 // opens as another, with the same unambiguous encoding.
 func PurposeAAD(label, ownerID string, version int64) []byte {
 	b := make([]byte, 0, 4+len(label)+4+len(ownerID)+8)
-	b = appendString(b, label)
-	b = appendString(b, ownerID)
-	return binary.BigEndian.AppendUint64(b, uint64(version))
+	b = AppendField(b, label)
+	b = AppendField(b, ownerID)
+	return binary.BigEndian.AppendUint64(b, uint64(version)) //nolint:gosec // G115: two's-complement bit copy; sealed values' AAD depends on this encoding
 }
 
 // Zero overwrites a key buffer. Go may have copied the key elsewhere (the
@@ -135,7 +136,16 @@ func gcmAAD(format byte, aad []byte) []byte {
 	return append(b, aad...)
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-	return append(b, s...)
+// AppendField appends s after its length as a 4-byte big-endian prefix:
+// the unambiguous encoding of AAD and of key encryption contexts.
+func AppendField(b []byte, s string) []byte {
+	return append(AppendLen(b, len(s)), s...)
+}
+
+// AppendLen appends n as a 4-byte big-endian length prefix.
+func AppendLen(b []byte, n int) []byte {
+	if n < 0 || int64(n) > math.MaxUint32 {
+		panic("length prefix out of range") // unreachable: request bodies are capped far below 4 GiB
+	}
+	return binary.BigEndian.AppendUint32(b, uint32(n))
 }

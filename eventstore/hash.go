@@ -58,7 +58,9 @@ func keyedLink(k *chainKey, prev []byte, f *linkFields) []byte {
 
 func linksEqual(a, b []byte) bool { return hmac.Equal(a, b) }
 
-func appendInt(buf []byte, v int64) []byte { return binary.BigEndian.AppendUint64(buf, uint64(v)) }
+func appendInt(buf []byte, v int64) []byte {
+	return binary.BigEndian.AppendUint64(buf, uint64(v)) //nolint:gosec // G115: two's-complement bit copy, not a range conversion; the chain's hash format depends on it
+}
 
 func appendBytes(buf, b []byte) []byte { return append(appendInt(buf, int64(len(b))), b...) }
 

@@ -19,6 +19,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -248,8 +249,8 @@ func prepare(appends []domain.StreamAppend) ([]preparedAppend, error) {
 			if e.Type == "" {
 				return nil, domain.Errorf(domain.EINVALID, "event type is empty")
 			}
-			if e.SchemaVersion < 1 {
-				return nil, domain.Errorf(domain.EINVALID, "event %s has schema version %d; versions start at 1", e.Type, e.SchemaVersion)
+			if e.SchemaVersion < 1 || e.SchemaVersion > math.MaxInt32 {
+				return nil, domain.Errorf(domain.EINVALID, "event %s has schema version %d; versions run from 1 to %d", e.Type, e.SchemaVersion, math.MaxInt32)
 			}
 			if !json.Valid(e.Data) {
 				return nil, domain.Errorf(domain.EINVALID, "event %s data is not valid JSON", e.Type)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -213,6 +214,7 @@ func TestRejectsInvalidAppends(t *testing.T) {
 		{"id not a uuid", []domain.StreamAppend{{StreamID: "s-1", Expected: domain.ExpectAny, Events: []domain.NewEvent{{ID: "x", Type: "A", SchemaVersion: 1, Data: json.RawMessage(`{}`)}}}}},
 		{"empty type", []domain.StreamAppend{{StreamID: "s-1", Expected: domain.ExpectAny, Events: []domain.NewEvent{{ID: uuid.NewString(), SchemaVersion: 1, Data: json.RawMessage(`{}`)}}}}},
 		{"schema version 0", []domain.StreamAppend{{StreamID: "s-1", Expected: domain.ExpectAny, Events: []domain.NewEvent{{ID: uuid.NewString(), Type: "A", Data: json.RawMessage(`{}`)}}}}},
+		{"schema version past int32", []domain.StreamAppend{{StreamID: "s-1", Expected: domain.ExpectAny, Events: []domain.NewEvent{{ID: uuid.NewString(), Type: "A", SchemaVersion: math.MaxInt32 + 1, Data: json.RawMessage(`{}`)}}}}},
 		{"invalid json", []domain.StreamAppend{{StreamID: "s-1", Expected: domain.ExpectAny, Events: []domain.NewEvent{{ID: uuid.NewString(), Type: "A", SchemaVersion: 1, Data: json.RawMessage(`{`)}}}}},
 		{"same stream twice", []domain.StreamAppend{
 			{StreamID: "s-1", Expected: domain.ExpectAny, Events: []domain.NewEvent{valid}},

@@ -12,10 +12,11 @@ package keys
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"slices"
 	"strconv"
+
+	"github.com/securevault/vault/envelope"
 )
 
 // Provider names recorded in WrappedKey.Provider and in the data_keys table.
@@ -82,17 +83,12 @@ func canonicalContext(label, keyID string, ec map[string]string) []byte {
 	}
 	slices.Sort(names)
 	var b []byte
-	b = appendField(b, label)
-	b = appendField(b, keyID)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(names)))
+	b = envelope.AppendField(b, label)
+	b = envelope.AppendField(b, keyID)
+	b = envelope.AppendLen(b, len(names))
 	for _, k := range names {
-		b = appendField(b, k)
-		b = appendField(b, ec[k])
+		b = envelope.AppendField(b, k)
+		b = envelope.AppendField(b, ec[k])
 	}
 	return b
-}
-
-func appendField(b []byte, s string) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-	return append(b, s...)
 }

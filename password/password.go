@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"runtime"
 	"strconv"
 	"strings"
@@ -44,6 +45,24 @@ const (
 	maxSaltLength  = 128
 	maxPasswordLen = 4096 // bytes; the domain policy stops at 1024 characters
 )
+
+// ParamsFromInts builds Params from configured integers (memory in KiB,
+// iterations, lanes) with the default salt and key lengths. A value its field
+// cannot hold is an error rather than a wrapped conversion (a lane count of
+// -1 would otherwise become 255).
+func ParamsFromInts(memoryKiB, iterations, parallelism int) (Params, error) {
+	switch {
+	case memoryKiB < 0 || memoryKiB > math.MaxUint32:
+		return Params{}, fmt.Errorf("argon2id memory %d KiB is out of range", memoryKiB)
+	case iterations < 0 || iterations > math.MaxUint32:
+		return Params{}, fmt.Errorf("argon2id iterations %d is out of range", iterations)
+	case parallelism < 0 || parallelism > math.MaxUint8:
+		return Params{}, fmt.Errorf("argon2id parallelism %d is out of range", parallelism)
+	}
+	p := DefaultParams()
+	p.Memory, p.Iterations, p.Parallelism = uint32(memoryKiB), uint32(iterations), uint8(parallelism)
+	return p, nil
+}
 
 // Validate rejects parameters below the OWASP recommendation or too small
 // to be meaningful.
@@ -197,7 +216,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, er
 		return false, err
 	}
 	defer release()
-	got := h.derive([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(want)))
+	got := h.derive([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
@@ -217,7 +236,7 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 		return err
 	}
 	defer release()
-	got := h.derive([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(want)))
+	got := h.derive([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
 	_ = subtle.ConstantTimeCompare(got, want)
 	return nil
 }
@@ -226,13 +245,13 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 // the current ones (or cannot be read), so a successful login can upgrade
 // it.
 func (h *Hasher) NeedsRehash(encoded string) bool {
-	p, salt, key, err := decode(encoded)
+	p, _, _, err := decode(encoded)
 	if err != nil {
 		return true
 	}
 	return p.Memory != h.params.Memory || p.Iterations != h.params.Iterations ||
-		p.Parallelism != h.params.Parallelism || uint32(len(salt)) != h.params.SaltLength ||
-		uint32(len(key)) != h.params.KeyLength
+		p.Parallelism != h.params.Parallelism || p.SaltLength != h.params.SaltLength ||
+		p.KeyLength != h.params.KeyLength
 }
 
 func encode(p Params, salt, key []byte) string {
@@ -281,7 +300,10 @@ func decode(encoded string) (Params, []byte, []byte, error) {
 	if err != nil {
 		return Params{}, nil, nil, errMalformed()
 	}
-	p.SaltLength, p.KeyLength = uint32(len(salt)), uint32(len(key))
+	if len(salt) > maxSaltLength || len(key) > maxKeyLength {
+		return Params{}, nil, nil, errMalformed()
+	}
+	p.SaltLength, p.KeyLength = uint32(len(salt)), uint32(len(key)) //nolint:gosec // G115: both lengths are bounded just above
 	if p.sane() != nil {
 		return Params{}, nil, nil, errMalformed()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"regexp"
 	"runtime"
 	"strings"
@@ -135,6 +136,8 @@ func TestVerifyRejectsMalformedHashes(t *testing.T) {
 		"bad salt":         join("", "argon2id", parts[2], parts[3], "!!!", parts[5]),
 		"padded base64":    join("", "argon2id", parts[2], parts[3], parts[4], parts[5]+"="),
 		"short salt":       join("", "argon2id", parts[2], parts[3], "c2FsdA", parts[5]),
+		"long salt":        join("", "argon2id", parts[2], parts[3], base64.RawStdEncoding.EncodeToString(make([]byte, maxSaltLength+1)), parts[5]),
+		"long key":         join("", "argon2id", parts[2], parts[3], parts[4], base64.RawStdEncoding.EncodeToString(make([]byte, maxKeyLength+1))),
 		"extra field":      good + "$x",
 	}
 	for name, encoded := range cases {
@@ -143,6 +146,34 @@ func TestVerifyRejectsMalformedHashes(t *testing.T) {
 			require.False(t, ok)
 			require.Equal(t, domain.EINTERNAL, domain.ErrorCode(err))
 			require.True(t, h.NeedsRehash(encoded))
+		})
+	}
+}
+
+func TestParamsFromInts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name                      string
+		memory, iterations, lanes int
+		want                      Params
+		wantErr                   string
+	}{
+		{name: "in range", memory: 19456, iterations: 2, lanes: 1, want: Params{Memory: 19456, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}},
+		{name: "largest values", memory: math.MaxUint32, iterations: math.MaxUint32, lanes: math.MaxUint8, want: Params{Memory: math.MaxUint32, Iterations: math.MaxUint32, Parallelism: math.MaxUint8, SaltLength: 16, KeyLength: 32}},
+		{name: "negative memory", memory: -1, iterations: 2, lanes: 1, wantErr: "memory"},
+		{name: "memory past uint32", memory: math.MaxUint32 + 1, iterations: 2, lanes: 1, wantErr: "memory"},
+		{name: "negative iterations", memory: 19456, iterations: -1, lanes: 1, wantErr: "iterations"},
+		{name: "negative lanes would wrap to 255", memory: 19456, iterations: 2, lanes: -1, wantErr: "parallelism"},
+		{name: "lanes past uint8", memory: 19456, iterations: 2, lanes: 256, wantErr: "parallelism"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParamsFromInts(tc.memory, tc.iterations, tc.lanes)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
 		})
 	}
 }

@@ -146,6 +146,8 @@ type Runner struct {
 	// health holds each projection's run of failed pages, by name; the map
 	// is filled by NewRunner and only read afterwards.
 	health map[string]*health.Streak
+	// pages shares reads of the log among the projections.
+	pages *pages
 }
 
 // NewRunner registers projections. notify may be nil: the runner then polls.
@@ -155,6 +157,7 @@ func NewRunner(pool *pgxpool.Pool, reader EventReader, notify Notifications, log
 		pool: pool, reader: reader, notify: notify, logger: logger, opts: opts,
 		queries: projdb.New(), byName: make(map[string]Projection, len(projections)),
 		health: make(map[string]*health.Streak, len(projections)),
+		pages:  newPages(reader),
 	}
 	for _, p := range projections {
 		name := p.Name()
@@ -186,9 +189,35 @@ func (r *Runner) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// One subscription for all projections: each wake-up starts a new
+	// generation of shared reads (see pages) and wakes every projection.
+	wakes := make([]chan struct{}, len(r.projections))
+	for i := range wakes {
+		wakes[i] = make(chan struct{}, 1)
+	}
 	var wg sync.WaitGroup
-	for _, p := range r.projections {
-		wg.Go(func() { r.follow(ctx, p) })
+	if r.notify != nil {
+		notified, cancel := r.notify.Subscribe(pgnotify.ChannelEvents)
+		defer cancel()
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-notified:
+					r.pages.wake()
+					for _, w := range wakes {
+						select {
+						case w <- struct{}{}:
+						default:
+						}
+					}
+				}
+			}
+		})
+	}
+	for i, p := range r.projections {
+		wg.Go(func() { r.follow(ctx, p, wakes[i]) })
 	}
 	wg.Wait()
 	return nil
@@ -215,14 +244,11 @@ func (r *Runner) prepare(ctx context.Context, p Projection) error {
 // poisonous one still get applied, but the checkpoint never moves past an
 // event that was not applied: the projection stalls (visible as lag and in
 // vault_projection_failures_total) instead of skipping.
-func (r *Runner) follow(ctx context.Context, p Projection) {
+func (r *Runner) follow(ctx context.Context, p Projection, wake <-chan struct{}) {
 	name := p.Name()
-	var wake <-chan struct{}
-	if r.notify != nil {
-		w, cancel := r.notify.Subscribe(pgnotify.ChannelEvents)
-		defer cancel()
-		wake = w
-	}
+	// want is the generation of shared reads this projection may use: one
+	// that began after the wake-up (or poll) it is answering.
+	want := r.pages.wake()
 	poll := time.NewTicker(r.opts.PollInterval)
 	defer poll.Stop()
 
@@ -231,7 +257,7 @@ func (r *Runner) follow(ctx context.Context, p Projection) {
 	retry := backoff.New(r.opts.MinBackoff, r.opts.MaxBackoff)
 	streak := r.health[name]
 	for ctx.Err() == nil {
-		res, err := r.step(ctx, p, checkpoint, limit)
+		res, err := r.step(ctx, p, checkpoint, limit, want)
 		if err != nil {
 			r.metrics.failures.WithLabelValues(name).Inc()
 			streak.Fail(stepApply, err)
@@ -247,6 +273,7 @@ func (r *Runner) follow(ctx context.Context, p Projection) {
 			if !backoff.Sleep(ctx, delay) {
 				return
 			}
+			want = r.pages.wake()
 			continue
 		}
 		if retry.Attempts() > 0 {
@@ -262,7 +289,9 @@ func (r *Runner) follow(ctx context.Context, p Projection) {
 		select {
 		case <-ctx.Done():
 		case <-wake:
+			want = r.pages.current()
 		case <-poll.C:
+			want = r.pages.wake()
 		}
 	}
 }
@@ -276,7 +305,10 @@ type stepResult struct {
 // starts so the transaction never waits for a second pool connection (with
 // many projections that could exhaust the pool); inside the transaction the
 // locked checkpoint decides which of the events read are still to apply.
-func (r *Runner) step(ctx context.Context, p Projection, knownCheckpoint int64, limit int) (stepResult, error) {
+//
+// The page comes from a read shared with the other projections (pages)
+// that began at generation want or later.
+func (r *Runner) step(ctx context.Context, p Projection, knownCheckpoint int64, limit int, want uint64) (stepResult, error) {
 	name := p.Name()
 	// A page in flight is finished even when ctx ends: committing it is a
 	// clean stop, and so is the rollback if the step timeout hits.
@@ -290,7 +322,7 @@ func (r *Runner) step(ctx context.Context, p Projection, knownCheckpoint int64, 
 		}
 		knownCheckpoint = cp
 	}
-	events, err := r.reader.ReadAll(ctx, knownCheckpoint, limit)
+	events, err := r.pages.read(ctx, knownCheckpoint, limit, want)
 	if err != nil {
 		return stepResult{}, fmt.Errorf("read log after %d: %w", knownCheckpoint, err)
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/securevault/vault/authtoken"
 	"github.com/securevault/vault/domain"
+	"github.com/securevault/vault/fold"
 )
 
 // AccessTokens verifies the signature and lifetime of access tokens;
@@ -13,33 +14,83 @@ type AccessTokens interface {
 	VerifyAccess(raw string) (authtoken.Claims, error)
 }
 
+// IdentityView is the identity state a replica holds in memory;
+// *fold.View (over fold.IdentityKinds) satisfies it. Read must call fn with
+// the state as of a position at least the head of the log when Read was
+// called.
+type IdentityView interface {
+	Read(ctx context.Context, fn func(fold.State) error) error
+}
+
 // Authenticator turns bearer access tokens into principals. It is the seam
 // the API authenticates every protected request through: one type, one
-// method, so how identity is read (folded from the log today) can change
-// behind it without touching a handler.
+// method, so how identity is read can change behind it without touching a
+// handler.
 type Authenticator struct {
 	svc    *Service
 	tokens AccessTokens
+	view   IdentityView
 }
 
-// NewAuthenticator returns the authenticator over the service's log.
-func NewAuthenticator(svc *Service, tokens AccessTokens) (*Authenticator, error) {
+// NewAuthenticator returns the authenticator over the identity view, or,
+// with view nil, over the service's log (each request folds its session,
+// user, roles and policies).
+func NewAuthenticator(svc *Service, tokens AccessTokens, view IdentityView) (*Authenticator, error) {
 	if svc == nil || tokens == nil {
 		return nil, domain.Errorf(domain.EINTERNAL, "authentication needs a service and a token verifier")
 	}
-	return &Authenticator{svc: svc, tokens: tokens}, nil
+	return &Authenticator{svc: svc, tokens: tokens, view: view}, nil
 }
 
 // Authenticate turns a bearer access token into a Principal. Everything but
-// the signature is folded from the event log: the session (logged out,
-// revoked by reuse detection or expired: 401), the user (deleted or
-// disabled: 401) and the policies of the user's roles. A change therefore
-// takes effect on every replica as soon as its event commits.
+// the signature is decided on the log as of a position at least the head of
+// the log when the request arrived: the session (logged out, revoked by
+// reuse detection or expired: 401), the user (deleted or disabled: 401) and
+// the policies of the user's roles. A change therefore takes effect on
+// every replica for every request that starts after its event commits.
 func (a *Authenticator) Authenticate(ctx context.Context, bearerToken string) (domain.Principal, error) {
 	claims, err := a.tokens.VerifyAccess(bearerToken)
 	if err != nil {
+		if p, handled, cerr := a.authenticateServiceAccount(ctx, bearerToken); handled {
+			return p, cerr
+		}
 		return domain.Principal{}, err
 	}
+	if a.view == nil {
+		return a.fromLog(ctx, claims)
+	}
+	var p domain.Principal
+	err = a.view.Read(ctx, func(st fold.State) error {
+		sess, ok, err := st.Session(claims.SessionID)
+		if err != nil {
+			return err
+		}
+		if !ok || !sess.Active(a.svc.opts.Now()) || sess.UserID() != claims.UserID {
+			return domain.ErrInvalidToken()
+		}
+		u, ok, err := st.User(claims.UserID)
+		if err != nil {
+			return err
+		}
+		if !ok || u.Disabled() {
+			return domain.ErrInvalidToken()
+		}
+		policies, err := st.PoliciesFor(u.RoleIDs())
+		if err != nil {
+			return err
+		}
+		p = domain.Principal{UserID: u.ID(), Username: u.Username(), SessionID: sess.ID(), Policies: policies}
+		return nil
+	})
+	if err != nil {
+		return domain.Principal{}, err
+	}
+	return p, nil
+}
+
+// fromLog decides on the session, user, roles and policies folded from the
+// log.
+func (a *Authenticator) fromLog(ctx context.Context, claims authtoken.Claims) (domain.Principal, error) {
 	sess, err := a.svc.fold.Session(ctx, claims.SessionID)
 	if err != nil {
 		return domain.Principal{}, domain.InvalidTokenUnlessInternal(err)

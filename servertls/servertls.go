@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 )
@@ -155,7 +156,7 @@ func (r *Reloader) load() (*loaded, error) {
 }
 
 func readPool(path string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(path)
+	pem, err := os.ReadFile(filepath.Clean(path))
 	if err != nil {
 		return nil, err
 	}

@@ -134,6 +134,9 @@ func TestOnlyModernProtocolsAndSuites(t *testing.T) {
 	r, err := servertls.New(live(t, ca.Server(t, "server")), slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	url := serve(t, r)
+	// The clients offer old versions and weak suites on purpose, to prove the
+	// server refuses them.
+	//nolint:gosec // G402: see above
 	for _, tc := range []struct {
 		name string
 		cfg  *tls.Config

@@ -104,7 +104,7 @@ func benchHistory(ctx context.Context, logger *slog.Logger, adminURL string, siz
 	if err != nil {
 		return err
 	}
-	reads, err := wire.NewQueries(queries.NewService(store, nil, logger, queries.Options{Snapshots: wire.Snapshots(store)}), db.pool, tokens)
+	reads, err := wire.NewQueries(queries.NewService(store, nil, logger, queries.Options{Snapshots: wire.Snapshots(store)}), db.pool, tokens, nil)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/securevault/vault/api"
+	"github.com/securevault/vault/cmd/internal/vaultcli"
 	"github.com/securevault/vault/domain"
 )
 
@@ -42,15 +43,24 @@ func auditCmd(e *env) *cobra.Command {
 		Short: "Read the audit log through the vault's API (newest first)",
 		Long: "Reads GET /api/v1/audit/logs, following cursors until --limit entries are printed.\n" +
 			"--since and --until take an RFC 3339 time or a duration back from now (24h, 90m).\n" +
-			"The token comes from --token or VAULT_TOKEN.",
+			"The token comes from --token, VAULT_TOKEN or `vaultctl login`.",
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{"db": "no"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.token == "" && os.Getenv("VAULT_TOKEN") == "" {
+				// The login `vaultctl login` kept, and the vault it is for.
+				if addr, token := vaultcli.StoredLogin(); token != "" {
+					o.token = token
+					if !cmd.Flags().Changed("url") && os.Getenv("VAULT_URL") == "" && os.Getenv("VAULT_ADDR") == "" {
+						o.url = addr
+					}
+				}
+			}
 			return runAudit(cmd.Context(), e.out, o, time.Now())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.url, "url", envDefault("VAULT_URL", "http://127.0.0.1:8000"), "base URL of the vault API (env VAULT_URL)")
+	f.StringVar(&o.url, "url", envDefault("VAULT_URL", envDefault("VAULT_ADDR", vaultcli.DefaultAddr)), "base URL of the vault API (env VAULT_URL)")
 	f.StringVar(&o.token, "token", "", "access token (default: env VAULT_TOKEN)")
 	f.StringVar(&o.user, "user", "", "user id or username")
 	f.StringVar(&o.action, "action", "", "action, such as secret.reveal or auth.login")

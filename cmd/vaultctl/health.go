@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -87,7 +87,7 @@ func loopbackOf(listen string) string {
 
 // pinnedTLS accepts exactly the leaf certificate in certFile.
 func pinnedTLS(certFile, clientCert, clientKey string) (*tls.Config, error) {
-	raw, err := os.ReadFile(certFile)
+	raw, err := os.ReadFile(filepath.Clean(certFile))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", config.EnvTLSCert, err)
 	}
@@ -100,9 +100,11 @@ func pinnedTLS(certFile, clientCert, clientKey string) (*tls.Config, error) {
 		MinVersion: tls.VersionTLS12,
 		// The chain is not checked against a CA: the one acceptable leaf
 		// is compared byte for byte below.
-		InsecureSkipVerify: true, //nolint:gosec // pinned in VerifyPeerCertificate
-		VerifyPeerCertificate: func(rawCerts [][]byte, _ [][]*x509.Certificate) error {
-			if len(rawCerts) == 0 || !bytes.Equal(rawCerts[0], want) {
+		InsecureSkipVerify: true, //nolint:gosec // pinned in VerifyConnection
+		// VerifyConnection, unlike VerifyPeerCertificate, runs on resumed
+		// sessions too, so a resumption cannot skip the pin.
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || !bytes.Equal(cs.PeerCertificates[0].Raw, want) {
 				return errors.New("the served certificate is not the one in " + config.EnvTLSCert + " (a renewed file waits for SIGHUP)")
 			}
 			return nil

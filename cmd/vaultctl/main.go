@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/securevault/vault/cmd/internal/buildinfo"
+	"github.com/securevault/vault/cmd/internal/vaultcli"
 	"github.com/securevault/vault/cmd/internal/wire"
 	"github.com/securevault/vault/config"
 	"github.com/securevault/vault/devstate"
@@ -26,8 +27,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRoot(os.Stdout, os.Stderr).ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "vaultctl:", err)
-		os.Exit(1)
+		stop()
+		os.Exit(vaultcli.Report(os.Stderr, err))
 	}
 }
 
@@ -90,6 +91,10 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 		healthCmd(e),
 		tlsCmd(e),
 	)
+	// The commands that are clients of a vault's API (login, secrets,
+	// users..., run, export); exit codes per vaultcli.ExitCode.
+	root.AddCommand(vaultcli.Commands(&vaultcli.Env{Out: out, Err: errOut})...)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return vaultcli.Usage(err) })
 	return root
 }
 

@@ -29,7 +29,7 @@ func run(t *testing.T, env map[string]string, args ...string) (string, error) {
 	for _, name := range []string{config.EnvMode, config.EnvDatabaseURL, config.EnvSecretKey, config.EnvEncryptionKey,
 		config.EnvChainKey, config.EnvCheckpointKey, config.EnvAdminPassword, config.EnvListenAddr, config.EnvTLSCert} {
 		t.Setenv(name, "")
-		os.Unsetenv(name)
+		require.NoError(t, os.Unsetenv(name))
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
@@ -78,7 +78,7 @@ func serveReady(t *testing.T, pair *testcerts.Pair, status int) string {
 		ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			w.WriteHeader(status)
-			_, _ = io.WriteString(w, `{"status":"`+req.URL.Path+`"}`)
+			_, _ = io.WriteString(w, `{"status":"`+req.URL.Path+`"}`) //nolint:gosec // G705: a fake health endpoint answering the test's own client
 		})}
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
 	t.Cleanup(func() { _ = srv.Close() })

@@ -50,7 +50,7 @@ func siemCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer sink.Close()
+			defer func() { _ = sink.Close() }() // every batch was fsynced before its ack
 			nc, err := nats.Connect(natsURL,
 				nats.Name("vaultctl-siem"),
 				nats.RetryOnFailedConnect(true),

@@ -25,8 +25,10 @@ import (
 	"github.com/securevault/vault/devstate"
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/eventstore"
+	"github.com/securevault/vault/fold"
 	"github.com/securevault/vault/integrity"
 	"github.com/securevault/vault/keys"
+	"github.com/securevault/vault/mail"
 	"github.com/securevault/vault/pgnotify"
 	"github.com/securevault/vault/pgtrace"
 	"github.com/securevault/vault/projections"
@@ -59,9 +61,12 @@ type app struct {
 	relay    *relay.Relay
 	signer   *checkpoint.Signer
 	runner   *projections.Runner
-	waiter   *projections.Waiter
-	keyring  *keys.Keyring
-	dataKeys *keys.Store
+	// identityView is this replica's identity state in memory, which every
+	// request authenticates against.
+	identityView *fold.View
+	waiter       *projections.Waiter
+	keyring      *keys.Keyring
+	dataKeys     *keys.Store
 	// keyProvider names the key-encryption-key provider in each secret
 	// version's event.
 	keyProvider string
@@ -72,6 +77,9 @@ type app struct {
 	server      *api.Server
 	// tls serves both listeners' certificate when VAULT_TLS_CERT is set.
 	tls *servertls.Reloader
+	// mailStore keeps e-mail tokens and deliveries (mail.go).
+	mailStore *mail.Store
+	mailer    *mail.Consumer
 }
 
 func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, terminal io.Writer) (_ *app, err error) {
@@ -178,7 +186,8 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 		MinPositionTimeout: cfg.MinPositionTimeout,
 		CatalogTimeout:     cfg.ReadYourWritesTimeout,
 	})
-	qs, err := wire.NewQueries(reads, a.pool, tokens)
+	a.identityView = wire.IdentityView(a.store, a.latch, logger.With("component", "identity-view"))
+	qs, err := wire.NewQueries(reads, a.pool, tokens, a.identityView)
 	if err != nil {
 		return nil, err
 	}
@@ -205,8 +214,13 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, termin
 	}
 	a.server.MountStatus(api.StatusDeps{Queries: status})
 	a.server.MountIdentity(api.IdentityDeps{Commands: a.identity, Queries: qs.Identity})
+	if err := a.openMail(api.IdentityDeps{Commands: a.identity, Queries: qs.Identity}); err != nil {
+		return nil, err
+	}
 	a.server.MountSecrets(api.SecretsDeps{Commands: a.secrets, Queries: qs.Secrets})
 	a.server.MountAudit(api.AuditDeps{Queries: qs.Audit})
+	a.server.MountServiceAccounts(api.ServiceAccountDeps{Commands: a.identity, Queries: qs.ServiceAccounts})
+	a.server.MountClientToken(api.ClientTokenDeps{Commands: a.identity})
 	files, err := a.openFiles(ctx)
 	if err != nil {
 		return nil, err
@@ -379,6 +393,15 @@ func (a *app) readyChecks() []api.ReadyCheck {
 	}
 }
 
+// followIdentity keeps the identity view close to the head of the log, woken
+// by every committed batch (polling as a fallback), so the read each
+// request makes to prove the view current seldom has events to apply.
+func (a *app) followIdentity(ctx context.Context) error {
+	wake, cancel := a.listener.Subscribe(pgnotify.ChannelEvents)
+	defer cancel()
+	return a.identityView.Run(ctx, wake, time.Second)
+}
+
 type statusBody struct {
 	Projections []projections.Status `json:"projections"`
 	Relay       relay.Status         `json:"relay"`
@@ -405,14 +428,16 @@ func (a *app) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	var wg sync.WaitGroup
-	errs := make(chan error, 6)
+	errs := make(chan error, 8)
 	for name, run := range map[string]func(context.Context) error{
 		"pgnotify":    a.listener.Run,
 		"relay":       a.relay.Run,
 		"projections": a.runner.Run,
 		"checkpoints": a.signer.Run,
 		"waiter":      a.waiter.Run,
+		"mail":        a.mailer.Run,
 		"file sweep":  a.sweepOrphans,
+		"identity":    a.followIdentity,
 	} {
 		wg.Go(func() {
 			if err := run(background); err != nil {

@@ -80,6 +80,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	adminPassword := "canary-test-" + randomText(t, 16)
 	d.env[config.EnvAdminPassword] = adminPassword
 	d.env[config.EnvTestMode] = "true"
+	smtp := useTestSMTP(t, d) // account mail goes through a real SMTP server
 	inst := d.start(t)
 	c := &client{t: t, base: inst.baseURL}
 	c.login("admin", adminPassword)
@@ -145,13 +146,18 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	status, body = c.do(http.MethodPost, "/api/v1/auth/login", map[string]string{"username": "canary", "password": userPassword})
 	require.Equal(t, http.StatusUnauthorized, status, string(body))
 
+	// Account mail: the tokens of a verification and a reset link, and the
+	// passwords set through them.
+	mailSecrets := plantAccountEmail(t, inst, c, smtp)
+	planted := plantServiceAccount(t, c)
+
 	var needles []string
 	encodings := func(v []byte) []string {
 		return []string{string(v),
 			base64.StdEncoding.EncodeToString(v), base64.RawStdEncoding.EncodeToString(v),
 			base64.URLEncoding.EncodeToString(v), base64.RawURLEncoding.EncodeToString(v), hex.EncodeToString(v)}
 	}
-	for _, v := range []string{canary, rotated, userPassword, newPassword, adminPassword, fileCanary} {
+	for _, v := range append(append([]string{canary, rotated, userPassword, newPassword, adminPassword, fileCanary}, mailSecrets...), planted...) {
 		needles = append(needles, encodings([]byte(v))...)
 	}
 	for _, h := range hashes {

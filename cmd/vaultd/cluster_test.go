@@ -121,7 +121,13 @@ func TestJetStreamClusterLosesNoAcknowledgedEvent(t *testing.T) {
 	fwdCtx, stopFwd := context.WithCancel(ctx)
 	fwdDone := make(chan error, 1)
 	go func() { fwdDone <- fwd.Run(fwdCtx) }()
-	t.Cleanup(func() { stopFwd(); <-fwdDone; _ = sink.Close() })
+	t.Cleanup(func() {
+		stopFwd()
+		if err := <-fwdDone; err != nil {
+			t.Errorf("SIEM forwarder: %v", err)
+		}
+		_ = sink.Close()
+	})
 
 	// Write load: two writers on each replica.
 	var acked, failures atomic.Int64
@@ -242,7 +248,7 @@ func siemPositions(t *testing.T, path string) []int64 {
 		return nil
 	}
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	var out []int64
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)

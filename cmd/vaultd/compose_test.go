@@ -54,11 +54,11 @@ func readCompose(t *testing.T) composeFile {
 func devEnvFile(t *testing.T) (string, map[string]string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), ".env")
-	out, err := exec.Command("bash", filepath.Join(repoRoot, "scripts", "dev-env.sh"), path).CombinedOutput()
+	out, err := exec.Command("bash", filepath.Join(repoRoot, "scripts", "dev-env.sh"), path).CombinedOutput() //nolint:gosec // G204: runs the repository's own scripts/dev-env.sh on a temporary file
 	require.NoError(t, err, string(out))
 	f, err := os.Open(path)
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	vars := map[string]string{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -180,7 +180,7 @@ func TestDevEnvScriptWritesTheKeysOnce(t *testing.T) {
 	info, err := os.Stat(path)
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
-	out, err := exec.Command("bash", filepath.Join(repoRoot, "scripts", "dev-env.sh"), path).CombinedOutput()
+	out, err := exec.Command("bash", filepath.Join(repoRoot, "scripts", "dev-env.sh"), path).CombinedOutput() //nolint:gosec // G204: runs the repository's own scripts/dev-env.sh on a temporary file
 	require.NoError(t, err, string(out))
 	require.Contains(t, string(out), "kept")
 	after, err := os.ReadFile(path)

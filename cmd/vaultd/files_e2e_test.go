@@ -247,14 +247,14 @@ func TestFilesEndToEndOnS3(t *testing.T) {
 
 	flipped := bytes.Clone(good)
 	flipped[streamseal.SegmentOffset(2)+100] ^= 0x01
-	require.NoError(t, os.WriteFile(path, flipped, 0o644))
+	require.NoError(t, os.WriteFile(path, flipped, 0o600))
 	status, _, got, err = c.download(bigURL)
 	require.Equal(t, http.StatusOK, status, "the first segments verified")
 	require.Error(t, err, "a flipped byte aborts the transfer")
 	require.Less(t, len(got), len(content))
 	require.Equal(t, content[:len(got)], got, "only verified bytes were sent")
 
-	require.NoError(t, os.WriteFile(path, good[:streamseal.SegmentOffset(3)], 0o644))
+	require.NoError(t, os.WriteFile(path, good[:streamseal.SegmentOffset(3)], 0o600))
 	status, _, got, err = c.download(bigURL)
 	require.Equal(t, http.StatusOK, status)
 	require.Error(t, err, "a truncated object aborts the transfer")
@@ -263,13 +263,13 @@ func TestFilesEndToEndOnS3(t *testing.T) {
 	// A tampered first segment fails before any byte: a clean 500.
 	flipped = bytes.Clone(good)
 	flipped[streamseal.HeaderSize+3] ^= 0x80
-	require.NoError(t, os.WriteFile(path, flipped, 0o644))
+	require.NoError(t, os.WriteFile(path, flipped, 0o600))
 	status, _, got, err = c.download(bigURL)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusInternalServerError, status, string(got))
 
 	// Restored, it downloads again.
-	require.NoError(t, os.WriteFile(path, good, 0o644))
+	require.NoError(t, os.WriteFile(path, good, 0o600))
 	status, _, got, err = c.download(bigURL)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, status)

@@ -142,6 +142,8 @@ func TestHostileInputAnswers4xxNever5xx(t *testing.T) {
 		{"SecretAsOfPathIDWithNULByteAnswers404", "GET", "/api/v1/secrets/%00/history?at_position=1", "", nil, 404},
 		// By name, edits, rollbacks and batch reveals.
 		{"SecretByNameWithNULByteAnswers400", "GET", "/api/v1/secrets/by-name/prod%00x", "", nil, 400},
+		{"SecretByNameWithRawTraversalAnswers400", "GET", "/api/v1/secrets/by-name/prod/../etc", "", nil, 400},
+		{"SecretByNameWithEscapedTraversalAnswers400", "GET", "/api/v1/secrets/by-name/prod%2F..%2Fetc/reveal", "", nil, 400},
 		{"SecretByNameWithInvalidUTF8Answers400", "GET", "/api/v1/secrets/by-name/prod/%FF", "", nil, 400},
 		{"SecretByNameOverlongAnswers400", "GET", "/api/v1/secrets/by-name/" + overlongName, "", nil, 400},
 		{"SecretRevealByNameWithNULByteAnswers400", "GET", "/api/v1/secrets/by-name/%00/reveal", "", nil, 400},
@@ -220,6 +222,7 @@ func TestHostileInputAnswers4xxNever5xx(t *testing.T) {
 		{"AuthzCheckWithTraversalResourceAnswers400", "POST", "/api/v1/authz/check",
 			`{"user_id":"` + domain.AdminRoleID + `","action":"read","resource":"secrets/public/../prod/db"}`, nil, 400},
 	}
+	cases = append(cases, accountEmailHostileCases()...)
 	cases = append(cases, hostileFileCases(t, e)...)
 	ctx := context.Background()
 	before, err := e.inst.app.store.HeadPosition(ctx)

@@ -106,6 +106,8 @@ func newContract(t *testing.T) *contract {
 	// Only the account the scenario throttles on purpose may reach a limit.
 	d.env[config.EnvLoginIPBurst] = "10000"
 	d.env[config.EnvLoginAccountBurst] = "8"
+	d.env[config.EnvSelfRegistration] = "true"
+	d.env[config.EnvEmailRequestsPerHour] = "1000"
 	d.env[config.EnvMaxFileBytes] = "1048576"
 	inst := d.start(t)
 	require.Eventually(t, func() bool { return inst.getJSON(t, "/readyz", nil) == http.StatusOK }, 30*time.Second, 50*time.Millisecond)

@@ -14,6 +14,7 @@ func secretClientSteps(secret string) []step {
 		{name: "get by name in capitals", as: "admin", method: get, path: "/api/v1/secrets/by-name/Contract%2FDB%2Fpassword", status: 200},
 		{name: "get by name as of its creation", as: "admin", method: get, path: byName + "?at_position={db_created}", status: 200},
 		{name: "get by a name nobody took", as: "admin", method: get, path: "/api/v1/secrets/by-name/contract%2Fnone", status: 404},
+		{name: "get by a traversal name", as: "admin", method: get, path: "/api/v1/secrets/by-name/contract%2F..%2Fetc", status: 400},
 		{name: "get by a malformed name", as: "admin", method: get, path: "/api/v1/secrets/by-name/contract%2Fbad%20name", status: 400},
 		{name: "reveal by name", as: "admin", method: get, path: byName + "/reveal", status: 200},
 		{name: "reveal by name, version 2", as: "admin", method: get, path: byName + "/reveal?version=2", status: 200},

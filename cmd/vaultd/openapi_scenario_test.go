@@ -76,7 +76,7 @@ func TestOpenAPIContract(t *testing.T) {
 
 	require.True(t, t.Run("Scenario", func(t *testing.T) {
 		c.t = t
-		for _, s := range append(scenarioSteps(), fileScenarioSteps()...) {
+		for _, s := range concatSteps(scenarioSteps(), accountEmailSteps(), fileScenarioSteps()) {
 			c.run(s)
 		}
 		// An account's logins are throttled: 401 until the burst is spent,
@@ -351,12 +351,12 @@ func scenarioSteps() []step {
 		{name: "audit as NDJSON by Accept", as: "admin", method: get, path: "/api/v1/audit/logs?user=reader", headers: map[string]string{"Accept": "application/x-ndjson"}, status: 200},
 		{name: "audit once the read model has a write", as: "admin", method: get, path: "/api/v1/audit/logs?limit=1", headers: map[string]string{"X-Vault-Min-Position": "{reader_created}"}, status: 200},
 		{name: "status", as: "admin", method: get, path: "/api/v1/status", status: 200},
-	})
+	}, serviceAccountScenarioSteps())
 }
 
 // teardownSteps delete what the scenario made, after the probes used it.
 func teardownSteps() []step {
-	return []step{
+	return append(serviceAccountTeardownSteps(), []step{
 		{name: "delete a user", as: "admin", method: del, path: "/api/v1/users/{reader}", status: 204},
 		{name: "get a deleted user", as: "admin", method: get, path: "/api/v1/users/{reader}", status: 404},
 		{name: "delete a role", as: "admin", method: del, path: "/api/v1/roles/{role}", status: 204},
@@ -364,13 +364,14 @@ func teardownSteps() []step {
 		{name: "delete a policy", as: "admin", method: del, path: "/api/v1/policies/{policy}", status: 204},
 		{name: "logout", as: "admin", method: post, path: "/api/v1/auth/logout", status: 204},
 		{name: "logged out", as: "admin", method: get, path: "/api/v1/secrets", status: 401},
-	}
+	}...)
 }
 
 // probePath fills an operation's path template with resources that exist.
 func probePath(tpl string) string {
 	r := strings.NewReplacer("/secrets/{id}", "/secrets/{probe}", "/by-name/{name}", "/by-name/contract%2Fprobe", "/users/{id}", "/users/{reader}", "/roles/{id}", "/roles/{role}",
-		"/policies/{id}", "/policies/{policy}", "/files/{id}", "/files/{file_probe}", "{version}", "1")
+		"/policies/{id}", "/policies/{policy}", "/files/{id}", "/files/{file_probe}", "{version}", "1",
+		"/service-accounts/{id}", "/service-accounts/{sa}", "{credential_id}", "{sa_cred}")
 	return r.Replace(tpl)
 }
 
@@ -387,7 +388,7 @@ func (c *contract) probes() []step {
 		"as_of": "yesterday", "at_position": "-1", "limit": "0", "cursor": "!", "prefix": "../x", "tag": "Not A Tag",
 		"include_deleted": "maybe", "name": "a/b", "version": "0", "from": "yesterday", "to": "yesterday",
 		"user": "no one", "action": "no action", "resource_type": "no type", "resource_id": "\x01", "outcome": "ok",
-		"ip": "not-an-ip", "since": "yesterday", "until": "yesterday", "format": "xml",
+		"ip": "not-an-ip", "since": "yesterday", "until": "yesterday", "format": "xml", "token": "!",
 	}
 	validQuery := map[string]string{"from": "1"}
 	// Where a parameter means something else on one operation, its invalid

@@ -77,7 +77,7 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	require.NotEmpty(t, inst.metricsURL)
 
 	get := func(url string) (int, string) {
-		resp, err := http.Get(url)
+		resp, err := http.Get(url) //nolint:gosec // G107: the URL of the vaultd this test started on loopback
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		body, err := io.ReadAll(resp.Body)

@@ -148,7 +148,7 @@ func sha256Link(prev []byte, position int64, streamID string, version int64, eve
 
 func putInt(h hash.Hash, v int64) {
 	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(v))
+	binary.BigEndian.PutUint64(b[:], uint64(v)) //nolint:gosec // G115: two's-complement bit copy, the same encoding as eventstore's chain hash
 	h.Write(b[:])
 }
 

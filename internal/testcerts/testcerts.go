@@ -124,11 +124,11 @@ func (ca *CA) issue(t testing.TB, name string, usage x509.ExtKeyUsage, notBefore
 func (p *Pair) CopyTo(t testing.TB, certFile, keyFile string) {
 	t.Helper()
 	for src, dst := range map[string]string{p.CertFile: certFile, p.KeyFile: keyFile} {
-		b, err := os.ReadFile(src)
+		b, err := os.ReadFile(filepath.Clean(src))
 		if err != nil {
 			t.Fatalf("testcerts: %v", err)
 		}
-		if err := os.WriteFile(dst, b, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Clean(dst), b, 0o600); err != nil { //nolint:gosec // G703: a test helper writing where its caller's test asked
 			t.Fatalf("testcerts: %v", err)
 		}
 	}

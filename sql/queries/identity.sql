@@ -77,3 +77,7 @@ SELECT * FROM policies
 WHERE starts_with(name, @prefix::text) AND name > @after_name::text
 ORDER BY name
 LIMIT @max_rows;
+
+-- name: UserIDsByEmail :many
+-- Served by users_email_lower_idx (migration 00120).
+SELECT id FROM users WHERE lower(email) = lower(@email::text) AND email <> '' ORDER BY id LIMIT @max_rows;

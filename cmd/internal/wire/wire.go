@@ -182,12 +182,12 @@ func Tokens(cfg *config.Config) (*authtoken.Manager, error) {
 // limits) from the configuration. dataKeys seals password hashes; users
 // lists user streams for the one-time upgrade of older stores.
 func NewIdentity(svc *commands.Service, cfg *config.Config, dataKeys *keys.Store, users commands.StreamCatalog) (*commands.Identity, error) {
-	params := password.Params{
-		Memory:      uint32(cfg.Argon2MemoryKiB),
-		Iterations:  uint32(cfg.Argon2Iterations),
-		Parallelism: uint8(cfg.Argon2Parallelism),
-		SaltLength:  16,
-		KeyLength:   32,
+	argonErr := func(err error) error {
+		return fmt.Errorf("%s, %s, %s: %w", config.EnvArgon2MemoryKiB, config.EnvArgon2Iterations, config.EnvArgon2Parallelism, err)
+	}
+	params, err := password.ParamsFromInts(cfg.Argon2MemoryKiB, cfg.Argon2Iterations, cfg.Argon2Parallelism)
+	if err != nil {
+		return nil, argonErr(err)
 	}
 	if cfg.TestMode {
 		// The cheapest profile OWASP accepts: 7 MiB at t=5.
@@ -195,7 +195,7 @@ func NewIdentity(svc *commands.Service, cfg *config.Config, dataKeys *keys.Store
 	}
 	hasher, err := password.New(password.Config{Params: params})
 	if err != nil {
-		return nil, fmt.Errorf("%s, %s, %s: %w", config.EnvArgon2MemoryKiB, config.EnvArgon2Iterations, config.EnvArgon2Parallelism, err)
+		return nil, argonErr(err)
 	}
 	tokens, err := Tokens(cfg)
 	if err != nil {
@@ -211,6 +211,10 @@ func NewIdentity(svc *commands.Service, cfg *config.Config, dataKeys *keys.Store
 		LoginIPBurst:      cfg.LoginIPBurst,
 		LoginAccountRate:  cfg.LoginAccountRate,
 		LoginAccountBurst: cfg.LoginAccountBurst,
+		Clients: commands.ClientOptions{
+			TokenTTL: cfg.ClientTokenTTL, IPRate: cfg.ClientTokenIPRate, IPBurst: cfg.ClientTokenIPBurst,
+			ClientRate: cfg.ClientTokenClientRate, ClientBurst: cfg.ClientTokenClientBurst,
+		},
 	})
 }
 
@@ -226,11 +230,14 @@ type Queries struct {
 	Identity      *queries.Identity
 	Audit         *queries.Audit
 	Authenticator *queries.Authenticator
+	// ServiceAccounts reads service accounts and their credentials.
+	ServiceAccounts *queries.ServiceAccounts
 }
 
 // NewQueries wires the queries over svc to the projections' readers on db;
-// tokens verifies access tokens.
-func NewQueries(svc *queries.Service, db *pgxpool.Pool, tokens queries.AccessTokens) (Queries, error) {
+// tokens verifies access tokens, against view (nil: folded from the log per
+// request).
+func NewQueries(svc *queries.Service, db *pgxpool.Pool, tokens queries.AccessTokens, view queries.IdentityView) (Queries, error) {
 	catalog := streams.NewCatalog(db)
 	q := Queries{Service: svc}
 	var err error
@@ -243,8 +250,17 @@ func NewQueries(svc *queries.Service, db *pgxpool.Pool, tokens queries.AccessTok
 	if q.Audit, err = queries.NewAudit(svc, audit.NewReader(db)); err != nil {
 		return Queries{}, err
 	}
-	if q.Authenticator, err = queries.NewAuthenticator(svc, tokens); err != nil {
+	if q.Authenticator, err = queries.NewAuthenticator(svc, tokens, view); err != nil {
+		return Queries{}, err
+	}
+	if q.ServiceAccounts, err = queries.NewServiceAccounts(svc, catalog); err != nil {
 		return Queries{}, err
 	}
 	return q, nil
+}
+
+// IdentityView is the in-memory identity state of one replica over store:
+// sessions, users, roles and policies, as authentication reads them.
+func IdentityView(store *eventstore.Store, latch fold.Tripped, logger *slog.Logger) *fold.View {
+	return fold.NewView(store, latch, logger, fold.IdentityKinds()...)
 }

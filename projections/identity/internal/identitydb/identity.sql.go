@@ -417,3 +417,33 @@ func (q *Queries) UpsertRole(ctx context.Context, db DBTX, arg UpsertRoleParams)
 	)
 	return err
 }
+
+const userIDsByEmail = `-- name: UserIDsByEmail :many
+SELECT id FROM users WHERE lower(email) = lower($1::text) AND email <> '' ORDER BY id LIMIT $2
+`
+
+type UserIDsByEmailParams struct {
+	Email   string
+	MaxRows int32
+}
+
+// Served by users_email_lower_idx (migration 00120).
+func (q *Queries) UserIDsByEmail(ctx context.Context, db DBTX, arg UserIDsByEmailParams) ([]pgtype.UUID, error) {
+	rows, err := db.Query(ctx, userIDsByEmail, arg.Email, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []pgtype.UUID
+	for rows.Next() {
+		var id pgtype.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
