@@ -121,11 +121,11 @@ func (s *Files) open(ctx context.Context, id string, v domain.FileVersion, dk []
 	rc := newReadAhead(blob)
 	r, err := streamseal.NewSegmentReader(header, rc, dk, contentRef(id, v.Version).AAD(), first, v.Size)
 	if err != nil {
-		_ = rc.Close() // the verification error is the one to report
+		_ = rc.Close()
 		return nil, domain.WrapError(domain.EINTERNAL, "the stored file failed verification", err)
 	}
 	if _, err := io.CopyN(io.Discard, r, offset-first*streamseal.SegmentSize); err != nil {
-		_ = rc.Close() // the verification error is the one to report
+		_ = rc.Close()
 		return nil, domain.WrapError(domain.EINTERNAL, "the stored file failed verification", err)
 	}
 	return &plainBody{r: io.LimitReader(r, length), want: length, closer: rc, key: dk}, nil

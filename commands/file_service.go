@@ -147,12 +147,18 @@ func Summary(f *domain.File) domain.FileSummary {
 }
 
 // cleanup removes what a version that never got its event left behind:
-// its blob and its data key. Nothing names them, so removing is safe; a
-// failure leaves them to the orphan sweep.
-func (s *Files) cleanup(ctx context.Context, id string, version int64, blobKey string) {
+// its blob, which nothing names (a failure leaves it to the orphan sweep),
+// and, for a new file only, its data key. A new version's key is bound to
+// (file id, version), which a concurrent new version of the same file may
+// have adopted and recorded (seal.Sealer.NewKey), so it is left: an unused
+// key row is harmless, and the next attempt at that version adopts it.
+func (s *Files) cleanup(ctx context.Context, id string, version int64, blobKey string, newFile bool) {
 	ctx = context.WithoutCancel(ctx)
 	if err := s.deps.Blobs.Delete(ctx, blobKey); err != nil {
 		s.svc.logger.WarnContext(ctx, "could not delete an unused blob", "file_id", id, "version", version, "error", err)
+	}
+	if !newFile {
+		return
 	}
 	if err := s.sealer.Shred(ctx, id, version); err != nil {
 		s.svc.logger.WarnContext(ctx, "could not delete an unused data key", "file_id", id, "version", version, "error", err)

@@ -41,18 +41,18 @@ func (s *Files) NewFileVersion(ctx context.Context, caller domain.Caller, in New
 	if err := checkFileVersion(f.File, in.ExpectedVersion); err != nil {
 		return FileResult{}, err
 	}
-	stored, err := s.store(ctx, f.ID(), f.NextVersion(), in.Body)
+	stored, err := s.store(ctx, f.ID(), f.NextVersion(), in.Body, false)
 	if err != nil {
 		return FileResult{}, err
 	}
 	stored.ContentType = ct
 	if err := f.AddVersion(stored); err != nil {
-		s.cleanup(ctx, f.ID(), stored.Version, stored.BlobKey)
+		s.cleanup(ctx, f.ID(), stored.Version, stored.BlobKey, false)
 		return FileResult{}, err
 	}
 	w, err := s.write(ctx, caller, f)
 	if err != nil {
-		s.cleanup(ctx, f.ID(), stored.Version, stored.BlobKey)
+		s.cleanup(ctx, f.ID(), stored.Version, stored.BlobKey, false)
 		if domain.ErrorCode(err) == domain.ECONFLICT && in.ExpectedVersion != nil {
 			return FileResult{}, domain.WrapError(domain.EPRECONDITION, "the file changed meanwhile", err)
 		}

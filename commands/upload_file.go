@@ -46,18 +46,18 @@ func (s *Files) UploadFile(ctx context.Context, caller domain.Caller, in UploadF
 	if err != nil {
 		return FileResult{}, err
 	}
-	stored, err := s.store(ctx, id, f.NextVersion(), in.Body)
+	stored, err := s.store(ctx, id, f.NextVersion(), in.Body, true)
 	if err != nil {
 		return FileResult{}, err
 	}
 	stored.ContentType = ct
 	if err := f.AddVersion(stored); err != nil {
-		s.cleanup(ctx, id, stored.Version, stored.BlobKey)
+		s.cleanup(ctx, id, stored.Version, stored.BlobKey, true)
 		return FileResult{}, err
 	}
 	w, err := s.write(ctx, caller, loadedFile{File: f}, domain.NewFileNameReservation(name, id, caller.Metadata()))
 	if err != nil {
-		s.cleanup(ctx, id, stored.Version, stored.BlobKey)
+		s.cleanup(ctx, id, stored.Version, stored.BlobKey, true)
 		if domain.ErrorCode(err) == domain.ECONFLICT {
 			return FileResult{}, domain.WrapError(domain.ECONFLICT, "a file named "+name+" already exists", err)
 		}
@@ -66,9 +66,10 @@ func (s *Files) UploadFile(ctx context.Context, caller domain.Caller, in UploadF
 	return FileResult{File: Summary(f), Written: w}, nil
 }
 
-// store seals body under a fresh data key of (id, version) into a new blob
-// and returns the version's event, content type aside.
-func (s *Files) store(ctx context.Context, id string, version int64, body io.Reader) (domain.FileVersionAdded, error) {
+// store seals body under the data key of (id, version) into a new blob and
+// returns the version's event, content type aside. newFile says the id is
+// fresh, so a failure may delete the key too (see cleanup).
+func (s *Files) store(ctx context.Context, id string, version int64, body io.Reader, newFile bool) (domain.FileVersionAdded, error) {
 	dk, err := s.sealer.NewKey(ctx, id, version)
 	if err != nil {
 		return domain.FileVersionAdded{}, err
@@ -95,7 +96,7 @@ func (s *Files) store(ctx context.Context, id string, version int64, body io.Rea
 	pr.CloseWithError(errors.New("blob store stopped reading"))
 	sealErr := <-sealed
 	if sealErr != nil || putErr != nil {
-		s.cleanup(ctx, id, version, blobKey)
+		s.cleanup(ctx, id, version, blobKey, newFile)
 		if sealErr != nil {
 			if domain.ErrorCode(sealErr) == domain.ETOOLARGE || ctx.Err() != nil {
 				return domain.FileVersionAdded{}, sealErr
@@ -106,7 +107,7 @@ func (s *Files) store(ctx context.Context, id string, version int64, body io.Rea
 	}
 	size := limited.max - limited.left
 	if n != streamseal.SealedSize(size) {
-		s.cleanup(ctx, id, version, blobKey)
+		s.cleanup(ctx, id, version, blobKey, newFile)
 		return domain.FileVersionAdded{}, domain.Errorf(domain.EINTERNAL, "stored %d bytes of a %d-byte sealed file", n, streamseal.SealedSize(size))
 	}
 	return domain.FileVersionAdded{

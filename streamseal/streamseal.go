@@ -256,10 +256,8 @@ func (r *Reader) Read(p []byte) (int, error) {
 
 // next reads and verifies one segment into r.plain.
 func (r *Reader) next() error {
-	// A stream longer than a writer can make would reuse segment nonces:
-	// segment 2^32 would open as segment 0.
 	if r.index >= maxSegments {
-		return fmt.Errorf("%w: the stream has more segments than a writer makes", ErrAuth)
+		return fmt.Errorf("%w: more segments than the format allows", ErrAuth)
 	}
 	n, err := io.ReadFull(r.src, r.in)
 	switch {
@@ -273,7 +271,7 @@ func (r *Reader) next() error {
 	var last bool
 	switch {
 	case r.final >= 0:
-		last = int64(r.index) == r.final
+		last = int64(r.index) == r.final //nolint:gosec // G115: index < maxSegments (2^32), checked in next
 		if !last && n < SealedSegmentSize {
 			return fmt.Errorf("%w: the stream ends inside segment %d", ErrAuth, r.index)
 		}
@@ -290,7 +288,7 @@ func (r *Reader) next() error {
 	if n < TagSize {
 		return fmt.Errorf("%w: segment %d is shorter than its tag", ErrAuth, r.index)
 	}
-	nonce := segmentNonce(r.prefix[:], uint32(r.index), last)
+	nonce := segmentNonce(r.prefix[:], uint32(r.index), last) //nolint:gosec // G115: index < maxSegments, checked above
 	plain, err := r.aead.Open(r.scratch[:0], nonce[:], r.in[:n], r.aad)
 	if err != nil {
 		return fmt.Errorf("%w: segment %d", ErrAuth, r.index)

@@ -52,9 +52,9 @@ func benchFiles(ctx context.Context, logger *slog.Logger, adminURL string, size 
 	if err != nil {
 		return err
 	}
-	defer func() { _ = os.RemoveAll(dir) }() // best effort: a temporary directory
+	defer func() { _ = os.RemoveAll(dir) }()
 	bin := filepath.Join(dir, "vaultd")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/vaultd") //nolint:gosec // G204: bin is a path in our own temporary directory
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/vaultd") //nolint:gosec // G204: builds this checkout into a temporary directory of its own
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build vaultd: %w", err)
@@ -64,7 +64,7 @@ func benchFiles(ctx context.Context, logger *slog.Logger, adminURL string, size 
 		return err
 	}
 	password := randomHex(16)
-	vaultd := exec.CommandContext(ctx, bin) //nolint:gosec // G204: runs the vaultd this benchmark just built
+	vaultd := exec.CommandContext(ctx, bin) //nolint:gosec // G204: the vaultd just built
 	vaultd.Env = append(os.Environ(),
 		"VAULT_ENV=dev", "DATABASE_URL="+db.url, "NATS_URL=", "VAULT_DATA_DIR="+filepath.Join(dir, "data"),
 		"VAULT_LISTEN_ADDR="+addr, "VAULT_ADMIN_PASSWORD="+password, "SECRET_KEY="+randomHex(32),
@@ -137,7 +137,7 @@ func benchFiles(ctx context.Context, logger *slog.Logger, adminURL string, size 
 	req.ContentLength = size
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := c.http.Do(req) //nolint:gosec // G704: the loopback address of the vaultd this benchmark started
+	resp, err := c.http.Do(req) //nolint:gosec // G704: the vaultd this run started, on loopback
 	if err != nil {
 		return fmt.Errorf("upload: %w", err)
 	}

@@ -113,7 +113,7 @@ func blobDump(t *testing.T, inst *instance) string {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		data, err := os.ReadFile(p) //nolint:gosec // G122: walks a directory this test owns
+		data, err := os.ReadFile(p) //nolint:gosec // G122: the test's own temporary directory
 		b.Write(data)
 		return err
 	}))

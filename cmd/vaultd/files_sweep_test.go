@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -126,4 +128,50 @@ func filter(files []string, id string) []string {
 		}
 	}
 	return out
+}
+
+// Concurrent new versions of one file race for the same version number
+// (and so the same data key); the losers' cleanup must never shred the
+// key the winner recorded: every live version still downloads.
+func TestRacingNewVersionsKeepTheWinnersKey(t *testing.T) {
+	t.Parallel()
+	d := newDeployment(t)
+	d.env[config.EnvTestMode] = "true"
+	inst := d.start(t)
+	admin := inst.adminClient(t)
+	id := plantFile(t, admin, "prod/raced.bin", "v1")
+	put := func(i int) int {
+		req, err := http.NewRequest(http.MethodPut, inst.baseURL+"/api/v1/files/"+id, strings.NewReader(strings.Repeat("v", i+1)))
+		if err != nil {
+			return 0
+		}
+		req.Header.Set("Authorization", "Bearer "+admin.token)
+		req.Header.Set("Content-Type", "application/octet-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	statuses := make(chan int, 8)
+	for i := range 8 {
+		go func() { statuses <- put(i) }()
+	}
+	for range 8 {
+		s := <-statuses
+		require.Contains(t, []int{http.StatusOK, http.StatusConflict}, s)
+	}
+	var versions struct {
+		Items []domain.FileVersionInfo `json:"items"`
+	}
+	status, body := admin.do(http.MethodGet, "/api/v1/files/"+id+"/versions", nil)
+	require.Equal(t, http.StatusOK, status, string(body))
+	require.NoError(t, json.Unmarshal(body, &versions))
+	require.GreaterOrEqual(t, len(versions.Items), 2)
+	for _, v := range versions.Items {
+		status, _, got := admin.raw(http.MethodGet, "/api/v1/files/"+id+"/download?version="+strconv.FormatInt(v.Version, 10), "")
+		require.Equal(t, http.StatusOK, status, "version %d downloads: %s", v.Version, got)
+		require.EqualValues(t, v.Size, len(got))
+	}
 }

@@ -119,7 +119,7 @@ func unavailable(t testing.TB, err error) {
 // when it is nowhere else.
 func Binary() (string, error) {
 	if p := os.Getenv("VAULT_TEST_S3_BIN"); p != "" {
-		if _, err := os.Stat(p); err != nil { //nolint:gosec // G703: a binary the developer named for the tests
+		if _, err := os.Stat(p); err != nil { //nolint:gosec // G703: the developer names the binary to run
 			return "", fmt.Errorf("VAULT_TEST_S3_BIN=%s: %w", p, err)
 		}
 		return p, nil
@@ -153,11 +153,11 @@ func build(dir, bin string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	lock, err := os.OpenFile(filepath.Clean(filepath.Join(dir, ".lock")), os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = lock.Close() }() // closing releases the flock
+	defer func() { _ = lock.Close() }()
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		return fmt.Errorf("lock %s: %w", dir, err)
 	}
@@ -170,7 +170,7 @@ func build(dir, bin string) error {
 		return fmt.Errorf("versitygw not found and no go tool to build it: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "s3test: building %s@%s into %s (once; a few minutes)\n", Module, Version, dir)
-	cmd := exec.Command(goBin, "install", Module+"@"+Version) //nolint:gosec // G204: the go tool installing the pinned test S3 server
+	cmd := exec.Command(goBin, "install", Module+"@"+Version) //nolint:gosec // G204: the go tool, installing a pinned module
 	cmd.Env = append(os.Environ(), "GOBIN="+dir, "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -214,7 +214,8 @@ func launch(bin, root string) (*Server, error) {
 		done:      make(chan struct{}),
 	}
 	var out bytes.Buffer
-	s.cmd = exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey, //nolint:gosec // G204: the test S3 server built above, with arguments of our own
+	//nolint:gosec // G204: the S3 server Binary found or built, with keys and a directory of this process
+	s.cmd = exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey,
 		"--port", fmt.Sprintf("127.0.0.1:%d", port), "posix", root)
 	s.cmd.Stdout, s.cmd.Stderr = &out, &out
 	// The server dies with the test binary even if Run is not reached.
@@ -227,7 +228,7 @@ func launch(bin, root string) (*Server, error) {
 	for {
 		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err == nil {
-			_ = conn.Close() // only probing that the port answers
+			_ = conn.Close()
 			break
 		}
 		select {
