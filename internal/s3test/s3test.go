@@ -153,7 +153,7 @@ func build(dir, bin string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := os.OpenFile(filepath.Clean(filepath.Join(dir, ".lock")), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return err
 	}
