@@ -105,7 +105,14 @@ func all[T any](list func(vaultclient.ListOptions) (vaultclient.Page[T], error))
 	}
 }
 
-func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+// ts prints a time for a table; "-" when the answer carried none (a
+// create answers without timestamps).
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
 
 // crud builds the list/get/delete subcommands every identity kind has.
 type crud[T any] struct {
