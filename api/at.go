@@ -125,3 +125,33 @@ func optionalInt(q url.Values, param string) (int, error) {
 	}
 	return n, nil
 }
+
+// historyInput reads the paging of a history request (?limit=, ?cursor=),
+// the same for every versioned kind.
+func historyInput(q url.Values) (queries.HistoryInput, error) {
+	in := queries.HistoryInput{Cursor: q.Get("cursor")}
+	var err error
+	in.Limit, err = optionalInt(q, "limit")
+	return in, err
+}
+
+// diffInput reads the bounds of a diff request: ?from= is required, ?to=
+// defaults to now; each is a time or a log position.
+func diffInput(q url.Values) (queries.SecretDiffInput, error) {
+	var (
+		in  queries.SecretDiffInput
+		err error
+	)
+	if !q.Has("from") {
+		return in, domain.Errorf(domain.EINVALID, "from is required: an RFC 3339 time or a log position")
+	}
+	if in.From, err = parsePoint("from", q.Get("from")); err != nil {
+		return in, err
+	}
+	if q.Has("to") {
+		if in.To, err = parsePoint("to", q.Get("to")); err != nil {
+			return in, err
+		}
+	}
+	return in, nil
+}

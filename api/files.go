@@ -314,10 +314,8 @@ func (h fileHandlers) destroy(w http.ResponseWriter, r *http.Request, caller dom
 
 // history answers the timeline of a file, oldest first, paged by position.
 func (h fileHandlers) history(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
-	q := r.URL.Query()
-	in := queries.HistoryInput{Cursor: q.Get("cursor")}
-	var err error
-	if in.Limit, err = optionalInt(q, "limit"); err != nil {
+	in, err := historyInput(r.URL.Query())
+	if err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
@@ -330,24 +328,10 @@ func (h fileHandlers) history(w http.ResponseWriter, r *http.Request, caller dom
 // diff answers what changed between ?from= and ?to= (each a time or a
 // position; to defaults to now).
 func (h fileHandlers) diff(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
-	q := r.URL.Query()
-	if !q.Has("from") {
-		h.s.writeError(w, r, domain.Errorf(domain.EINVALID, "from is required: an RFC 3339 time or a log position"))
-		return
-	}
-	var (
-		in  queries.SecretDiffInput
-		err error
-	)
-	if in.From, err = parsePoint("from", q.Get("from")); err != nil {
+	in, err := diffInput(r.URL.Query())
+	if err != nil {
 		h.s.writeError(w, r, err)
 		return
-	}
-	if q.Has("to") {
-		if in.To, err = parsePoint("to", q.Get("to")); err != nil {
-			h.s.writeError(w, r, err)
-			return
-		}
 	}
 	d, err := h.deps.Queries.Diff(r.Context(), caller, mux.Vars(r)["id"], in)
 	if err != nil {

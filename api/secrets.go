@@ -186,10 +186,8 @@ func (h secretHandlers) versions(w http.ResponseWriter, r *http.Request, caller 
 // history answers the timeline of a secret, oldest first, paged by
 // position; as_of or at_position bound it.
 func (h secretHandlers) history(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
-	q := r.URL.Query()
-	in := queries.HistoryInput{Cursor: q.Get("cursor")}
-	var err error
-	if in.Limit, err = optionalInt(q, "limit"); err != nil {
+	in, err := historyInput(r.URL.Query())
+	if err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
@@ -202,24 +200,10 @@ func (h secretHandlers) history(w http.ResponseWriter, r *http.Request, caller d
 // diff answers what changed between ?from= and ?to= (each a time or a
 // position; to defaults to now).
 func (h secretHandlers) diff(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
-	q := r.URL.Query()
-	if !q.Has("from") {
-		h.s.writeError(w, r, domain.Errorf(domain.EINVALID, "from is required: an RFC 3339 time or a log position"))
-		return
-	}
-	var (
-		in  queries.SecretDiffInput
-		err error
-	)
-	if in.From, err = parsePoint("from", q.Get("from")); err != nil {
+	in, err := diffInput(r.URL.Query())
+	if err != nil {
 		h.s.writeError(w, r, err)
 		return
-	}
-	if q.Has("to") {
-		if in.To, err = parsePoint("to", q.Get("to")); err != nil {
-			h.s.writeError(w, r, err)
-			return
-		}
 	}
 	d, err := h.deps.Queries.Diff(r.Context(), caller, mux.Vars(r)["id"], in)
 	if err != nil {
