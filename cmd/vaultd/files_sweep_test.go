@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,6 +78,19 @@ func TestAbortedUploadsLeaveNothingAndOrphansAreSwept(t *testing.T) {
 		resp.Body.Close()
 		require.GreaterOrEqual(t, resp.StatusCode, 400)
 	}
+	// The client gives up before the server does: wait until the server has
+	// answered the aborted upload (and so cleaned up after it) before
+	// looking at the blobs, or a temp file still being removed is seen.
+	answered := regexp.MustCompile(`vault_http_requests_total\{code="[45]\d\d",method="POST",route="/api/v1/files"\} [1-9]`)
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(inst.baseURL + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer func() { _ = resp.Body.Close() }()
+		body, err := io.ReadAll(resp.Body)
+		return err == nil && answered.Match(body)
+	}, 10*time.Second, 20*time.Millisecond, "the server answered the aborted upload")
 	require.Eventually(t, func() bool {
 		for _, f := range blobFiles(t, inst) {
 			if !strings.HasPrefix(f, "files/"+kept+"/") {
