@@ -5,6 +5,7 @@ import (
 
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/projections/identity/internal/identitydb"
+	"github.com/securevault/vault/projections/internal/pguuid"
 )
 
 // UserIDsByEmail returns the ids of at most limit users whose address is
@@ -18,5 +19,5 @@ func (r *Reader) UserIDsByEmail(ctx context.Context, email string, limit int) ([
 	if err != nil {
 		return nil, domain.WrapError(domain.EINTERNAL, "look users up by address", err)
 	}
-	return uuidStrings(ids), nil
+	return pguuid.Strings(ids), nil
 }

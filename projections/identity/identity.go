@@ -16,6 +16,7 @@ import (
 
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/projections/identity/internal/identitydb"
+	"github.com/securevault/vault/projections/internal/pguuid"
 )
 
 // Name is the projection's checkpoint name.
@@ -250,7 +251,7 @@ func notFoundOr(err error, what string) error {
 
 // GetUser returns one user, or an ENOTFOUND error.
 func (r *Reader) GetUser(ctx context.Context, id string) (User, error) {
-	uid, err := parseID("user id", id)
+	uid, err := pguuid.Parse("user id", id)
 	if err != nil {
 		return User{}, err
 	}
@@ -280,7 +281,7 @@ func (r *Reader) ListUsers(ctx context.Context, f domain.IdentityFilter) ([]User
 
 // GetRole returns one role, or an ENOTFOUND error.
 func (r *Reader) GetRole(ctx context.Context, id string) (Role, error) {
-	rid, err := parseID("role id", id)
+	rid, err := pguuid.Parse("role id", id)
 	if err != nil {
 		return Role{}, err
 	}
@@ -310,7 +311,7 @@ func (r *Reader) ListRoles(ctx context.Context, f domain.IdentityFilter) ([]Role
 
 // GetPolicy returns one policy, or an ENOTFOUND error.
 func (r *Reader) GetPolicy(ctx context.Context, id string) (Policy, error) {
-	pid, err := parseID("policy id", id)
+	pid, err := pguuid.Parse("policy id", id)
 	if err != nil {
 		return Policy{}, err
 	}
@@ -344,14 +345,14 @@ func (r *Reader) ListPolicies(ctx context.Context, f domain.IdentityFilter) ([]P
 
 func userFromRow(r identitydb.User) User {
 	return User{
-		ID: uuidString(r.ID), Username: r.Username, Email: r.Email, Roles: uuidStrings(r.Roles), Disabled: r.Disabled,
+		ID: pguuid.String(r.ID), Username: r.Username, Email: r.Email, Roles: pguuid.Strings(r.Roles), Disabled: r.Disabled,
 		CreatedAt: r.CreatedAt.Time.UTC(), CreatedBy: r.CreatedBy, UpdatedAt: r.UpdatedAt.Time.UTC(), UpdatedBy: r.UpdatedBy,
 	}
 }
 
 func roleFromRow(r identitydb.Role) Role {
 	return Role{
-		ID: uuidString(r.ID), Name: r.Name, Description: r.Description, Policies: uuidStrings(r.Policies),
+		ID: pguuid.String(r.ID), Name: r.Name, Description: r.Description, Policies: pguuid.Strings(r.Policies),
 		CreatedAt: r.CreatedAt.Time.UTC(), CreatedBy: r.CreatedBy, UpdatedAt: r.UpdatedAt.Time.UTC(), UpdatedBy: r.UpdatedBy,
 	}
 }
@@ -365,20 +366,14 @@ func policyFromRow(r identitydb.Policy) (Policy, error) {
 		st = []domain.Statement{}
 	}
 	return Policy{
-		ID: uuidString(r.ID), Name: r.Name, Description: r.Description, Statements: st,
+		ID: pguuid.String(r.ID), Name: r.Name, Description: r.Description, Statements: st,
 		CreatedAt: r.CreatedAt.Time.UTC(), CreatedBy: r.CreatedBy, UpdatedAt: r.UpdatedAt.Time.UTC(), UpdatedBy: r.UpdatedBy,
 	}, nil
 }
 
-// parseID turns a caller's id into a UUID, refusing any spelling but the
-// canonical one (ids are part of stream ids).
-func parseID(field, id string) (pgtype.UUID, error) {
-	if err := domain.ValidateID(field, id); err != nil {
-		return pgtype.UUID{}, err
-	}
-	return parseUUID(id)
-}
-
+// parseUUID reads an id recorded in an event. It is laxer than
+// pguuid.Parse on purpose: events already passed their command's checks,
+// and a projection must apply what the log holds rather than stall on it.
 func parseUUID(s string) (pgtype.UUID, error) {
 	var u pgtype.UUID
 	if err := u.Scan(s); err != nil {
@@ -397,20 +392,4 @@ func parseUUIDs(ids []string) ([]pgtype.UUID, error) {
 		out = append(out, u)
 	}
 	return out, nil
-}
-
-func uuidString(u pgtype.UUID) string {
-	if !u.Valid {
-		return ""
-	}
-	b := u.Bytes
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
-func uuidStrings(us []pgtype.UUID) []string {
-	out := make([]string, 0, len(us))
-	for _, u := range us {
-		out = append(out, uuidString(u))
-	}
-	return out
 }
