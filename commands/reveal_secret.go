@@ -57,18 +57,11 @@ func (s *Secrets) reveal(ctx context.Context, caller domain.Caller, id string, v
 	if err != nil {
 		return RevealedSecret{}, Written{}, sec.cached, err
 	}
-	plaintext, err := s.sealer.Open(ctx, valueRef(sec.ID(), v.Version), v.SealedValue)
+	plaintext, err := s.openVersion(ctx, sec.Secret, v)
 	if err != nil {
-		if domain.ErrorCode(err) == domain.ENOTFOUND {
-			err = domain.WrapError(domain.EINTERNAL, "the data key of a live version is missing", err)
-		}
 		return RevealedSecret{}, Written{}, sec.cached, err
 	}
-	appends := []domain.StreamAppend{{
-		StreamID: domain.SecretAccessStream(sec.ID()),
-		Expected: domain.ExpectAny,
-		Events:   []domain.NewEvent{domain.NewSecretRevealedEvent(sec.ID(), v.Version, caller.Metadata())},
-	}}
+	appends := []domain.StreamAppend{revealedAppend(caller, sec.Secret, v.Version)}
 	if sec.cached {
 		appends = append(appends, domain.StreamAppend{StreamID: sec.StreamID(), Expected: domain.ExpectVersion(sec.Version())})
 	}
@@ -82,4 +75,25 @@ func (s *Secrets) reveal(ctx context.Context, caller domain.Caller, id string, v
 		return RevealedSecret{}, Written{}, false, domain.WrapError(domain.EUNAVAILABLE, "the reveal could not be audited, so it was refused; retry later", err)
 	}
 	return RevealedSecret{Value: plaintext, Version: v.Version}, Written{Position: res.LastPosition}, false, nil
+}
+
+// openVersion decrypts a version the aggregate says is live. Its data key
+// missing is then the vault's fault, not the caller's: an internal error,
+// never a 404.
+func (s *Secrets) openVersion(ctx context.Context, sec *domain.Secret, v domain.SecretVersion) ([]byte, error) {
+	plaintext, err := s.sealer.Open(ctx, valueRef(sec.ID(), v.Version), v.SealedValue)
+	if err != nil && domain.ErrorCode(err) == domain.ENOTFOUND {
+		return nil, domain.WrapError(domain.EINTERNAL, "the data key of a live version is missing", err)
+	}
+	return plaintext, err
+}
+
+// revealedAppend is the audit record of one reveal, on the secret's access
+// stream; it must be appended before the value is handed out.
+func revealedAppend(caller domain.Caller, sec *domain.Secret, version int64) domain.StreamAppend {
+	return domain.StreamAppend{
+		StreamID: domain.SecretAccessStream(sec.ID()),
+		Expected: domain.ExpectAny,
+		Events:   []domain.NewEvent{domain.NewSecretRevealedEvent(sec.ID(), version, caller.Metadata())},
+	}
 }

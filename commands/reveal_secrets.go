@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/envelope"
@@ -94,19 +95,9 @@ func (s *Secrets) RevealSecrets(ctx context.Context, caller domain.Caller, in Re
 	if err != nil {
 		return RevealedSecrets{}, Written{}, err
 	}
-	slices.SortFunc(out.Refused, func(a, b RevealRefusal) int { return compareStrings(a.Name, b.Name) })
-	slices.SortFunc(out.Values, func(a, b RevealedNamed) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(out.Refused, func(a, b RevealRefusal) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out.Values, func(a, b RevealedNamed) int { return strings.Compare(a.Name, b.Name) })
 	return out, w, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // revealTarget is a secret the caller may reveal, found by name.
@@ -234,19 +225,12 @@ func (s *Secrets) revealAll(ctx context.Context, caller domain.Caller, targets [
 		default:
 			return fail(err)
 		}
-		plaintext, err := s.sealer.Open(ctx, valueRef(sec.ID(), v.Version), v.SealedValue)
+		plaintext, err := s.openVersion(ctx, sec.Secret, v)
 		if err != nil {
-			if domain.ErrorCode(err) == domain.ENOTFOUND {
-				err = domain.WrapError(domain.EINTERNAL, "the data key of a live version is missing", err)
-			}
 			return fail(err)
 		}
 		out.Values = append(out.Values, RevealedNamed{Name: sec.Name(), ID: sec.ID(), Version: v.Version, Value: plaintext})
-		appends = append(appends, domain.StreamAppend{
-			StreamID: domain.SecretAccessStream(sec.ID()),
-			Expected: domain.ExpectAny,
-			Events:   []domain.NewEvent{domain.NewSecretRevealedEvent(sec.ID(), v.Version, caller.Metadata())},
-		})
+		appends = append(appends, revealedAppend(caller, sec.Secret, v.Version))
 	}
 	if len(appends) == 0 {
 		return Written{}, nil

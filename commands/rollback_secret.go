@@ -43,11 +43,8 @@ func (s *Secrets) RollbackSecret(ctx context.Context, caller domain.Caller, in R
 		if err != nil {
 			return SecretResult{}, err
 		}
-		plaintext, err := s.sealer.Open(ctx, valueRef(sec.ID(), src.Version), src.SealedValue)
+		plaintext, err := s.openVersion(ctx, sec.Secret, src)
 		if err != nil {
-			if domain.ErrorCode(err) == domain.ENOTFOUND {
-				return SecretResult{}, domain.WrapError(domain.EINTERNAL, "the data key of a live version is missing", err)
-			}
 			return SecretResult{}, err
 		}
 		version := sec.NextVersion()
