@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -29,7 +30,7 @@ import (
 // each scenario it prints the PostgreSQL statements per request: vaultd's
 // vault_db_statements_total (a pgx tracer on its pool, background
 // pipelines included) over the scenario, divided by the requests served.
-func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time.Duration) error {
+func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time.Duration, opts httpOptions) error {
 	db, err := newScratchDB(ctx, logger, adminURL, 32)
 	if err != nil {
 		return err
@@ -133,9 +134,16 @@ func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time
 	if err != nil {
 		return err
 	}
+	var breakdown *statementBreakdown
+	if opts.breakdown {
+		if breakdown, err = newStatementBreakdown(ctx, db); err != nil {
+			return err
+		}
+	}
+	var details strings.Builder
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "clients\tscenario\treq/s\tvs baseline\tstatements/req\tp50\tp99\t")
-	for _, clients := range []int{8, 32} {
+	for _, clients := range opts.clientCounts() {
 		if err := setup(clients); err != nil {
 			return err
 		}
@@ -145,9 +153,17 @@ func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time
 		rates := make(map[string]float64)
 		var baseline float64
 		for _, sc := range scenarios {
+			if !opts.wants(sc.name) && baseline != 0 {
+				continue
+			}
 			before, err := c.settledStatements(ctx)
 			if err != nil {
 				return err
+			}
+			if breakdown != nil {
+				if err := breakdown.reset(ctx); err != nil {
+					return err
+				}
 			}
 			res, err := run(ctx, clients, d, sc.op)
 			if err != nil {
@@ -156,6 +172,11 @@ func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time
 			after, err := c.settledStatements(ctx)
 			if err != nil {
 				return err
+			}
+			if breakdown != nil && baseline != 0 {
+				if err := breakdown.print(ctx, &details, fmt.Sprintf("%s at %d clients", sc.name, clients), res.ops); err != nil {
+					return err
+				}
 			}
 			if baseline == 0 {
 				baseline = res.rate()
@@ -183,7 +204,11 @@ func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time
 		fmt.Fprintf(tw, "%d\trotate / raw INSERT\t%.3fx\t\t\t\t\t\n", clients, rates["rotate"]/ins.rate())
 		fmt.Fprintf(tw, "%d\tcreate / raw INSERT\t%.3fx\t\t\t\t\t\n", clients, rates["create"]/ins.rate())
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err = io.WriteString(os.Stdout, details.String())
+	return err
 }
 
 type apiClient struct {
