@@ -67,9 +67,9 @@ func NewSecrets(svc *Service, deps SecretDeps) (*Secrets, error) {
 	return &Secrets{svc: svc, deps: deps, sealer: sealer}, nil
 }
 
-// SecretResult is what a secret write returns: the secret's metadata (from
-// the read model once it caught up, otherwise from the aggregate, without
-// timestamps) and where the write landed.
+// SecretResult is what a secret write returns: the secret's metadata as
+// the read model shows it once it applied the write (built from the
+// aggregate, see result) and where the write landed.
 type SecretResult struct {
 	Secret  domain.SecretSummary
 	Written Written
@@ -115,12 +115,16 @@ func valueRef(id string, version int64) seal.Ref {
 }
 
 // write appends the aggregate's changes and waits for the read model; with
-// no changes it reports the aggregate's last position.
+// no changes it reports the aggregate's last position. The secret is
+// stamped with what the log recorded, so it answers for the read model
+// (see result); when the log did not say (an append already stored), it
+// is dropped from the cache and the answer is read back.
 func (s *Secrets) write(ctx context.Context, caller domain.Caller, sec loadedSecret, extra ...domain.StreamAppend) (Written, error) {
 	if len(sec.Changes()) == 0 && len(extra) == 0 {
 		return Written{Position: sec.position}, nil
 	}
-	appends := append([]domain.StreamAppend{sec.StreamAppend(caller.Metadata())}, extra...)
+	md := caller.Metadata()
+	appends := append([]domain.StreamAppend{sec.StreamAppend(md)}, extra...)
 	w, err := s.svc.appendAndWait(ctx, []string{domain.ReadModelSecrets}, appends...)
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ECONFLICT {
@@ -128,30 +132,35 @@ func (s *Secrets) write(ctx context.Context, caller domain.Caller, sec loadedSec
 		}
 		return Written{}, err
 	}
-	sec.Committed()
+	if w.RecordedAt.IsZero() {
+		sec.Committed()
+		s.svc.cache.Forget(sec.StreamID())
+		return w, nil
+	}
+	sec.CommittedAt(w.RecordedAt, md.Actor)
 	s.svc.cache.Put(sec.Secret, w.Position)
 	return w, nil
 }
 
-// result builds a SecretResult, preferring the read model's row.
+// result answers a secret write with the row the read model shows once
+// it applied the write, built from the aggregate (domain.Secret.Summary)
+// without reading it back: the aggregate was just proven current by the
+// append, and its stamps are the log's. Only when the append wrote
+// nothing new is the row read (the stamps of an append already stored
+// are not known here); a read model that has not caught up (202) then
+// answers with the aggregate.
 func (s *Secrets) result(ctx context.Context, sec *domain.Secret, w Written) (SecretResult, error) {
-	if !w.Pending {
-		row, err := s.deps.ReadModel.Get(ctx, sec.ID())
-		if err == nil {
-			return SecretResult{Secret: row, Written: w}, nil
-		}
-		if domain.ErrorCode(err) != domain.ENOTFOUND {
-			return SecretResult{}, err
-		}
+	if !w.RecordedAt.IsZero() || w.Pending {
+		return SecretResult{Secret: sec.Summary(), Written: w}, nil
 	}
-	state := domain.SecretStateActive
-	if sec.Deleted() {
-		state = domain.SecretStateDeleted
+	row, err := s.deps.ReadModel.Get(ctx, sec.ID())
+	if err == nil {
+		return SecretResult{Secret: row, Written: w}, nil
 	}
-	return SecretResult{Written: w, Secret: domain.SecretSummary{
-		ID: sec.ID(), Name: sec.Name(), Description: sec.Description(), Tags: sec.Tags(),
-		CurrentVersion: sec.CurrentVersion(), VersionCount: int64(len(sec.LiveVersions())), State: state,
-	}}, nil
+	if domain.ErrorCode(err) != domain.ENOTFOUND {
+		return SecretResult{}, err
+	}
+	return SecretResult{Secret: sec.Summary(), Written: w}, nil
 }
 
 // retryConflicts runs attempt again after a lost optimistic-concurrency race,

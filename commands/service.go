@@ -38,6 +38,9 @@ type ReadModelWaiter interface {
 type Written struct {
 	Position int64
 	Pending  bool
+	// RecordedAt is when the log stamped the events written (zero when
+	// the append wrote none: nothing changed, or it was already stored).
+	RecordedAt time.Time
 }
 
 // Options tune the Service.
@@ -98,7 +101,7 @@ func (s *Service) appendAndWait(ctx context.Context, readModels []string, append
 	if err != nil {
 		return Written{}, err
 	}
-	w := Written{Position: res.LastPosition}
+	w := Written{Position: res.LastPosition, RecordedAt: res.RecordedAt}
 	if len(readModels) == 0 || s.waiter == nil {
 		return w, nil
 	}

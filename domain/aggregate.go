@@ -323,10 +323,21 @@ func fold(agg eventSourced, aggregate string, events []RecordedEvent) error {
 			return WrapError(EINTERNAL, "cannot read stream "+r.streamID, err)
 		}
 		agg.apply(payload)
+		if st, ok := agg.(stamped); ok {
+			st.stamp(ev.Type, ev.RecordedAt, ev.Metadata.Actor)
+		}
 		r.version = ev.Version
 	}
 	r.loaded = r.version
 	return nil
+}
+
+// stamped is an aggregate that remembers when and by whom its events were
+// recorded, as its read model shows them. apply sees only payloads, so fold
+// stamps each event after applying it, and the command that appended new
+// ones stamps them with what the log recorded (see Secret.CommittedAt).
+type stamped interface {
+	stamp(eventType string, at time.Time, actor string)
 }
 
 // snapshotEnvelope wraps aggregate state with the layout version of that

@@ -82,6 +82,10 @@ type AppendResult struct {
 	LastPosition int64
 	// Versions is the new version of each stream, by stream id.
 	Versions map[string]int64
+	// RecordedAt is the time the log stamped on the events written (zero
+	// when none were: an append already stored answers with its positions
+	// only).
+	RecordedAt time.Time
 }
 
 // StreamID joins an aggregate type and an id into a stream id. Aggregate names

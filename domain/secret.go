@@ -38,7 +38,7 @@ const (
 	SecretTagMaxLength    = 64
 	SecretValueMaxBytes   = 64 << 10
 	DefaultKeepVersions   = 10
-	secretSnapshotLayout  = 2
+	secretSnapshotLayout  = 3 // 3: the stamps (secret_summary.go)
 	secretMaxKeepVersions = 10_000
 )
 
@@ -218,6 +218,7 @@ type secretState struct {
 	Deleted     bool            `json:"deleted"`
 	Current     int64           `json:"current_version"`
 	Live        []SecretVersion `json:"live_versions"`
+	Stamps      secretStamps    `json:"stamps"`
 }
 
 // Secret is the secret aggregate (stream secret-<id>). Its stream version

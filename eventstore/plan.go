@@ -182,6 +182,6 @@ func (s *Store) planAppend(appends []preparedAppend, versions map[string]int64, 
 		versions[a.streamID] = version
 		result.Versions[a.streamID] = version
 	}
-	result.LastPosition = position
+	result.LastPosition, result.RecordedAt = position, now
 	return appendOutcome{result: result}, rows
 }

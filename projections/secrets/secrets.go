@@ -53,22 +53,26 @@ func (*Projection) Aggregates() []string {
 	return []string{domain.SecretAggregate}
 }
 
-// Apply implements projections.Projection. Secret events are rare next to
-// reads, so one statement per event keeps the code obvious; a rebuild of a
-// large log is the only place that would notice.
+// Apply implements projections.Projection. Version events, nearly every
+// secret event under load (a rotation adds one and may destroy one), are
+// gathered over the page and written in three statements whatever the
+// page's size; the rarer create, metadata and state events are one
+// statement each, applied in log order before them (versions reference
+// their secret's row, so creates come first).
 func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, events []domain.RecordedEvent) error {
+	var versions versionBatch
 	for _, ev := range events {
 		if ev.Aggregate() != domain.SecretAggregate {
 			continue
 		}
-		if err := p.apply(ctx, tx, ev); err != nil {
+		if err := p.apply(ctx, tx, ev, &versions); err != nil {
 			return fmt.Errorf("apply %s at position %d: %w", ev.Type, ev.Position, err)
 		}
 	}
-	return nil
+	return versions.flush(ctx, p.q, tx)
 }
 
-func (p *Projection) apply(ctx context.Context, tx pgx.Tx, ev domain.RecordedEvent) error {
+func (p *Projection) apply(ctx context.Context, tx pgx.Tx, ev domain.RecordedEvent, versions *versionBatch) error {
 	id, err := toUUID(ev.StreamID[len(domain.SecretAggregate)+1:])
 	if err != nil {
 		return err
@@ -81,6 +85,7 @@ func (p *Projection) apply(ctx context.Context, tx pgx.Tx, ev domain.RecordedEve
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
 			return err
 		}
+		versions.touched(id, at, actor)
 		return p.q.InsertSecret(ctx, tx, secretsdb.InsertSecretParams{
 			ID: id, Name: e.Name, Description: e.Description, Tags: nonNil(e.Tags), At: at, Actor: actor,
 		})
@@ -94,35 +99,27 @@ func (p *Projection) apply(ctx context.Context, tx pgx.Tx, ev domain.RecordedEve
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
 			return err
 		}
-		if err := p.q.AddSecretVersion(ctx, tx, secretsdb.AddSecretVersionParams{
-			SecretID: id, Version: e.Version, Generated: e.Generated, At: at, Actor: actor,
-		}); err != nil {
-			return err
-		}
-		return p.q.RefreshSecretVersions(ctx, tx, secretsdb.RefreshSecretVersionsParams{At: at, Actor: actor, ID: id})
+		versions.add(id, e.Version, e.Generated, at, actor)
 	case domain.EventSecretVersionDestroyed:
 		var e domain.SecretVersionDestroyed
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
 			return err
 		}
-		if err := p.q.DestroySecretVersion(ctx, tx, secretsdb.DestroySecretVersionParams{
-			At: at, Actor: pgtype.Text{String: actor, Valid: true}, Reason: pgtype.Text{String: e.Reason, Valid: true},
-			SecretID: id, Version: e.Version,
-		}); err != nil {
-			return err
-		}
-		return p.q.RefreshSecretVersions(ctx, tx, secretsdb.RefreshSecretVersionsParams{At: at, Actor: actor, ID: id})
+		versions.destroy(id, e.Version, e.Reason, at, actor)
 	case domain.EventSecretMetadataUpdated:
 		var e domain.SecretMetadataUpdated
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
 			return err
 		}
+		versions.touched(id, at, actor)
 		return p.q.UpdateSecretMetadata(ctx, tx, secretsdb.UpdateSecretMetadataParams{
 			Description: e.Description, Tags: nonNil(e.Tags), At: at, Actor: actor, ID: id,
 		})
 	case domain.EventSecretDeleted:
+		versions.touched(id, at, actor)
 		return p.q.SetSecretState(ctx, tx, secretsdb.SetSecretStateParams{State: domain.SecretStateDeleted, At: at, Actor: actor, ID: id})
 	case domain.EventSecretRestored:
+		versions.touched(id, at, actor)
 		return p.q.SetSecretState(ctx, tx, secretsdb.SetSecretStateParams{State: domain.SecretStateActive, At: at, Actor: actor, ID: id})
 	}
 	return nil

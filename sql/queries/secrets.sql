@@ -5,23 +5,31 @@ INSERT INTO secrets (id, name, description, tags, state, created_at, created_by,
 VALUES (@id, @name, @description, @tags::text[], 'active', @at, @actor, @at, @actor)
 ON CONFLICT (id) DO NOTHING;
 
--- name: AddSecretVersion :exec
+-- name: AddSecretVersions :exec
+-- A page's new versions in one statement (the projection batches per page).
 INSERT INTO secret_versions (secret_id, version, state, generated, created_at, created_by)
-VALUES (@secret_id, @version, 'active', @generated, @at, @actor)
+SELECT unnest(@secret_ids::uuid[]), unnest(@versions::bigint[]), 'active', unnest(@generated::boolean[]),
+       unnest(@ats::timestamptz[]), unnest(@actors::text[])
 ON CONFLICT (secret_id, version) DO NOTHING;
 
--- name: DestroySecretVersion :exec
-UPDATE secret_versions
-SET state = 'destroyed', destroyed_at = @at, destroyed_by = @actor, destroy_reason = @reason
-WHERE secret_id = @secret_id AND version = @version AND state = 'active';
+-- name: DestroySecretVersions :exec
+-- A page's destroyed versions in one statement; each (secret, version)
+-- appears once, with the first destruction the log records.
+UPDATE secret_versions v
+SET state = 'destroyed', destroyed_at = t.at, destroyed_by = t.actor, destroy_reason = t.reason
+FROM (SELECT unnest(@secret_ids::uuid[]) AS secret_id, unnest(@versions::bigint[]) AS version,
+             unnest(@ats::timestamptz[]) AS at, unnest(@actors::text[]) AS actor, unnest(@reasons::text[]) AS reason) AS t
+WHERE v.secret_id = t.secret_id AND v.version = t.version AND v.state = 'active';
 
--- name: RefreshSecretVersions :exec
--- Recomputed from the versions table so replays cannot double count.
-UPDATE secrets
-SET current_version = COALESCE((SELECT max(v.version) FROM secret_versions v WHERE v.secret_id = secrets.id), 0),
-    version_count = (SELECT count(*) FROM secret_versions v WHERE v.secret_id = secrets.id AND v.state = 'active'),
-    updated_at = @at, updated_by = @actor
-WHERE id = @id;
+-- name: RefreshSecretsVersions :exec
+-- Recomputed from the versions table so replays cannot double count; each
+-- id appears once, with the last event of the page that touched it.
+UPDATE secrets s
+SET current_version = COALESCE((SELECT max(v.version) FROM secret_versions v WHERE v.secret_id = s.id), 0),
+    version_count = (SELECT count(*) FROM secret_versions v WHERE v.secret_id = s.id AND v.state = 'active'),
+    updated_at = t.at, updated_by = t.actor
+FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@ats::timestamptz[]) AS at, unnest(@actors::text[]) AS actor) AS t
+WHERE s.id = t.id;
 
 -- name: UpdateSecretMetadata :exec
 UPDATE secrets SET description = @description, tags = @tags::text[], updated_at = @at, updated_by = @actor

@@ -11,27 +11,29 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const addSecretVersion = `-- name: AddSecretVersion :exec
+const addSecretVersions = `-- name: AddSecretVersions :exec
 INSERT INTO secret_versions (secret_id, version, state, generated, created_at, created_by)
-VALUES ($1, $2, 'active', $3, $4, $5)
+SELECT unnest($1::uuid[]), unnest($2::bigint[]), 'active', unnest($3::boolean[]),
+       unnest($4::timestamptz[]), unnest($5::text[])
 ON CONFLICT (secret_id, version) DO NOTHING
 `
 
-type AddSecretVersionParams struct {
-	SecretID  pgtype.UUID
-	Version   int64
-	Generated bool
-	At        pgtype.Timestamptz
-	Actor     string
+type AddSecretVersionsParams struct {
+	SecretIds []pgtype.UUID
+	Versions  []int64
+	Generated []bool
+	Ats       []pgtype.Timestamptz
+	Actors    []string
 }
 
-func (q *Queries) AddSecretVersion(ctx context.Context, db DBTX, arg AddSecretVersionParams) error {
-	_, err := db.Exec(ctx, addSecretVersion,
-		arg.SecretID,
-		arg.Version,
+// A page's new versions in one statement (the projection batches per page).
+func (q *Queries) AddSecretVersions(ctx context.Context, db DBTX, arg AddSecretVersionsParams) error {
+	_, err := db.Exec(ctx, addSecretVersions,
+		arg.SecretIds,
+		arg.Versions,
 		arg.Generated,
-		arg.At,
-		arg.Actor,
+		arg.Ats,
+		arg.Actors,
 	)
 	return err
 }
@@ -54,27 +56,31 @@ func (q *Queries) DeleteSecrets(ctx context.Context, db DBTX) error {
 	return err
 }
 
-const destroySecretVersion = `-- name: DestroySecretVersion :exec
-UPDATE secret_versions
-SET state = 'destroyed', destroyed_at = $1, destroyed_by = $2, destroy_reason = $3
-WHERE secret_id = $4 AND version = $5 AND state = 'active'
+const destroySecretVersions = `-- name: DestroySecretVersions :exec
+UPDATE secret_versions v
+SET state = 'destroyed', destroyed_at = t.at, destroyed_by = t.actor, destroy_reason = t.reason
+FROM (SELECT unnest($1::uuid[]) AS secret_id, unnest($2::bigint[]) AS version,
+             unnest($3::timestamptz[]) AS at, unnest($4::text[]) AS actor, unnest($5::text[]) AS reason) AS t
+WHERE v.secret_id = t.secret_id AND v.version = t.version AND v.state = 'active'
 `
 
-type DestroySecretVersionParams struct {
-	At       pgtype.Timestamptz
-	Actor    pgtype.Text
-	Reason   pgtype.Text
-	SecretID pgtype.UUID
-	Version  int64
+type DestroySecretVersionsParams struct {
+	SecretIds []pgtype.UUID
+	Versions  []int64
+	Ats       []pgtype.Timestamptz
+	Actors    []string
+	Reasons   []string
 }
 
-func (q *Queries) DestroySecretVersion(ctx context.Context, db DBTX, arg DestroySecretVersionParams) error {
-	_, err := db.Exec(ctx, destroySecretVersion,
-		arg.At,
-		arg.Actor,
-		arg.Reason,
-		arg.SecretID,
-		arg.Version,
+// A page's destroyed versions in one statement; each (secret, version)
+// appears once, with the first destruction the log records.
+func (q *Queries) DestroySecretVersions(ctx context.Context, db DBTX, arg DestroySecretVersionsParams) error {
+	_, err := db.Exec(ctx, destroySecretVersions,
+		arg.SecretIds,
+		arg.Versions,
+		arg.Ats,
+		arg.Actors,
+		arg.Reasons,
 	)
 	return err
 }
@@ -292,23 +298,25 @@ func (q *Queries) MixedCaseSecretName(ctx context.Context, db DBTX, folded strin
 	return name, err
 }
 
-const refreshSecretVersions = `-- name: RefreshSecretVersions :exec
-UPDATE secrets
-SET current_version = COALESCE((SELECT max(v.version) FROM secret_versions v WHERE v.secret_id = secrets.id), 0),
-    version_count = (SELECT count(*) FROM secret_versions v WHERE v.secret_id = secrets.id AND v.state = 'active'),
-    updated_at = $1, updated_by = $2
-WHERE id = $3
+const refreshSecretsVersions = `-- name: RefreshSecretsVersions :exec
+UPDATE secrets s
+SET current_version = COALESCE((SELECT max(v.version) FROM secret_versions v WHERE v.secret_id = s.id), 0),
+    version_count = (SELECT count(*) FROM secret_versions v WHERE v.secret_id = s.id AND v.state = 'active'),
+    updated_at = t.at, updated_by = t.actor
+FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::timestamptz[]) AS at, unnest($3::text[]) AS actor) AS t
+WHERE s.id = t.id
 `
 
-type RefreshSecretVersionsParams struct {
-	At    pgtype.Timestamptz
-	Actor string
-	ID    pgtype.UUID
+type RefreshSecretsVersionsParams struct {
+	Ids    []pgtype.UUID
+	Ats    []pgtype.Timestamptz
+	Actors []string
 }
 
-// Recomputed from the versions table so replays cannot double count.
-func (q *Queries) RefreshSecretVersions(ctx context.Context, db DBTX, arg RefreshSecretVersionsParams) error {
-	_, err := db.Exec(ctx, refreshSecretVersions, arg.At, arg.Actor, arg.ID)
+// Recomputed from the versions table so replays cannot double count; each
+// id appears once, with the last event of the page that touched it.
+func (q *Queries) RefreshSecretsVersions(ctx context.Context, db DBTX, arg RefreshSecretsVersionsParams) error {
+	_, err := db.Exec(ctx, refreshSecretsVersions, arg.Ids, arg.Ats, arg.Actors)
 	return err
 }
 
