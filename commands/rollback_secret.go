@@ -57,12 +57,9 @@ func (s *Secrets) RollbackSecret(ctx context.Context, caller domain.Caller, in R
 		if err != nil {
 			return SecretResult{}, err
 		}
-		w, err := s.write(ctx, caller, sec)
+		w, err := s.writeRetaining(ctx, caller, sec, destroyed)
 		if err != nil {
 			return SecretResult{}, err
-		}
-		if err := s.shred(ctx, sec.ID(), destroyed); err != nil {
-			s.svc.logger.ErrorContext(ctx, "retention could not delete data keys", "secret_id", sec.ID(), "error", err)
 		}
 		return s.result(ctx, sec.Secret, w)
 	}

@@ -74,16 +74,11 @@ func (s *Secrets) RotateSecret(ctx context.Context, caller domain.Caller, in Rot
 		if err != nil {
 			return SecretResult{}, err
 		}
-		w, err := s.write(ctx, caller, sec)
+		w, err := s.writeRetaining(ctx, caller, sec, destroyed)
 		if err != nil {
 			return SecretResult{}, err
 		}
 		usedCache = false // proven by the append
-		if err := s.shred(ctx, sec.ID(), destroyed); err != nil {
-			// The versions are destroyed in the log and never revealed; the
-			// leftover keys are removed when the versions are destroyed again.
-			s.svc.logger.ErrorContext(ctx, "retention could not delete data keys", "secret_id", sec.ID(), "error", err)
-		}
 		return s.result(ctx, sec.Secret, w)
 	}
 	exact := func() (SecretResult, error) {

@@ -120,12 +120,35 @@ func valueRef(id string, version int64) seal.Ref {
 // (see result); when the log did not say (an append already stored), it
 // is dropped from the cache and the answer is read back.
 func (s *Secrets) write(ctx context.Context, caller domain.Caller, sec loadedSecret, extra ...domain.StreamAppend) (Written, error) {
+	return s.writeWhile(ctx, caller, sec, nil, extra...)
+}
+
+// writeRetaining is write for a change that destroyed versions beyond the
+// retention count (a rotation, a rollback): once the append has recorded
+// their destruction, their data keys are deleted while the read model
+// catches up (two different commits, so the answer waits for the slower,
+// not for both in turn), and both are done before it answers. A failed
+// delete is logged, never the write's failure: the versions are destroyed
+// in the log and never revealed, and destroying them again removes the
+// leftover keys.
+func (s *Secrets) writeRetaining(ctx context.Context, caller domain.Caller, sec loadedSecret, destroyed []int64) (Written, error) {
+	if len(destroyed) == 0 {
+		return s.write(ctx, caller, sec)
+	}
+	return s.writeWhile(ctx, caller, sec, func() {
+		if err := s.shred(ctx, sec.ID(), destroyed); err != nil {
+			s.svc.logger.ErrorContext(ctx, "retention could not delete data keys", "secret_id", sec.ID(), "error", err)
+		}
+	})
+}
+
+func (s *Secrets) writeWhile(ctx context.Context, caller domain.Caller, sec loadedSecret, meanwhile func(), extra ...domain.StreamAppend) (Written, error) {
 	if len(sec.Changes()) == 0 && len(extra) == 0 {
 		return Written{Position: sec.position}, nil
 	}
 	md := caller.Metadata()
 	appends := append([]domain.StreamAppend{sec.StreamAppend(md)}, extra...)
-	w, err := s.svc.appendAndWait(ctx, []string{domain.ReadModelSecrets}, appends...)
+	w, err := s.svc.appendAndWaitWhile(ctx, []string{domain.ReadModelSecrets}, meanwhile, appends...)
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ECONFLICT {
 			s.svc.cache.Forget(sec.StreamID())

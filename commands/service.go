@@ -97,9 +97,25 @@ func NewService(log EventLog, waiter ReadModelWaiter, logger *slog.Logger, opts 
 // appendAndWait appends atomically and then waits, bounded, until the named
 // read models have applied the write, so a query sent after a 2xx sees it.
 func (s *Service) appendAndWait(ctx context.Context, readModels []string, appends ...domain.StreamAppend) (Written, error) {
+	return s.appendAndWaitWhile(ctx, readModels, nil, appends...)
+}
+
+// appendAndWaitWhile is appendAndWait that runs meanwhile (when not nil)
+// once the append has committed, beside the wait for the read models, and
+// returns when both are done: work that must follow the append but that
+// the answer need not wait for twice.
+func (s *Service) appendAndWaitWhile(ctx context.Context, readModels []string, meanwhile func(), appends ...domain.StreamAppend) (Written, error) {
 	res, err := s.log.AppendStreams(ctx, appends...)
 	if err != nil {
 		return Written{}, err
+	}
+	if meanwhile != nil {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			meanwhile()
+		}()
+		defer func() { <-done }()
 	}
 	w := Written{Position: res.LastPosition, RecordedAt: res.RecordedAt}
 	if len(readModels) == 0 || s.waiter == nil {
