@@ -51,10 +51,10 @@ type Publisher interface {
 	Publish(ctx context.Context, c Checkpoint) error
 }
 
-// Notifications wakes subscribers on a PostgreSQL channel;
-// *pgnotify.Listener satisfies it.
+// Notifications follows the head of the log from the vault_events
+// payloads; *pgnotify.Listener satisfies it.
 type Notifications interface {
-	Subscribe(channel string) (wake <-chan struct{}, cancel func())
+	ListenHead(channel string) *pgnotify.Head
 }
 
 // Config tunes a Signer.
@@ -137,10 +137,11 @@ func NewSigner(pool *pgxpool.Pool, events EventReader, key ed25519.PrivateKey, p
 // logged and retried on the next tick.
 func (s *Signer) Run(ctx context.Context) error {
 	var wake <-chan struct{}
+	var head *pgnotify.Head
 	if s.notify != nil {
-		w, cancel := s.notify.Subscribe(pgnotify.ChannelEvents)
-		defer cancel()
-		wake = w
+		head = s.notify.ListenHead(pgnotify.ChannelEvents)
+		defer head.Close()
+		wake = head.C()
 	}
 	var due int64 // the next position worth signing; 0 while unknown
 	woken, witnessed := false, false
@@ -156,7 +157,7 @@ func (s *Signer) Run(ctx context.Context) error {
 				s.witness.Succeed()
 			}
 		}
-		if s.worthATick(ctx, woken, due) {
+		if s.worthATick(ctx, woken, due, head) {
 			if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
 				s.logger.Warn("checkpoint signing failed; retrying", "error", err)
 			}
@@ -177,15 +178,29 @@ func (s *Signer) Run(ctx context.Context) error {
 }
 
 // worthATick keeps the signer off the hot path: every append wakes it, but a
-// checkpoint is due only every Every events. A wake-up costs one read of the
-// chain head until the head reaches the next due position; a poll always
-// ticks, which retries a failed publish and covers a lost notification.
-func (s *Signer) worthATick(ctx context.Context, woken bool, due int64) bool {
+// checkpoint is due only every Every events. A wake-up is answered from the
+// head the appends notified (head, no statement), which is never past the
+// real head; only when that is unknown (no listener, the start, a loss of
+// notifications) is the chain head read. A poll always ticks, which retries
+// a failed publish and covers a lost notification; the tick itself reads
+// the head under the signer lock.
+func (s *Signer) worthATick(ctx context.Context, woken bool, due int64, head *pgnotify.Head) bool {
 	if !woken || due == 0 {
 		return true
 	}
-	head, err := s.queries.ChainHeadPosition(ctx, s.pool)
-	return err != nil || head >= due
+	if head != nil {
+		if at, ok := head.Position(); ok {
+			return at >= due
+		}
+	}
+	at, err := s.queries.ChainHeadPosition(ctx, s.pool)
+	if err != nil {
+		return true
+	}
+	if head != nil {
+		head.Observe(at)
+	}
+	return at >= due
 }
 
 // nextDue is the first multiple of Every after the newest checkpoint, or 0

@@ -98,7 +98,11 @@ func (s *Store) fastBatch(ctx context.Context, conn *pgxpool.Conn, batch []*appe
 		moved = ct.RowsAffected()
 		return nil
 	})
-	b.Queue("SELECT pg_notify($1, $2)", NotifyChannel, strconv.FormatInt(last.position, 10))
+	// Notify only when the guarded statements took effect: the payload is
+	// read as the head of the log (pgnotify.Head), so it must never name a
+	// position past the head this transaction committed.
+	b.Queue("SELECT pg_notify($1, $2) FROM event_chain_head WHERE singleton AND position = $3",
+		NotifyChannel, strconv.FormatInt(last.position, 10), last.position)
 	b.Queue("COMMIT")
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		rollback(conn)

@@ -32,7 +32,9 @@ import (
 )
 
 // NotifyChannel is notified, with the last position as payload, by every
-// append transaction.
+// append transaction that wrote events: the payload is the head of the log
+// as of its commit, never past it (readers may keep it instead of reading
+// the head; see pgnotify.Head).
 const NotifyChannel = "vault_events"
 
 // Options tune a Store. The zero value is usable.

@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/securevault/vault/domain"
-	"github.com/securevault/vault/projections/internal/projdb"
 )
 
 // Rebuild replays the whole log into one projection while the service runs.
@@ -75,8 +74,15 @@ func (r *Runner) Rebuild(ctx context.Context, name string, progress func(done, t
 		// replay is complete.
 		return domain.Errorf(domain.EINTERNAL, "rebuild of %s read up to position %d of %d", name, done, head)
 	}
-	if err := r.queries.AdvanceCheckpoint(ctx, tx, projdb.AdvanceCheckpointParams{Name: name, Position: head}); err != nil {
-		return translate(fmt.Errorf("set checkpoint of %s: %w", name, err))
+	// The checkpoint moves from where it was to head, never back: it was
+	// locked above before head was read, and a checkpoint only counts
+	// committed events, so it is at or below head (advance refuses
+	// otherwise). Waiters in every process keep the highest checkpoint
+	// notified; until this commits they see the old checkpoint and the old
+	// rows, afterwards the new ones, so a rebuild is invisible to them but
+	// for the rows themselves.
+	if err := r.advance(ctx, tx, name, head); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return translate(fmt.Errorf("commit rebuild of %s: %w", name, err))

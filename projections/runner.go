@@ -70,10 +70,12 @@ type EventReader interface {
 }
 
 // Notifications wakes subscribers when a PostgreSQL channel is notified;
-// *pgnotify.Listener satisfies it. Wake-ups only shorten the wait: the truth
-// is always re-read from the tables.
+// *pgnotify.Listener satisfies it. The runner only takes wake-ups (it
+// re-reads the log); the Waiter also takes the checkpoint payloads
+// (Listen), which are proof of a committed checkpoint.
 type Notifications interface {
 	Subscribe(channel string) (wake <-chan struct{}, cancel func())
+	Listen(channel string) *pgnotify.Subscription
 }
 
 // Options tune a Runner. The zero value is usable.
@@ -404,8 +406,8 @@ func (r *Runner) step(ctx context.Context, p Projection, cur cursor, limit int, 
 		return stepResult{}, fmt.Errorf("apply positions %d..%d: %w", pending[0].Position, pending[len(pending)-1].Position, err)
 	}
 	last := pending[len(pending)-1].Position
-	if err := r.queries.AdvanceCheckpoint(ctx, tx, projdb.AdvanceCheckpointParams{Name: name, Position: last}); err != nil {
-		return stepResult{}, translate(fmt.Errorf("advance checkpoint of %s: %w", name, err))
+	if err := r.advance(ctx, tx, name, last); err != nil {
+		return stepResult{}, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return stepResult{}, translate(fmt.Errorf("commit page of %s: %w", name, err))
@@ -424,6 +426,23 @@ func touches(events []domain.RecordedEvent, aggregates []string) bool {
 		}
 	}
 	return false
+}
+
+// advance moves the checkpoint of name to position inside tx, which
+// notifies "name:position" when tx commits. The query refuses to move a
+// checkpoint back (the Waiter trusts every payload as a lower bound for
+// ever), so a refusal means a broken caller or a hand-edited row: the page
+// is rolled back rather than committed under a checkpoint that disagrees
+// with it.
+func (r *Runner) advance(ctx context.Context, tx pgx.Tx, name string, position int64) error {
+	n, err := r.queries.AdvanceCheckpoint(ctx, tx, projdb.AdvanceCheckpointParams{Name: name, Position: position})
+	if err != nil {
+		return translate(fmt.Errorf("advance checkpoint of %s: %w", name, err))
+	}
+	if n != 1 {
+		return domain.Errorf(domain.EINTERNAL, "the checkpoint of %s cannot move to %d: it is missing or already past it", name, position)
+	}
+	return nil
 }
 
 func (r *Runner) readCheckpoint(ctx context.Context, name string) (int64, error) {

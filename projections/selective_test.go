@@ -34,8 +34,20 @@ func (*widgets) Reset(context.Context, pgx.Tx) error { return nil }
 // a selective projection's streams are skipped without a transaction (its
 // stored checkpoint does not move), yet read-your-writes waits and its lag
 // count it as caught up; its own event is applied once and stored.
+//
+// Alone, each WaitFor reads the checkpoints; shared, Run keeps them from the
+// checkpoint payloads (with an hour's poll, so only those can tell it).
 func TestSelectiveProjectionsSkipOtherPagesAndStayExact(t *testing.T) {
 	t.Parallel()
+	for _, shared := range []bool{false, true} {
+		t.Run(map[bool]string{false: "alone", true: "shared"}[shared], func(t *testing.T) {
+			t.Parallel()
+			testSelective(t, shared)
+		})
+	}
+}
+
+func testSelective(t *testing.T, shared bool) {
 	ctx := context.Background()
 	e := newEnv(t)
 	p := e.newProcess(t)
@@ -44,6 +56,13 @@ func TestSelectiveProjectionsSkipOtherPagesAndStayExact(t *testing.T) {
 	require.NoError(t, err)
 	run(t, r)
 	waiter := projections.NewWaiter(p.pool, p.listener, 20*time.Millisecond)
+	if shared {
+		waiter = projections.NewWaiter(p.pool, p.listener, time.Hour)
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- waiter.Run(wctx) }()
+		t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	}
 	waiter.Selective(r.Selective())
 	stored := func() int64 {
 		var pos int64

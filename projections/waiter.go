@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,14 +16,30 @@ import (
 )
 
 // Waiter gives read-your-writes: it waits until read models have applied a
-// position a command reported. It reads the checkpoints table, so it sees
+// position a command reported. It follows the checkpoints table, so it sees
 // progress made by any vaultd process.
 //
 // While Run is running, all waiters share one view of the checkpoints that
-// Run refreshes once per checkpoint notification; otherwise every waiter
-// queries on its own. The shared view matters under load: each commit of
-// each projection notifies, and N concurrent waiters would otherwise cost N
-// queries per notification.
+// Run keeps; otherwise every waiter queries on its own. Run reads every
+// checkpoint (AllCheckpoints) when it starts, and after that keeps the view
+// from the vault_checkpoints payloads ("name:position", sent by
+// AdvanceCheckpoint) without reading. It reads again only when the payloads
+// may not tell the whole story: the listener reports a loss (it reconnected,
+// or a payload backlog overflowed), a payload it cannot parse (an older
+// vaultd sends the name alone), a failed read to retry, and every poll
+// interval, the fallback for a notification lost some other way.
+//
+// Why a payload is as good as a read, so WaitFor stays exact: PostgreSQL
+// delivers a NOTIFY only after its transaction committed, and the payload
+// names the position that transaction stored together with the read
+// model's rows; and a checkpoint never moves back (AdvanceCheckpoint's
+// guard; a rebuild moves it from where it was to the head, see Rebuild), so
+// every value read or notified is a lower bound of the checkpoint for ever.
+// The view keeps the highest value per name, from whichever source, and
+// WaitFor returns only when that is at or past the position. A lost
+// notification only leaves the view behind, which costs a wait, never a
+// wrong answer. Every replica listens on its own connection, so a payload
+// sent by any replica's runner reaches every replica's waiter.
 type Waiter struct {
 	pool    *pgxpool.Pool
 	notify  Notifications
@@ -35,8 +52,8 @@ type Waiter struct {
 
 	mu      sync.Mutex
 	shared  bool             // Run is keeping known fresh
-	known   map[string]int64 // checkpoints as of the last refresh
-	changed chan struct{}    // closed after each refresh, then replaced
+	known   map[string]int64 // the highest checkpoint read or notified, by name; replaced, never changed in place
+	changed chan struct{}    // closed after each change of known, then replaced
 }
 
 // NewWaiter returns a waiter. notify may be nil; poll is the fallback check
@@ -56,14 +73,18 @@ func NewWaiter(pool *pgxpool.Pool, notify Notifications, poll time.Duration) *Wa
 // storing its checkpoint. Call it before the first WaitFor.
 func (w *Waiter) Selective(aggregates map[string][]string) { w.selective = aggregates }
 
-// Run refreshes the shared view of the checkpoints on every checkpoint
-// notification (and every poll interval) until ctx ends.
+// Run keeps the shared view of the checkpoints until ctx ends: from the
+// checkpoint payloads, and from a read at the start, after a loss of
+// notifications or an unparseable payload, and every poll interval.
 func (w *Waiter) Run(ctx context.Context) error {
+	var sub *pgnotify.Subscription
 	var wake <-chan struct{}
 	if w.notify != nil {
-		ch, cancel := w.notify.Subscribe(pgnotify.ChannelCheckpoints)
-		defer cancel()
-		wake = ch
+		// Listen before the first read, so a checkpoint committed after that
+		// read began is in a payload (or in a loss the listener reports).
+		sub = w.notify.Listen(pgnotify.ChannelCheckpoints)
+		defer sub.Close()
+		wake = sub.C()
 	}
 	defer func() {
 		w.mu.Lock()
@@ -74,27 +95,93 @@ func (w *Waiter) Run(ctx context.Context) error {
 	}()
 	poll := time.NewTicker(w.poll)
 	defer poll.Stop()
+	read := true
 	for {
-		rows, err := w.queries.AllCheckpoints(ctx, w.pool)
-		if err == nil {
-			known := make(map[string]int64, len(rows))
-			for _, row := range rows {
-				known[row.Name] = row.Position
+		if read {
+			rows, err := w.queries.AllCheckpoints(ctx, w.pool)
+			// On an error the waiters keep the last view and their
+			// deadline; the next wake-up or poll reads again.
+			read = err != nil
+			if err == nil {
+				seen := make(map[string]int64, len(rows))
+				for _, row := range rows {
+					seen[row.Name] = row.Position
+				}
+				w.learn(seen, true)
 			}
-			w.mu.Lock()
-			w.shared, w.known = true, known
-			close(w.changed)
-			w.changed = make(chan struct{})
-			w.mu.Unlock()
 		}
-		// On an error the waiters keep the last view and their deadline.
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-wake:
+			payloads, lost := sub.Next()
+			seen, complete := parseCheckpoints(payloads)
+			if lost || !complete {
+				read = true
+			}
+			w.learn(seen, false)
 		case <-poll.C:
+			read = true
 		}
 	}
+}
+
+// learn merges checkpoints read (all of them, when full) or notified into
+// the shared view, keeping the highest per name: every one is a lower
+// bound of its checkpoint, since checkpoints never move back. The view is
+// shared only once a full read made it complete: before, a name missing
+// from it could make WaitFor without names return too early.
+func (w *Waiter) learn(seen map[string]int64, full bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var known map[string]int64
+	for name, position := range seen {
+		if at, ok := w.known[name]; ok && at >= position {
+			continue
+		}
+		if known == nil {
+			known = make(map[string]int64, len(w.known)+len(seen))
+			for n, at := range w.known {
+				known[n] = at
+			}
+		}
+		known[name] = position
+	}
+	if known == nil && (!full || w.shared) {
+		return // nothing new
+	}
+	if known != nil {
+		w.known = known // WaitFor may hold the old map: never change it in place
+	}
+	if full {
+		w.shared = true
+	}
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
+// parseCheckpoints reads "name:position" payloads. complete is false when
+// one did not parse (an older vaultd's bare name, or anything else): that
+// commit's position is unknown and only a read can tell it.
+func parseCheckpoints(payloads []string) (seen map[string]int64, complete bool) {
+	complete = true
+	for _, p := range payloads {
+		i := strings.LastIndexByte(p, ':')
+		if i <= 0 {
+			complete = false
+			continue
+		}
+		position, err := strconv.ParseInt(p[i+1:], 10, 64)
+		if err != nil || position < 0 {
+			complete = false
+			continue
+		}
+		if seen == nil {
+			seen = make(map[string]int64)
+		}
+		seen[p[:i]] = max(seen[p[:i]], position)
+	}
+	return seen, complete
 }
 
 // WaitFor returns nil once every named projection's checkpoint is at or past

@@ -100,10 +100,11 @@ type Alarm interface {
 // errTampered ends leadership for good: the log failed its integrity check.
 var errTampered = errors.New("the event log failed its integrity check; the relay stops publishing")
 
-// Notifications wakes subscribers when a PostgreSQL channel is notified;
-// *pgnotify.Listener satisfies it.
+// Notifications wakes the relay on every append and tells it the head of
+// the log the append committed (the vault_events payload), which is what
+// the lag metric needs; *pgnotify.Listener satisfies it.
 type Notifications interface {
-	Subscribe(channel string) (wake <-chan struct{}, cancel func())
+	ListenHead(channel string) *pgnotify.Head
 }
 
 // Relay publishes the event log to JetStream. Run does the work.
@@ -178,10 +179,11 @@ func New(pool *pgxpool.Pool, events EventReader, nc *nats.Conn, notify Notificat
 // NATS or PostgreSQL failures are retried with backoff, never returned.
 func (r *Relay) Run(ctx context.Context) error {
 	var wake <-chan struct{}
+	heads := &headSource{events: r.events}
 	if r.notify != nil {
-		w, cancel := r.notify.Subscribe(pgnotify.ChannelEvents)
-		defer cancel()
-		wake = w
+		heads.notified = r.notify.ListenHead(pgnotify.ChannelEvents)
+		defer heads.notified.Close()
+		wake = heads.notified.C()
 	}
 	for {
 		if r.tampered() {
@@ -197,14 +199,14 @@ func (r *Relay) Run(ctx context.Context) error {
 			r.logger.Warn("relay could not try for leadership", "error", err)
 		}
 		if lock == nil {
-			r.followerTick(ctx)
+			r.followerTick(ctx, heads)
 			if !backoff.Sleep(ctx, backoff.Jitter(r.cfg.LeaderRetry)) {
 				return nil
 			}
 			continue
 		}
 		r.logger.Info("relay is the leader")
-		err = r.lead(ctx, lock, wake)
+		err = r.lead(ctx, lock, wake, heads)
 		r.resign(ctx, lock)
 		if ctx.Err() != nil {
 			return nil
@@ -271,12 +273,12 @@ func (r *Relay) resign(ctx context.Context, lock *pgxpool.Conn) {
 }
 
 // followerTick keeps a follower's lag metric meaningful.
-func (r *Relay) followerTick(ctx context.Context) {
+func (r *Relay) followerTick(ctx context.Context, heads *headSource) {
 	published, err := r.checkpoint(ctx)
 	if err != nil {
 		return
 	}
-	r.observeLag(ctx, published)
+	r.observeLag(ctx, heads, published)
 }
 
 // cursor is the leader's knowledge of the stream's tail.
@@ -286,7 +288,7 @@ type cursor struct {
 	lastSeq   uint64 // the stream's last sequence
 }
 
-func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn, wake <-chan struct{}) error {
+func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn, wake <-chan struct{}, heads *headSource) error {
 	r.metrics.leader.Set(1)
 	var cur cursor
 	synced := false
@@ -341,7 +343,7 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn, wake <-chan struct
 		if len(events) == 0 {
 			r.health.Succeed()
 			retry.Reset()
-			r.observeLag(ctx, cur.published)
+			r.observeLag(ctx, heads, cur.published)
 			r.wait(ctx, wake)
 			continue
 		}
@@ -366,7 +368,7 @@ func (r *Relay) lead(ctx context.Context, lock *pgxpool.Conn, wake <-chan struct
 		}
 		r.health.Succeed()
 		retry.Reset()
-		r.observeLag(ctx, cur.published)
+		r.observeLag(ctx, heads, cur.published)
 	}
 }
 
@@ -393,12 +395,51 @@ func (r *Relay) saveCheckpoint(ctx context.Context, position int64) {
 	}
 }
 
-func (r *Relay) observeLag(ctx context.Context, published int64) {
-	head, err := r.events.HeadPosition(ctx)
-	if err != nil {
+// observeLag sets the lag metric after each batch and each idle check, from
+// the head the appends notified: no statement on the hot path.
+func (r *Relay) observeLag(ctx context.Context, heads *headSource, published int64) {
+	head, ok := heads.head(ctx, time.Now())
+	if !ok {
 		return
 	}
 	r.metrics.lag.Set(float64(max(head-published, 0)))
+}
+
+// headRead bounds how often the lag metric reads the head when the
+// notified one is unknown (no listener, the start, a loss of
+// notifications).
+const headRead = time.Second
+
+// headSource is where the lag metric takes the head of the log from, owned
+// by Run's goroutine: the highest position the appends notified (never
+// past the real head, so the lag shown is never too small by more than
+// the events not yet notified), or a read of the head at most once per
+// headRead when that is unknown. Status, which readiness and the status
+// endpoint call (never a request), still reads the head itself.
+type headSource struct {
+	events   EventReader
+	notified *pgnotify.Head // nil without notifications
+	read     time.Time      // the last read of the head
+}
+
+func (h *headSource) head(ctx context.Context, now time.Time) (int64, bool) {
+	if h.notified != nil {
+		if at, ok := h.notified.Position(); ok {
+			return at, true
+		}
+	}
+	if !h.read.IsZero() && now.Sub(h.read) < headRead {
+		return 0, false // the metric keeps its last value meanwhile
+	}
+	h.read = now
+	at, err := h.events.HeadPosition(ctx)
+	if err != nil {
+		return 0, false
+	}
+	if h.notified != nil {
+		h.notified.Observe(at)
+	}
+	return at, true
 }
 
 func (r *Relay) setLeader(leader bool, published int64) {

@@ -1,6 +1,13 @@
 -- name: EnsureCheckpoint :exec
-INSERT INTO projection_checkpoints (name) VALUES ($1)
-ON CONFLICT (name) DO NOTHING;
+-- A checkpoint created is announced like an advance ("name:0"), so a waiter
+-- keeping its view from the payloads learns that the projection exists
+-- (a selective one may not advance for a long while).
+WITH created AS (
+    INSERT INTO projection_checkpoints (name) VALUES (@name::text)
+    ON CONFLICT (name) DO NOTHING
+    RETURNING name, position
+)
+SELECT pg_notify('vault_checkpoints', created.name || ':' || created.position::text) FROM created;
 
 -- name: LeadCheckpoint :many
 -- The projection's transaction-scoped advisory lock and its checkpoint row,
@@ -28,13 +35,19 @@ SELECT pg_advisory_xact_lock(hashtextextended('vault.projection:' || @name::text
 -- name: CheckpointForUpdate :one
 SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE;
 
--- name: AdvanceCheckpoint :exec
--- Moves the checkpoint and wakes the waiters of every process when the
--- transaction commits.
+-- name: AdvanceCheckpoint :execrows
+-- Moves the checkpoint and, when the transaction commits, tells the waiters
+-- of every process "name:position" (projections.Waiter keeps its view from
+-- that payload without a read). A checkpoint never moves back: the guard
+-- makes that a fact of the database, so a payload is a lower bound of the
+-- checkpoint for ever. One row when it moved (or stayed), none when the
+-- guard refused or there is no such checkpoint; then nothing is notified.
 WITH advanced AS (
-    UPDATE projection_checkpoints SET position = @position, updated_at = now() WHERE name = @name::text
+    UPDATE projection_checkpoints SET position = @position, updated_at = now()
+    WHERE name = @name::text AND position <= @position
+    RETURNING name, position
 )
-SELECT pg_notify('vault_checkpoints', @name::text);
+SELECT pg_notify('vault_checkpoints', advanced.name || ':' || advanced.position::text) FROM advanced;
 
 -- name: Checkpoints :many
 SELECT name, position, updated_at FROM projection_checkpoints

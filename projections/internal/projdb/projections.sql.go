@@ -11,23 +11,32 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const advanceCheckpoint = `-- name: AdvanceCheckpoint :exec
+const advanceCheckpoint = `-- name: AdvanceCheckpoint :execrows
 WITH advanced AS (
-    UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1::text
+    UPDATE projection_checkpoints SET position = $1, updated_at = now()
+    WHERE name = $2::text AND position <= $1
+    RETURNING name, position
 )
-SELECT pg_notify('vault_checkpoints', $1::text)
+SELECT pg_notify('vault_checkpoints', advanced.name || ':' || advanced.position::text) FROM advanced
 `
 
 type AdvanceCheckpointParams struct {
-	Name     string
 	Position int64
+	Name     string
 }
 
-// Moves the checkpoint and wakes the waiters of every process when the
-// transaction commits.
-func (q *Queries) AdvanceCheckpoint(ctx context.Context, db DBTX, arg AdvanceCheckpointParams) error {
-	_, err := db.Exec(ctx, advanceCheckpoint, arg.Name, arg.Position)
-	return err
+// Moves the checkpoint and, when the transaction commits, tells the waiters
+// of every process "name:position" (projections.Waiter keeps its view from
+// that payload without a read). A checkpoint never moves back: the guard
+// makes that a fact of the database, so a payload is a lower bound of the
+// checkpoint for ever. One row when it moved (or stayed), none when the
+// guard refused or there is no such checkpoint; then nothing is notified.
+func (q *Queries) AdvanceCheckpoint(ctx context.Context, db DBTX, arg AdvanceCheckpointParams) (int64, error) {
+	result, err := db.Exec(ctx, advanceCheckpoint, arg.Position, arg.Name)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const allCheckpoints = `-- name: AllCheckpoints :many
@@ -101,10 +110,17 @@ func (q *Queries) DeleteStreamCatalog(ctx context.Context, db DBTX) error {
 }
 
 const ensureCheckpoint = `-- name: EnsureCheckpoint :exec
-INSERT INTO projection_checkpoints (name) VALUES ($1)
-ON CONFLICT (name) DO NOTHING
+WITH created AS (
+    INSERT INTO projection_checkpoints (name) VALUES ($1::text)
+    ON CONFLICT (name) DO NOTHING
+    RETURNING name, position
+)
+SELECT pg_notify('vault_checkpoints', created.name || ':' || created.position::text) FROM created
 `
 
+// A checkpoint created is announced like an advance ("name:0"), so a waiter
+// keeping its view from the payloads learns that the projection exists
+// (a selective one may not advance for a long while).
 func (q *Queries) EnsureCheckpoint(ctx context.Context, db DBTX, name string) error {
 	_, err := db.Exec(ctx, ensureCheckpoint, name)
 	return err
