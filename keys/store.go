@@ -1,7 +1,6 @@
 package keys
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -46,16 +45,25 @@ type RewrapStats struct {
 
 // Store keeps wrapped data keys, one per owner and version, and binds each
 // to EncryptionContext(owner, version).
+//
+// Concurrent Puts share one INSERT, and concurrent Deletes one DELETE (a
+// group commit, see batcher): each caller still gets its own answer.
 type Store struct {
 	pool     *pgxpool.Pool
 	q        *keysdb.Queries
 	provider Provider
 	logger   *slog.Logger
+
+	puts    *batcher[putRequest, struct{}]
+	deletes *batcher[DataKeyRef, bool]
 }
 
 // NewStore returns a Store that wraps new data keys with provider.
 func NewStore(pool *pgxpool.Pool, provider Provider, logger *slog.Logger) *Store {
-	return &Store{pool: pool, q: keysdb.New(), provider: provider, logger: logger}
+	s := &Store{pool: pool, q: keysdb.New(), provider: provider, logger: logger}
+	s.puts = newBatcher(maxKeyBatch, keyBatchTimeout, s.flushPuts)
+	s.deletes = newBatcher(maxKeyBatch, keyBatchTimeout, s.flushDeletes)
+	return s
 }
 
 // NewDataKey generates a data key for an owner's version, stores it wrapped
@@ -89,37 +97,24 @@ func (s *Store) DataKey(ctx context.Context, ownerID string, version int64) ([]b
 
 // Put stores a wrapped data key. Storing the same key again is a no-op;
 // storing a different key for an existing owner and version is a conflict.
+// Concurrent calls share a statement; a call whose ctx ends gets its error
+// at once, though its key may still be stored (an orphan key is harmless).
 func (s *Store) Put(ctx context.Context, ownerID string, version int64, w WrappedKey) error {
 	if err := validRef(ownerID, version); err != nil {
 		return err
 	}
-	n, err := s.q.InsertDataKey(ctx, s.pool, keysdb.InsertDataKeyParams{
-		OwnerID: ownerID, Version: version, Provider: w.Provider, KeyID: w.KeyID, Wrapped: w.Ciphertext,
-	})
+	_, err := s.puts.do(ctx, putRequest{ref: DataKeyRef{OwnerID: ownerID, Version: version}, wrapped: w})
 	if err != nil {
-		if isForeignKeyViolation(err) {
-			return domain.WrapError(domain.ECONFLICT, "master key was retired; retry", err)
-		}
 		return dbError("store data key", err)
 	}
-	if n == 1 {
-		return nil
-	}
-	existing, err := s.Get(ctx, ownerID, version)
-	if err != nil {
-		return err
-	}
-	if existing.Provider == w.Provider && existing.KeyID == w.KeyID && bytes.Equal(existing.Ciphertext, w.Ciphertext) {
-		return nil
-	}
-	return domain.Errorf(domain.ECONFLICT, "a data key for %s version %d already exists", ownerID, version)
+	return nil
 }
 
 // Get returns the wrapped data key of an owner's version.
 func (s *Store) Get(ctx context.Context, ownerID string, version int64) (WrappedKey, error) {
 	row, err := s.q.GetDataKey(ctx, s.pool, keysdb.GetDataKeyParams{OwnerID: ownerID, Version: version})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return WrappedKey{}, domain.WrapError(domain.ENOTFOUND, fmt.Sprintf("no data key for %s version %d", ownerID, version), ErrDataKeyNotFound)
+		return WrappedKey{}, notFound(ownerID, version)
 	}
 	if err != nil {
 		return WrappedKey{}, dbError("read data key", err)
@@ -129,16 +124,14 @@ func (s *Store) Get(ctx context.Context, ownerID string, version int64) (Wrapped
 
 // Delete destroys the data key of an owner's version: every ciphertext
 // sealed under it becomes unreadable for good. It reports whether a key was
-// there; deleting twice is not an error.
+// there; deleting twice is not an error. Concurrent calls share a statement;
+// a call whose ctx ends before it was sent is not sent.
 func (s *Store) Delete(ctx context.Context, ownerID string, version int64) (bool, error) {
-	n, err := s.q.DeleteDataKey(ctx, s.pool, keysdb.DeleteDataKeyParams{OwnerID: ownerID, Version: version})
+	existed, err := s.deletes.do(ctx, DataKeyRef{OwnerID: ownerID, Version: version})
 	if err != nil {
 		return false, dbError("destroy data key", err)
 	}
-	if n > 0 {
-		s.logger.InfoContext(ctx, "data key destroyed", "owner_id", ownerID, "version", version)
-	}
-	return n > 0, nil
+	return existed, nil
 }
 
 // DeleteOwner destroys every data key of an owner, whatever the versions,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -158,6 +159,91 @@ func TestDestroyedDataKeyCannotDecrypt(t *testing.T) {
 	got, err = openValue(ctx, store, "secret-d", 1, v1.blob)
 	require.NoError(t, err)
 	require.Equal(t, "keep me", got)
+}
+
+// Concurrent callers share statements (keys/datakey_batch.go) but each gets
+// its own answer: every new key is retrievable and unwraps to what
+// NewDataKey returned, only the caller whose ref holds another key gets
+// ECONFLICT, storing a key again is a no-op, and each Delete learns whether
+// its own key was there.
+func TestConcurrentCallersGetTheirOwnAnswers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, kr, store := newLocalStore(t)
+	const n = 64
+	_, taken, err := kr.GenerateDataKey(ctx, keys.EncryptionContext("taken", 1))
+	require.NoError(t, err)
+	require.NoError(t, store.Put(ctx, "taken", 1, taken))
+	_, other, err := kr.GenerateDataKey(ctx, keys.EncryptionContext("taken", 1))
+	require.NoError(t, err)
+
+	// Ends when all have returned; start releases them together.
+	all := func(f func(i int)) {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				f(i)
+			}()
+		}
+		close(start)
+		wg.Wait()
+	}
+	owner := func(i int) string { return fmt.Sprintf("secret-%02d", i) }
+
+	plain := make([][]byte, n)
+	errs := make([]error, n)
+	all(func(i int) {
+		switch i {
+		case 7:
+			errs[i] = store.Put(ctx, "taken", 1, other)
+		case 8:
+			errs[i] = store.Put(ctx, "taken", 1, taken)
+		default:
+			plain[i], errs[i] = store.NewDataKey(ctx, owner(i), 1)
+		}
+	})
+	for i := range n {
+		switch i {
+		case 7:
+			require.Equal(t, domain.ECONFLICT, domain.ErrorCode(errs[i]), "a different key for a stored ref: %v", errs[i])
+		case 8:
+			require.NoError(t, errs[i], "the same key again is a no-op")
+		default:
+			require.NoError(t, errs[i])
+			got, err := store.DataKey(ctx, owner(i), 1)
+			require.NoError(t, err)
+			require.Equal(t, plain[i], got)
+		}
+	}
+	w, err := store.Get(ctx, "taken", 1)
+	require.NoError(t, err)
+	require.Equal(t, taken, w)
+
+	// Even callers destroy their key, odd ones a key never stored.
+	existed := make([]bool, n)
+	all(func(i int) {
+		if i%2 == 0 {
+			existed[i], errs[i] = store.Delete(ctx, owner(i), 1)
+		} else {
+			existed[i], errs[i] = store.Delete(ctx, owner(i), 2)
+		}
+	})
+	for i := range n {
+		require.NoError(t, errs[i])
+		require.Equal(t, i%2 == 0 && i != 7 && i != 8, existed[i], "caller %d", i)
+	}
+	all(func(i int) { existed[i], errs[i] = store.Delete(ctx, owner(i), 1) })
+	for i := range n {
+		require.NoError(t, errs[i])
+		require.Equal(t, i%2 == 1 && i != 7, existed[i], "caller %d: only the odd ones' keys are left", i)
+	}
+	left, err := store.Count(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), left, "only taken/1")
 }
 
 // Rotate, rewrap and retire: every value still opens, every data key moves

@@ -23,18 +23,37 @@ DELETE FROM master_keys WHERE id = $1 AND NOT active;
 -- name: CountDataKeysUnder :one
 SELECT count(*) FROM data_keys WHERE provider = $1 AND key_id = $2;
 
--- name: InsertDataKey :execrows
+-- name: InsertDataKeys :many
+-- Group commit (keys/datakey_batch.go): the Puts that queued while the
+-- previous statement ran, as one statement. The arrays are parallel (unnest
+-- in the select list zips them), one element per key, each (owner, version)
+-- at most once. RETURNING names the rows inserted; a key already there is
+-- left alone and not returned.
 INSERT INTO data_keys (owner_id, version, provider, key_id, wrapped)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (owner_id, version) DO NOTHING;
+SELECT unnest(@owner_ids::text[]), unnest(@versions::bigint[]), unnest(@providers::text[]),
+       unnest(@key_ids::text[]), unnest(@wrapped::bytea[])
+ON CONFLICT (owner_id, version) DO NOTHING
+RETURNING owner_id, version;
+
+-- name: GetDataKeys :many
+-- The stored keys of the batch's refs that were already there, to tell a
+-- repeated Put (same key: no-op) from a conflicting one.
+SELECT d.owner_id, d.version, d.provider, d.key_id, d.wrapped
+FROM data_keys d
+JOIN (SELECT unnest(@owner_ids::text[]) AS owner_id, unnest(@versions::bigint[]) AS version) AS r
+  ON d.owner_id = r.owner_id AND d.version = r.version;
 
 -- name: GetDataKey :one
 SELECT owner_id, version, provider, key_id, wrapped, created_at, rewrapped_at
 FROM data_keys
 WHERE owner_id = $1 AND version = $2;
 
--- name: DeleteDataKey :execrows
-DELETE FROM data_keys WHERE owner_id = $1 AND version = $2;
+-- name: DeleteDataKeys :many
+-- Group commit of concurrent Deletes; RETURNING names the keys that were
+-- there (and are now destroyed).
+DELETE FROM data_keys
+WHERE (owner_id, version) IN (SELECT unnest(@owner_ids::text[]), unnest(@versions::bigint[]))
+RETURNING owner_id, version;
 
 -- name: DeleteOwnerDataKeys :execrows
 -- Every version of one owner (a deleted user's password hashes).

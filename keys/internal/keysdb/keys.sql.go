@@ -58,21 +58,42 @@ func (q *Queries) DeactivateMasterKeys(ctx context.Context, db DBTX) error {
 	return err
 }
 
-const deleteDataKey = `-- name: DeleteDataKey :execrows
-DELETE FROM data_keys WHERE owner_id = $1 AND version = $2
+const deleteDataKeys = `-- name: DeleteDataKeys :many
+DELETE FROM data_keys
+WHERE (owner_id, version) IN (SELECT unnest($1::text[]), unnest($2::bigint[]))
+RETURNING owner_id, version
 `
 
-type DeleteDataKeyParams struct {
+type DeleteDataKeysParams struct {
+	OwnerIds []string
+	Versions []int64
+}
+
+type DeleteDataKeysRow struct {
 	OwnerID string
 	Version int64
 }
 
-func (q *Queries) DeleteDataKey(ctx context.Context, db DBTX, arg DeleteDataKeyParams) (int64, error) {
-	result, err := db.Exec(ctx, deleteDataKey, arg.OwnerID, arg.Version)
+// Group commit of concurrent Deletes; RETURNING names the keys that were
+// there (and are now destroyed).
+func (q *Queries) DeleteDataKeys(ctx context.Context, db DBTX, arg DeleteDataKeysParams) ([]DeleteDataKeysRow, error) {
+	rows, err := db.Query(ctx, deleteDataKeys, arg.OwnerIds, arg.Versions)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected(), nil
+	defer rows.Close()
+	var items []DeleteDataKeysRow
+	for rows.Next() {
+		var i DeleteDataKeysRow
+		if err := rows.Scan(&i.OwnerID, &i.Version); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const deleteInactiveMasterKey = `-- name: DeleteInactiveMasterKey :execrows
@@ -136,13 +157,19 @@ func (q *Queries) GetDataKey(ctx context.Context, db DBTX, arg GetDataKeyParams)
 	return i, err
 }
 
-const insertDataKey = `-- name: InsertDataKey :execrows
-INSERT INTO data_keys (owner_id, version, provider, key_id, wrapped)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (owner_id, version) DO NOTHING
+const getDataKeys = `-- name: GetDataKeys :many
+SELECT d.owner_id, d.version, d.provider, d.key_id, d.wrapped
+FROM data_keys d
+JOIN (SELECT unnest($1::text[]) AS owner_id, unnest($2::bigint[]) AS version) AS r
+  ON d.owner_id = r.owner_id AND d.version = r.version
 `
 
-type InsertDataKeyParams struct {
+type GetDataKeysParams struct {
+	OwnerIds []string
+	Versions []int64
+}
+
+type GetDataKeysRow struct {
 	OwnerID  string
 	Version  int64
 	Provider string
@@ -150,18 +177,84 @@ type InsertDataKeyParams struct {
 	Wrapped  []byte
 }
 
-func (q *Queries) InsertDataKey(ctx context.Context, db DBTX, arg InsertDataKeyParams) (int64, error) {
-	result, err := db.Exec(ctx, insertDataKey,
-		arg.OwnerID,
-		arg.Version,
-		arg.Provider,
-		arg.KeyID,
+// The stored keys of the batch's refs that were already there, to tell a
+// repeated Put (same key: no-op) from a conflicting one.
+func (q *Queries) GetDataKeys(ctx context.Context, db DBTX, arg GetDataKeysParams) ([]GetDataKeysRow, error) {
+	rows, err := db.Query(ctx, getDataKeys, arg.OwnerIds, arg.Versions)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []GetDataKeysRow
+	for rows.Next() {
+		var i GetDataKeysRow
+		if err := rows.Scan(
+			&i.OwnerID,
+			&i.Version,
+			&i.Provider,
+			&i.KeyID,
+			&i.Wrapped,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const insertDataKeys = `-- name: InsertDataKeys :many
+INSERT INTO data_keys (owner_id, version, provider, key_id, wrapped)
+SELECT unnest($1::text[]), unnest($2::bigint[]), unnest($3::text[]),
+       unnest($4::text[]), unnest($5::bytea[])
+ON CONFLICT (owner_id, version) DO NOTHING
+RETURNING owner_id, version
+`
+
+type InsertDataKeysParams struct {
+	OwnerIds  []string
+	Versions  []int64
+	Providers []string
+	KeyIds    []string
+	Wrapped   [][]byte
+}
+
+type InsertDataKeysRow struct {
+	OwnerID string
+	Version int64
+}
+
+// Group commit (keys/datakey_batch.go): the Puts that queued while the
+// previous statement ran, as one statement. The arrays are parallel (unnest
+// in the select list zips them), one element per key, each (owner, version)
+// at most once. RETURNING names the rows inserted; a key already there is
+// left alone and not returned.
+func (q *Queries) InsertDataKeys(ctx context.Context, db DBTX, arg InsertDataKeysParams) ([]InsertDataKeysRow, error) {
+	rows, err := db.Query(ctx, insertDataKeys,
+		arg.OwnerIds,
+		arg.Versions,
+		arg.Providers,
+		arg.KeyIds,
 		arg.Wrapped,
 	)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected(), nil
+	defer rows.Close()
+	var items []InsertDataKeysRow
+	for rows.Next() {
+		var i InsertDataKeysRow
+		if err := rows.Scan(&i.OwnerID, &i.Version); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const insertMasterKey = `-- name: InsertMasterKey :exec
