@@ -69,7 +69,10 @@ func NewStore(pool *pgxpool.Pool, provider Provider, logger *slog.Logger) *Store
 // NewDataKey generates a data key for an owner's version, stores it wrapped
 // and returns the plaintext for sealing; the caller zeroes it after use.
 // Store the key before appending the event that references it: an orphan key
-// row is harmless, an event whose key was never stored is unreadable.
+// row is harmless, an event whose key was never stored is unreadable. The
+// key's row is durable once a later synchronous commit (that append) is:
+// it is stored without waiting for its own disk flush (see InsertDataKeys),
+// so nothing may treat a stored key as durable before such a commit.
 func (s *Store) NewDataKey(ctx context.Context, ownerID string, version int64) ([]byte, error) {
 	if err := validRef(ownerID, version); err != nil {
 		return nil, err

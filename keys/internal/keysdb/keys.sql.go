@@ -209,6 +209,7 @@ const insertDataKeys = `-- name: InsertDataKeys :many
 INSERT INTO data_keys (owner_id, version, provider, key_id, wrapped)
 SELECT unnest($1::text[]), unnest($2::bigint[]), unnest($3::text[]),
        unnest($4::text[]), unnest($5::bytea[])
+FROM (SELECT set_config('synchronous_commit', 'off', true)) AS commit_without_flush
 ON CONFLICT (owner_id, version) DO NOTHING
 RETURNING owner_id, version
 `
@@ -231,6 +232,16 @@ type InsertDataKeysRow struct {
 // in the select list zips them), one element per key, each (owner, version)
 // at most once. RETURNING names the rows inserted; a key already there is
 // left alone and not returned.
+//
+// The statement commits without waiting for the WAL to reach disk
+// (set_config(..., true) is SET LOCAL for its own implicit transaction, so
+// no round trip of its own). That is safe because a key is always stored
+// before the event that names it is appended (NewDataKey's contract), and
+// the append commits synchronously: its commit record follows the key's in
+// the WAL, which is flushed in order, so once the append is acknowledged
+// the key is on disk too. A crash before that loses at most a key no
+// acknowledged event names (an orphan either way). It takes one disk
+// flush off every write that seals a value.
 func (q *Queries) InsertDataKeys(ctx context.Context, db DBTX, arg InsertDataKeysParams) ([]InsertDataKeysRow, error) {
 	rows, err := db.Query(ctx, insertDataKeys,
 		arg.OwnerIds,
