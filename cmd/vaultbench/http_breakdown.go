@@ -45,33 +45,34 @@ func (b *statementBreakdown) reset(ctx context.Context) error {
 // reset, most frequent first, as calls per request.
 func (b *statementBreakdown) print(ctx context.Context, w io.Writer, title string, requests int64) error {
 	rows, err := b.db.pool.Query(ctx, `
-		SELECT calls, query FROM pg_stat_statements
+		SELECT calls, mean_exec_time, query FROM pg_stat_statements
 		WHERE dbid = $1 AND query NOT LIKE '%pg_stat_statements%'
 		ORDER BY calls DESC LIMIT 25`, b.dbID)
 	if err != nil {
 		return err
 	}
 	type row struct {
-		calls int64
-		query string
+		calls  int64
+		meanMS float64
+		query  string
 	}
 	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 		var x row
-		err := r.Scan(&x.calls, &x.query)
+		err := r.Scan(&x.calls, &x.meanMS, &x.query)
 		return x, err
 	})
 	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "-- %s: statements per request (pg_stat_statements, %d requests)\t\t\n", title, requests)
+	fmt.Fprintf(tw, "-- %s: statements per request and mean execution time (pg_stat_statements, %d requests)\t\t\t\n", title, requests)
 	var total float64
 	for _, r := range got {
 		per := float64(r.calls) / float64(max(requests, 1))
 		total += per
-		fmt.Fprintf(tw, "%.3f\t%s\t\n", per, oneLine(r.query, 110))
+		fmt.Fprintf(tw, "%.3f\t%.3fms\t%s\t\n", per, r.meanMS, oneLine(r.query, 100))
 	}
-	fmt.Fprintf(tw, "%.3f\t(total of the rows above)\t\n", total)
+	fmt.Fprintf(tw, "%.3f\t\t(total of the rows above)\t\n", total)
 	return tw.Flush()
 }
 

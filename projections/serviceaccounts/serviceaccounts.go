@@ -38,6 +38,13 @@ func (*Projection) Name() string { return Name }
 // Tables implements projections.Projection.
 func (*Projection) Tables() []string { return []string{"service_accounts", "client_credentials"} }
 
+// Aggregates are the only streams Apply reads (projections.Selective):
+// the runner skips pages of other streams without a transaction, so a
+// rotation does not cost this projection a commit.
+func (*Projection) Aggregates() []string {
+	return []string{domain.ServiceAccountAggregate}
+}
+
 // Apply writes each service-account event of the page, one statement each:
 // they are rare.
 func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, events []domain.RecordedEvent) error {
