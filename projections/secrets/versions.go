@@ -10,25 +10,25 @@ import (
 	"github.com/securevault/vault/projections/secrets/internal/secretsdb"
 )
 
-// versionBatch gathers a page's version events so the page costs the same
-// three statements however many rotations it holds: insert the added
-// versions, mark the destroyed ones, and recompute the touched secrets'
-// current version and live count. The result is the one applying the
-// events one by one gives:
+// versionBatch gathers a page's version events so the page costs one
+// statement however many rotations it holds (ApplySecretVersions): insert
+// the added versions, mark the destroyed ones, and move the touched
+// secrets' current version and live count by what those two did. The
+// result is the one applying the events one by one gives:
 //   - a version is added at most once (the aggregate records each version
-//     once; a replayed page is absorbed by ON CONFLICT DO NOTHING), and it
-//     is inserted before any destruction of it is applied;
-//   - a version destroyed twice keeps the first destruction (the
-//     statement only changes active rows), so only the first is sent;
+//     once; a replayed page is absorbed by ON CONFLICT DO NOTHING);
+//   - a version destroyed in the page it was added in is inserted destroyed,
+//     since the statement's parts do not see each other's rows;
+//   - a version destroyed twice keeps the first destruction (the statement
+//     only changes active rows), so only the first is sent;
 //   - a secret's updated_at and updated_by are those of the last event of
 //     the page that touched it, whatever its kind.
 type versionBatch struct {
-	added     secretsdb.AddSecretVersionsParams
-	destroyed secretsdb.DestroySecretVersionsParams
-	seen      map[versionKey]bool // destructions already in the batch
-	last      map[pgtype.UUID]stamp
-	changed   []pgtype.UUID        // secrets whose versions changed, in first-change order
-	isChanged map[pgtype.UUID]bool // the members of changed
+	arg       secretsdb.ApplySecretVersionsParams
+	addedAt   map[versionKey]int  // index in the add arrays
+	destroyed map[versionKey]bool // destructions already in the batch
+	touchedAt map[pgtype.UUID]int // index in the touched arrays
+	changed   bool                // a version event is in the batch
 }
 
 type versionKey struct {
@@ -36,83 +36,73 @@ type versionKey struct {
 	version int64
 }
 
-type stamp struct {
-	at    pgtype.Timestamptz
-	actor string
-}
-
 // touched records that an event of the page changed the secret's row, so
-// its stamp is the one a later refresh must write.
+// the batch writes that event's stamp (the last one wins).
 func (b *versionBatch) touched(id pgtype.UUID, at pgtype.Timestamptz, actor string) {
-	if b.last == nil {
-		b.last = make(map[pgtype.UUID]stamp)
+	if b.touchedAt == nil {
+		b.touchedAt = make(map[pgtype.UUID]int)
 	}
-	b.last[id] = stamp{at: at, actor: actor}
-}
-
-// versionsChanged marks the secret for the refresh.
-func (b *versionBatch) versionsChanged(id pgtype.UUID, at pgtype.Timestamptz, actor string) {
-	if b.isChanged == nil {
-		b.isChanged = make(map[pgtype.UUID]bool)
+	if i, ok := b.touchedAt[id]; ok {
+		b.arg.TouchedAts[i], b.arg.TouchedActors[i] = at, actor
+		return
 	}
-	if !b.isChanged[id] {
-		b.isChanged[id] = true
-		b.changed = append(b.changed, id)
-	}
-	b.touched(id, at, actor)
+	b.touchedAt[id] = len(b.arg.TouchedIds)
+	b.arg.TouchedIds = append(b.arg.TouchedIds, id)
+	b.arg.TouchedAts = append(b.arg.TouchedAts, at)
+	b.arg.TouchedActors = append(b.arg.TouchedActors, actor)
 }
 
 func (b *versionBatch) add(id pgtype.UUID, version int64, generated bool, at pgtype.Timestamptz, actor string) {
-	b.added.SecretIds = append(b.added.SecretIds, id)
-	b.added.Versions = append(b.added.Versions, version)
-	b.added.Generated = append(b.added.Generated, generated)
-	b.added.Ats = append(b.added.Ats, at)
-	b.added.Actors = append(b.added.Actors, actor)
-	b.versionsChanged(id, at, actor)
+	if b.addedAt == nil {
+		b.addedAt = make(map[versionKey]int)
+	}
+	key := versionKey{id: id, version: version}
+	if _, ok := b.addedAt[key]; !ok {
+		b.addedAt[key] = len(b.arg.AddSecretIds)
+		b.arg.AddSecretIds = append(b.arg.AddSecretIds, id)
+		b.arg.AddVersions = append(b.arg.AddVersions, version)
+		b.arg.AddGenerated = append(b.arg.AddGenerated, generated)
+		b.arg.AddAts = append(b.arg.AddAts, at)
+		b.arg.AddActors = append(b.arg.AddActors, actor)
+		b.arg.AddDestroyed = append(b.arg.AddDestroyed, false)
+		b.arg.AddDestroyedAts = append(b.arg.AddDestroyedAts, pgtype.Timestamptz{})
+		b.arg.AddDestroyedBys = append(b.arg.AddDestroyedBys, "")
+		b.arg.AddDestroyReasons = append(b.arg.AddDestroyReasons, "")
+	}
+	b.changed = true
+	b.touched(id, at, actor)
 }
 
 func (b *versionBatch) destroy(id pgtype.UUID, version int64, reason string, at pgtype.Timestamptz, actor string) {
+	if b.destroyed == nil {
+		b.destroyed = make(map[versionKey]bool)
+	}
 	key := versionKey{id: id, version: version}
-	if b.seen == nil {
-		b.seen = make(map[versionKey]bool)
+	if !b.destroyed[key] {
+		b.destroyed[key] = true
+		if i, ok := b.addedAt[key]; ok {
+			b.arg.AddDestroyed[i] = true
+			b.arg.AddDestroyedAts[i], b.arg.AddDestroyedBys[i], b.arg.AddDestroyReasons[i] = at, actor, reason
+		}
+		b.arg.DestroySecretIds = append(b.arg.DestroySecretIds, id)
+		b.arg.DestroyVersions = append(b.arg.DestroyVersions, version)
+		b.arg.DestroyAts = append(b.arg.DestroyAts, at)
+		b.arg.DestroyActors = append(b.arg.DestroyActors, actor)
+		b.arg.DestroyReasons = append(b.arg.DestroyReasons, reason)
 	}
-	if !b.seen[key] {
-		b.seen[key] = true
-		b.destroyed.SecretIds = append(b.destroyed.SecretIds, id)
-		b.destroyed.Versions = append(b.destroyed.Versions, version)
-		b.destroyed.Ats = append(b.destroyed.Ats, at)
-		b.destroyed.Actors = append(b.destroyed.Actors, actor)
-		b.destroyed.Reasons = append(b.destroyed.Reasons, reason)
-	}
-	b.versionsChanged(id, at, actor)
+	b.changed = true
+	b.touched(id, at, actor)
 }
 
-// flush writes the batch inside the page's transaction.
+// flush writes the batch inside the page's transaction. A page with no
+// version event writes nothing here: its other events were applied one by
+// one and stamped their rows themselves.
 func (b *versionBatch) flush(ctx context.Context, q *secretsdb.Queries, tx pgx.Tx) error {
-	if len(b.added.SecretIds) > 0 {
-		if err := q.AddSecretVersions(ctx, tx, b.added); err != nil {
-			return fmt.Errorf("add %d secret versions: %w", len(b.added.SecretIds), err)
-		}
-	}
-	if len(b.destroyed.SecretIds) > 0 {
-		if err := q.DestroySecretVersions(ctx, tx, b.destroyed); err != nil {
-			return fmt.Errorf("destroy %d secret versions: %w", len(b.destroyed.SecretIds), err)
-		}
-	}
-	if len(b.changed) == 0 {
+	if !b.changed {
 		return nil
 	}
-	refresh := secretsdb.RefreshSecretsVersionsParams{
-		Ids:    b.changed,
-		Ats:    make([]pgtype.Timestamptz, len(b.changed)),
-		Actors: make([]string, len(b.changed)),
-	}
-	for i, id := range b.changed {
-		s := b.last[id]
-		refresh.Ats[i], refresh.Actors[i] = s.at, s.actor
-	}
-	if err := q.RefreshSecretsVersions(ctx, tx, refresh); err != nil {
-		return fmt.Errorf("refresh %d secrets: %w", len(b.changed), err)
+	if err := q.ApplySecretVersions(ctx, tx, b.arg); err != nil {
+		return fmt.Errorf("apply %d added and %d destroyed secret versions: %w", len(b.arg.AddSecretIds), len(b.arg.DestroySecretIds), err)
 	}
 	return nil
 }

@@ -5,30 +5,54 @@ INSERT INTO secrets (id, name, description, tags, state, created_at, created_by,
 VALUES (@id, @name, @description, @tags::text[], 'active', @at, @actor, @at, @actor)
 ON CONFLICT (id) DO NOTHING;
 
--- name: AddSecretVersions :exec
--- A page's new versions in one statement (the projection batches per page).
-INSERT INTO secret_versions (secret_id, version, state, generated, created_at, created_by)
-SELECT unnest(@secret_ids::uuid[]), unnest(@versions::bigint[]), 'active', unnest(@generated::boolean[]),
-       unnest(@ats::timestamptz[]), unnest(@actors::text[])
-ON CONFLICT (secret_id, version) DO NOTHING;
-
--- name: DestroySecretVersions :exec
--- A page's destroyed versions in one statement; each (secret, version)
--- appears once, with the first destruction the log records.
-UPDATE secret_versions v
-SET state = 'destroyed', destroyed_at = t.at, destroyed_by = t.actor, destroy_reason = t.reason
-FROM (SELECT unnest(@secret_ids::uuid[]) AS secret_id, unnest(@versions::bigint[]) AS version,
-             unnest(@ats::timestamptz[]) AS at, unnest(@actors::text[]) AS actor, unnest(@reasons::text[]) AS reason) AS t
-WHERE v.secret_id = t.secret_id AND v.version = t.version AND v.state = 'active';
-
--- name: RefreshSecretsVersions :exec
--- Recomputed from the versions table so replays cannot double count; each
--- id appears once, with the last event of the page that touched it.
+-- name: ApplySecretVersions :exec
+-- A page's version events in one statement (projections/secrets
+-- versions.go): insert the added versions, destroy the destroyed ones, and
+-- move each touched secret's current version, live count and stamps by
+-- what the two actually did (their RETURNING rows), so a replayed event
+-- changes nothing twice. The sub-statements of one statement share a
+-- snapshot and do not see each other's rows, so a version added and
+-- destroyed in the same page is inserted destroyed; it is in the destroy
+-- list as well, which finds it only if an earlier application of the page
+-- had inserted it active.
+WITH added AS (
+    INSERT INTO secret_versions (secret_id, version, state, generated, created_at, created_by,
+                                 destroyed_at, destroyed_by, destroy_reason)
+    SELECT a.secret_id, a.version, CASE WHEN a.destroyed THEN 'destroyed' ELSE 'active' END, a.generated,
+           a.at, a.actor,
+           CASE WHEN a.destroyed THEN a.destroyed_at END,
+           CASE WHEN a.destroyed THEN a.destroyed_by END,
+           CASE WHEN a.destroyed THEN a.destroy_reason END
+    FROM (SELECT unnest(@add_secret_ids::uuid[]) AS secret_id, unnest(@add_versions::bigint[]) AS version,
+                 unnest(@add_generated::boolean[]) AS generated, unnest(@add_ats::timestamptz[]) AS at,
+                 unnest(@add_actors::text[]) AS actor, unnest(@add_destroyed::boolean[]) AS destroyed,
+                 unnest(@add_destroyed_ats::timestamptz[]) AS destroyed_at,
+                 unnest(@add_destroyed_bys::text[]) AS destroyed_by,
+                 unnest(@add_destroy_reasons::text[]) AS destroy_reason) AS a
+    ON CONFLICT (secret_id, version) DO NOTHING
+    RETURNING secret_id, version, state
+), destroyed AS (
+    UPDATE secret_versions v
+    SET state = 'destroyed', destroyed_at = d.at, destroyed_by = d.actor, destroy_reason = d.reason
+    FROM (SELECT unnest(@destroy_secret_ids::uuid[]) AS secret_id, unnest(@destroy_versions::bigint[]) AS version,
+                 unnest(@destroy_ats::timestamptz[]) AS at, unnest(@destroy_actors::text[]) AS actor,
+                 unnest(@destroy_reasons::text[]) AS reason) AS d
+    WHERE v.secret_id = d.secret_id AND v.version = d.version AND v.state = 'active'
+    RETURNING v.secret_id
+), added_per_secret AS (
+    SELECT secret_id, max(version) AS max_version, count(*) FILTER (WHERE state = 'active') AS live
+    FROM added GROUP BY secret_id
+), destroyed_per_secret AS (
+    SELECT secret_id, count(*) AS gone FROM destroyed GROUP BY secret_id
+)
 UPDATE secrets s
-SET current_version = COALESCE((SELECT max(v.version) FROM secret_versions v WHERE v.secret_id = s.id), 0),
-    version_count = (SELECT count(*) FROM secret_versions v WHERE v.secret_id = s.id AND v.state = 'active'),
+SET current_version = GREATEST(s.current_version, COALESCE(a.max_version, 0)),
+    version_count = s.version_count + COALESCE(a.live, 0) - COALESCE(g.gone, 0),
     updated_at = t.at, updated_by = t.actor
-FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@ats::timestamptz[]) AS at, unnest(@actors::text[]) AS actor) AS t
+FROM (SELECT unnest(@touched_ids::uuid[]) AS id, unnest(@touched_ats::timestamptz[]) AS at,
+             unnest(@touched_actors::text[]) AS actor) AS t
+LEFT JOIN added_per_secret a ON a.secret_id = t.id
+LEFT JOIN destroyed_per_secret g ON g.secret_id = t.id
 WHERE s.id = t.id;
 
 -- name: UpdateSecretMetadata :exec

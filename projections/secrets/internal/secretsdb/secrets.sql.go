@@ -11,29 +11,96 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const addSecretVersions = `-- name: AddSecretVersions :exec
-INSERT INTO secret_versions (secret_id, version, state, generated, created_at, created_by)
-SELECT unnest($1::uuid[]), unnest($2::bigint[]), 'active', unnest($3::boolean[]),
-       unnest($4::timestamptz[]), unnest($5::text[])
-ON CONFLICT (secret_id, version) DO NOTHING
+const applySecretVersions = `-- name: ApplySecretVersions :exec
+WITH added AS (
+    INSERT INTO secret_versions (secret_id, version, state, generated, created_at, created_by,
+                                 destroyed_at, destroyed_by, destroy_reason)
+    SELECT a.secret_id, a.version, CASE WHEN a.destroyed THEN 'destroyed' ELSE 'active' END, a.generated,
+           a.at, a.actor,
+           CASE WHEN a.destroyed THEN a.destroyed_at END,
+           CASE WHEN a.destroyed THEN a.destroyed_by END,
+           CASE WHEN a.destroyed THEN a.destroy_reason END
+    FROM (SELECT unnest($4::uuid[]) AS secret_id, unnest($5::bigint[]) AS version,
+                 unnest($6::boolean[]) AS generated, unnest($7::timestamptz[]) AS at,
+                 unnest($8::text[]) AS actor, unnest($9::boolean[]) AS destroyed,
+                 unnest($10::timestamptz[]) AS destroyed_at,
+                 unnest($11::text[]) AS destroyed_by,
+                 unnest($12::text[]) AS destroy_reason) AS a
+    ON CONFLICT (secret_id, version) DO NOTHING
+    RETURNING secret_id, version, state
+), destroyed AS (
+    UPDATE secret_versions v
+    SET state = 'destroyed', destroyed_at = d.at, destroyed_by = d.actor, destroy_reason = d.reason
+    FROM (SELECT unnest($13::uuid[]) AS secret_id, unnest($14::bigint[]) AS version,
+                 unnest($15::timestamptz[]) AS at, unnest($16::text[]) AS actor,
+                 unnest($17::text[]) AS reason) AS d
+    WHERE v.secret_id = d.secret_id AND v.version = d.version AND v.state = 'active'
+    RETURNING v.secret_id
+), added_per_secret AS (
+    SELECT secret_id, max(version) AS max_version, count(*) FILTER (WHERE state = 'active') AS live
+    FROM added GROUP BY secret_id
+), destroyed_per_secret AS (
+    SELECT secret_id, count(*) AS gone FROM destroyed GROUP BY secret_id
+)
+UPDATE secrets s
+SET current_version = GREATEST(s.current_version, COALESCE(a.max_version, 0)),
+    version_count = s.version_count + COALESCE(a.live, 0) - COALESCE(g.gone, 0),
+    updated_at = t.at, updated_by = t.actor
+FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::timestamptz[]) AS at,
+             unnest($3::text[]) AS actor) AS t
+LEFT JOIN added_per_secret a ON a.secret_id = t.id
+LEFT JOIN destroyed_per_secret g ON g.secret_id = t.id
+WHERE s.id = t.id
 `
 
-type AddSecretVersionsParams struct {
-	SecretIds []pgtype.UUID
-	Versions  []int64
-	Generated []bool
-	Ats       []pgtype.Timestamptz
-	Actors    []string
+type ApplySecretVersionsParams struct {
+	TouchedIds        []pgtype.UUID
+	TouchedAts        []pgtype.Timestamptz
+	TouchedActors     []string
+	AddSecretIds      []pgtype.UUID
+	AddVersions       []int64
+	AddGenerated      []bool
+	AddAts            []pgtype.Timestamptz
+	AddActors         []string
+	AddDestroyed      []bool
+	AddDestroyedAts   []pgtype.Timestamptz
+	AddDestroyedBys   []string
+	AddDestroyReasons []string
+	DestroySecretIds  []pgtype.UUID
+	DestroyVersions   []int64
+	DestroyAts        []pgtype.Timestamptz
+	DestroyActors     []string
+	DestroyReasons    []string
 }
 
-// A page's new versions in one statement (the projection batches per page).
-func (q *Queries) AddSecretVersions(ctx context.Context, db DBTX, arg AddSecretVersionsParams) error {
-	_, err := db.Exec(ctx, addSecretVersions,
-		arg.SecretIds,
-		arg.Versions,
-		arg.Generated,
-		arg.Ats,
-		arg.Actors,
+// A page's version events in one statement (projections/secrets
+// versions.go): insert the added versions, destroy the destroyed ones, and
+// move each touched secret's current version, live count and stamps by
+// what the two actually did (their RETURNING rows), so a replayed event
+// changes nothing twice. The sub-statements of one statement share a
+// snapshot and do not see each other's rows, so a version added and
+// destroyed in the same page is inserted destroyed; it is in the destroy
+// list as well, which finds it only if an earlier application of the page
+// had inserted it active.
+func (q *Queries) ApplySecretVersions(ctx context.Context, db DBTX, arg ApplySecretVersionsParams) error {
+	_, err := db.Exec(ctx, applySecretVersions,
+		arg.TouchedIds,
+		arg.TouchedAts,
+		arg.TouchedActors,
+		arg.AddSecretIds,
+		arg.AddVersions,
+		arg.AddGenerated,
+		arg.AddAts,
+		arg.AddActors,
+		arg.AddDestroyed,
+		arg.AddDestroyedAts,
+		arg.AddDestroyedBys,
+		arg.AddDestroyReasons,
+		arg.DestroySecretIds,
+		arg.DestroyVersions,
+		arg.DestroyAts,
+		arg.DestroyActors,
+		arg.DestroyReasons,
 	)
 	return err
 }
@@ -53,35 +120,6 @@ DELETE FROM secrets
 
 func (q *Queries) DeleteSecrets(ctx context.Context, db DBTX) error {
 	_, err := db.Exec(ctx, deleteSecrets)
-	return err
-}
-
-const destroySecretVersions = `-- name: DestroySecretVersions :exec
-UPDATE secret_versions v
-SET state = 'destroyed', destroyed_at = t.at, destroyed_by = t.actor, destroy_reason = t.reason
-FROM (SELECT unnest($1::uuid[]) AS secret_id, unnest($2::bigint[]) AS version,
-             unnest($3::timestamptz[]) AS at, unnest($4::text[]) AS actor, unnest($5::text[]) AS reason) AS t
-WHERE v.secret_id = t.secret_id AND v.version = t.version AND v.state = 'active'
-`
-
-type DestroySecretVersionsParams struct {
-	SecretIds []pgtype.UUID
-	Versions  []int64
-	Ats       []pgtype.Timestamptz
-	Actors    []string
-	Reasons   []string
-}
-
-// A page's destroyed versions in one statement; each (secret, version)
-// appears once, with the first destruction the log records.
-func (q *Queries) DestroySecretVersions(ctx context.Context, db DBTX, arg DestroySecretVersionsParams) error {
-	_, err := db.Exec(ctx, destroySecretVersions,
-		arg.SecretIds,
-		arg.Versions,
-		arg.Ats,
-		arg.Actors,
-		arg.Reasons,
-	)
 	return err
 }
 
@@ -296,28 +334,6 @@ func (q *Queries) MixedCaseSecretName(ctx context.Context, db DBTX, folded strin
 	var name string
 	err := row.Scan(&name)
 	return name, err
-}
-
-const refreshSecretsVersions = `-- name: RefreshSecretsVersions :exec
-UPDATE secrets s
-SET current_version = COALESCE((SELECT max(v.version) FROM secret_versions v WHERE v.secret_id = s.id), 0),
-    version_count = (SELECT count(*) FROM secret_versions v WHERE v.secret_id = s.id AND v.state = 'active'),
-    updated_at = t.at, updated_by = t.actor
-FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::timestamptz[]) AS at, unnest($3::text[]) AS actor) AS t
-WHERE s.id = t.id
-`
-
-type RefreshSecretsVersionsParams struct {
-	Ids    []pgtype.UUID
-	Ats    []pgtype.Timestamptz
-	Actors []string
-}
-
-// Recomputed from the versions table so replays cannot double count; each
-// id appears once, with the last event of the page that touched it.
-func (q *Queries) RefreshSecretsVersions(ctx context.Context, db DBTX, arg RefreshSecretsVersionsParams) error {
-	_, err := db.Exec(ctx, refreshSecretsVersions, arg.Ids, arg.Ats, arg.Actors)
-	return err
 }
 
 const setSecretState = `-- name: SetSecretState :exec
