@@ -112,6 +112,24 @@ func TestFlushIsOneStatementPerBatch(t *testing.T) {
 		require.Equal(t, reqs[i].wrapped, got)
 	}
 
+	// Reading them back: 50 refs, one asked twice and one never stored,
+	// in one SELECT, each caller with its own answer.
+	var gets []*getCall
+	for _, r := range append(append(refs, refs[7]), ref("never-stored", 1)) {
+		gets = append(gets, &getCall{ctx: ctx, in: r, done: make(chan struct{})})
+	}
+	require.Equal(t, int64(1), ts.statements(func() { ts.flushGets(ctx, gets) }))
+	for i, c := range gets[:50] {
+		require.NoError(t, c.err)
+		require.Equal(t, reqs[i].wrapped, c.out)
+	}
+	require.NoError(t, gets[50].err)
+	require.Equal(t, reqs[7].wrapped, gets[50].out)
+	gets[50].out.Ciphertext[0] ^= 0xff // a caller zeroing its copy touches no other's
+	require.Equal(t, reqs[7].wrapped, gets[7].out)
+	require.Equal(t, domain.ENOTFOUND, domain.ErrorCode(gets[51].err))
+	require.ErrorIs(t, gets[51].err, ErrDataKeyNotFound)
+
 	dels := deleteCalls(append(refs, ref("never-stored", 1))...)
 	require.Equal(t, int64(1), ts.statements(func() { ts.flushDeletes(ctx, dels) }))
 	for _, c := range dels[:50] {

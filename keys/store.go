@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -56,6 +55,7 @@ type Store struct {
 
 	puts    *batcher[putRequest, struct{}]
 	deletes *batcher[DataKeyRef, bool]
+	gets    *batcher[DataKeyRef, WrappedKey]
 }
 
 // NewStore returns a Store that wraps new data keys with provider.
@@ -63,6 +63,7 @@ func NewStore(pool *pgxpool.Pool, provider Provider, logger *slog.Logger) *Store
 	s := &Store{pool: pool, q: keysdb.New(), provider: provider, logger: logger}
 	s.puts = newBatcher(maxKeyBatch, keyBatchTimeout, s.flushPuts)
 	s.deletes = newBatcher(maxKeyBatch, keyBatchTimeout, s.flushDeletes)
+	s.gets = newBatcher(maxKeyBatch, keyBatchTimeout, s.flushGets)
 	return s
 }
 
@@ -113,16 +114,14 @@ func (s *Store) Put(ctx context.Context, ownerID string, version int64, w Wrappe
 	return nil
 }
 
-// Get returns the wrapped data key of an owner's version.
+// Get returns the wrapped data key of an owner's version. Concurrent calls
+// share a statement (every reveal reads a key).
 func (s *Store) Get(ctx context.Context, ownerID string, version int64) (WrappedKey, error) {
-	row, err := s.q.GetDataKey(ctx, s.pool, keysdb.GetDataKeyParams{OwnerID: ownerID, Version: version})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return WrappedKey{}, notFound(ownerID, version)
-	}
+	w, err := s.gets.do(ctx, DataKeyRef{OwnerID: ownerID, Version: version})
 	if err != nil {
 		return WrappedKey{}, dbError("read data key", err)
 	}
-	return WrappedKey{Provider: row.Provider, KeyID: row.KeyID, Ciphertext: row.Wrapped}, nil
+	return w, nil
 }
 
 // Delete destroys the data key of an owner's version: every ciphertext

@@ -47,17 +47,14 @@ ON CONFLICT (owner_id, version) DO NOTHING
 RETURNING owner_id, version;
 
 -- name: GetDataKeys :many
--- The stored keys of the batch's refs that were already there, to tell a
--- repeated Put (same key: no-op) from a conflicting one.
+-- The stored keys of a batch of refs: concurrent Gets (a reveal reads one
+-- per request) in one statement, and the refs of a Put batch that were
+-- already there, to tell a repeated Put (same key: no-op) from a
+-- conflicting one. A ref without a key has no row.
 SELECT d.owner_id, d.version, d.provider, d.key_id, d.wrapped
 FROM data_keys d
 JOIN (SELECT unnest(@owner_ids::text[]) AS owner_id, unnest(@versions::bigint[]) AS version) AS r
   ON d.owner_id = r.owner_id AND d.version = r.version;
-
--- name: GetDataKey :one
-SELECT owner_id, version, provider, key_id, wrapped, created_at, rewrapped_at
-FROM data_keys
-WHERE owner_id = $1 AND version = $2;
 
 -- name: DeleteDataKeys :many
 -- Group commit of concurrent Deletes; RETURNING names the keys that were

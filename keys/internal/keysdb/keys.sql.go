@@ -121,42 +121,6 @@ func (q *Queries) DeleteOwnerDataKeys(ctx context.Context, db DBTX, ownerID stri
 	return result.RowsAffected(), nil
 }
 
-const getDataKey = `-- name: GetDataKey :one
-SELECT owner_id, version, provider, key_id, wrapped, created_at, rewrapped_at
-FROM data_keys
-WHERE owner_id = $1 AND version = $2
-`
-
-type GetDataKeyParams struct {
-	OwnerID string
-	Version int64
-}
-
-type GetDataKeyRow struct {
-	OwnerID     string
-	Version     int64
-	Provider    string
-	KeyID       string
-	Wrapped     []byte
-	CreatedAt   pgtype.Timestamptz
-	RewrappedAt pgtype.Timestamptz
-}
-
-func (q *Queries) GetDataKey(ctx context.Context, db DBTX, arg GetDataKeyParams) (GetDataKeyRow, error) {
-	row := db.QueryRow(ctx, getDataKey, arg.OwnerID, arg.Version)
-	var i GetDataKeyRow
-	err := row.Scan(
-		&i.OwnerID,
-		&i.Version,
-		&i.Provider,
-		&i.KeyID,
-		&i.Wrapped,
-		&i.CreatedAt,
-		&i.RewrappedAt,
-	)
-	return i, err
-}
-
 const getDataKeys = `-- name: GetDataKeys :many
 SELECT d.owner_id, d.version, d.provider, d.key_id, d.wrapped
 FROM data_keys d
@@ -177,8 +141,10 @@ type GetDataKeysRow struct {
 	Wrapped  []byte
 }
 
-// The stored keys of the batch's refs that were already there, to tell a
-// repeated Put (same key: no-op) from a conflicting one.
+// The stored keys of a batch of refs: concurrent Gets (a reveal reads one
+// per request) in one statement, and the refs of a Put batch that were
+// already there, to tell a repeated Put (same key: no-op) from a
+// conflicting one. A ref without a key has no row.
 func (q *Queries) GetDataKeys(ctx context.Context, db DBTX, arg GetDataKeysParams) ([]GetDataKeysRow, error) {
 	rows, err := db.Query(ctx, getDataKeys, arg.OwnerIds, arg.Versions)
 	if err != nil {
