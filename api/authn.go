@@ -12,7 +12,9 @@ import (
 // for; *queries.Authenticator satisfies it. A revoked session, a disabled
 // user or a changed policy must show in the very next answer.
 type Authenticator interface {
-	Authenticate(ctx context.Context, bearerToken string) (domain.Principal, error)
+	// Authenticate decides on a bearer token for a request from clientIP
+	// (the client's address after trusted proxies).
+	Authenticate(ctx context.Context, bearerToken, clientIP string) (domain.Principal, error)
 }
 
 // maxAuthorizationHeader bounds what is handed to the JWT parser; the
@@ -57,7 +59,7 @@ func (s *Server) authenticate(r *http.Request) (domain.Principal, error) {
 	if err != nil {
 		return domain.Principal{}, err
 	}
-	p, err := s.authn.Authenticate(r.Context(), token)
+	p, err := s.authn.Authenticate(r.Context(), token, MetadataFrom(r.Context()).ClientIP)
 	if err != nil {
 		return domain.Principal{}, err
 	}

@@ -17,7 +17,7 @@ import (
 // asked.
 type refusingAuthenticator struct{ asked atomic.Int64 }
 
-func (a *refusingAuthenticator) Authenticate(context.Context, string) (domain.Principal, error) {
+func (a *refusingAuthenticator) Authenticate(context.Context, string, string) (domain.Principal, error) {
 	a.asked.Add(1)
 	return domain.Principal{}, domain.ErrInvalidToken()
 }

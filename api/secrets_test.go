@@ -83,7 +83,7 @@ func newSecretsAPI(t *testing.T, opts secretsAPIOptions) *secretsAPI {
 
 // Authenticate stands in for the identity read side: a bearer token names
 // a principal the test registered.
-func (a *secretsAPI) Authenticate(_ context.Context, token string) (domain.Principal, error) {
+func (a *secretsAPI) Authenticate(_ context.Context, token, _ string) (domain.Principal, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	p, known := a.users[token]

@@ -72,17 +72,20 @@ func addressAllowed(cidrs []string, clientIP string) bool {
 }
 
 // AcceptsToken reports whether a token naming secretID may act for the
-// account at now: the account is live and enabled, and a credential whose
-// current secret is secretID exists and has not expired. Rotating or
-// revoking the credential, or disabling or deleting the account, makes it
-// false from the next fold on.
-func (a *ServiceAccount) AcceptsToken(secretID string, now time.Time) bool {
+// account at now, for a request from clientIP: the account is live and
+// enabled, and a credential whose current secret is secretID exists, has
+// not expired, and allows the address (its networks bind every request
+// made with its tokens, not only the grant, so a token carried off the
+// allowed networks is refused there). Rotating or revoking the credential,
+// or disabling or deleting the account, makes it false from the next fold
+// on.
+func (a *ServiceAccount) AcceptsToken(secretID, clientIP string, now time.Time) bool {
 	if a.live() != nil || a.state.Disabled {
 		return false
 	}
 	for _, c := range a.state.Credentials {
 		if c.SecretID == secretID {
-			return c.ExpiresAt.IsZero() || now.Before(c.ExpiresAt)
+			return (c.ExpiresAt.IsZero() || now.Before(c.ExpiresAt)) && addressAllowed(c.AllowedCIDRs, clientIP)
 		}
 	}
 	return false

@@ -84,7 +84,23 @@ func TestServiceAccountCredentials(t *testing.T) {
 	require.Len(t, creds, 1)
 	require.Equal(t, []string{"10.0.0.0/8", "192.0.2.1/32", "198.51.100.9/32"}, creds[0].AllowedCIDRs)
 	require.Nil(t, creds[0].ExpiresAt)
-	require.True(t, a.AcceptsToken(secret.SecretID, saNow))
+	// The networks bind each request made with the credential's tokens.
+	for _, tc := range []struct {
+		ip   string
+		want bool
+	}{
+		{"192.0.2.1", true},
+		{"10.200.3.4", true},
+		{"::ffff:10.1.1.1", true},
+		{"198.51.100.9", true},
+		{"192.0.2.2", false},
+		{"203.0.113.5", false},
+		{"2001:db8::1", false},
+		{"", false},
+		{"not an address", false},
+	} {
+		require.Equal(t, tc.want, a.AcceptsToken(secret.SecretID, tc.ip, saNow), "request from %q", tc.ip)
+	}
 
 	current := secret.SecretID
 	grant := func(ip string, now time.Time) string {
@@ -104,23 +120,23 @@ func TestServiceAccountCredentials(t *testing.T) {
 	require.NoError(t, a.RotateCredential(credID, rotated, saNow))
 	a, events = commit(t, a, events)
 	current = rotated.SecretID
-	require.False(t, a.AcceptsToken(secret.SecretID, saNow))
-	require.True(t, a.AcceptsToken(rotated.SecretID, saNow))
+	require.False(t, a.AcceptsToken(secret.SecretID, "192.0.2.1", saNow))
+	require.True(t, a.AcceptsToken(rotated.SecretID, "192.0.2.1", saNow))
 	require.Equal(t, int64(2), a.KeyVersionOf(credID))
 
 	// Disabled: tokens stop, grants are refused with a reason.
 	require.NoError(t, a.SetDisabled(true))
 	a, events = commit(t, a, events)
-	require.False(t, a.AcceptsToken(rotated.SecretID, saNow))
+	require.False(t, a.AcceptsToken(rotated.SecretID, "192.0.2.1", saNow))
 	require.Equal(t, domain.ClientRefusedDisabled, grant("10.0.0.1", saNow))
 	require.NoError(t, a.SetDisabled(false))
 	a, events = commit(t, a, events)
-	require.True(t, a.AcceptsToken(rotated.SecretID, saNow))
+	require.True(t, a.AcceptsToken(rotated.SecretID, "192.0.2.1", saNow))
 
 	// Revoked: gone.
 	require.NoError(t, a.RevokeCredential(credID))
 	a, events = commit(t, a, events)
-	require.False(t, a.AcceptsToken(rotated.SecretID, saNow))
+	require.False(t, a.AcceptsToken(rotated.SecretID, "192.0.2.1", saNow))
 	_, _, err := a.CredentialForGrant(credID, "10.0.0.1", saNow)
 	require.Equal(t, domain.ENOTFOUND, domain.ErrorCode(err))
 	require.Equal(t, domain.ENOTFOUND, domain.ErrorCode(a.RevokeCredential(credID)))
@@ -139,8 +155,8 @@ func TestServiceAccountCredentialExpiry(t *testing.T) {
 		ID: credID, Name: "short", ClientID: strings.Repeat("0", 32), ExpiresAt: saNow.Add(time.Hour),
 	}, secret, saNow))
 	a, _ = commit(t, a, nil)
-	require.True(t, a.AcceptsToken(secret.SecretID, saNow.Add(59*time.Minute)))
-	require.False(t, a.AcceptsToken(secret.SecretID, saNow.Add(time.Hour)))
+	require.True(t, a.AcceptsToken(secret.SecretID, "192.0.2.1", saNow.Add(59*time.Minute)))
+	require.False(t, a.AcceptsToken(secret.SecretID, "192.0.2.1", saNow.Add(time.Hour)))
 	_, reason, err := a.CredentialForGrant(credID, "", saNow.Add(2*time.Hour))
 	require.NoError(t, err)
 	require.Equal(t, domain.ClientRefusedExpired, reason)

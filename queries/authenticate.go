@@ -48,10 +48,12 @@ func NewAuthenticator(svc *Service, tokens AccessTokens, view IdentityView) (*Au
 // reuse detection or expired: 401), the user (deleted or disabled: 401) and
 // the policies of the user's roles. A change therefore takes effect on
 // every replica for every request that starts after its event commits.
-func (a *Authenticator) Authenticate(ctx context.Context, bearerToken string) (domain.Principal, error) {
+// clientIP is the request's client address (after trusted proxies): a
+// service account's token is refused outside its credential's networks.
+func (a *Authenticator) Authenticate(ctx context.Context, bearerToken, clientIP string) (domain.Principal, error) {
 	claims, err := a.tokens.VerifyAccess(bearerToken)
 	if err != nil {
-		if p, handled, cerr := a.authenticateServiceAccount(ctx, bearerToken); handled {
+		if p, handled, cerr := a.authenticateServiceAccount(ctx, bearerToken, clientIP); handled {
 			return p, cerr
 		}
 		return domain.Principal{}, err

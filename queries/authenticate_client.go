@@ -22,10 +22,11 @@ type ClientTokens interface {
 // signature is decided on the log as of at least its head when the request
 // arrived (the identity view, or folded per request): the account (deleted
 // or disabled: 401), the credential whose current secret bought the token
-// (rotated, revoked or expired: 401) and the policies of the account's
+// (rotated, revoked or expired, or the request from outside its allowed
+// networks: 401) and the policies of the account's
 // roles, so a change is honoured by the very next request on every
 // replica.
-func (a *Authenticator) authenticateServiceAccount(ctx context.Context, bearerToken string) (p domain.Principal, handled bool, err error) {
+func (a *Authenticator) authenticateServiceAccount(ctx context.Context, bearerToken, clientIP string) (p domain.Principal, handled bool, err error) {
 	clients, ok := a.tokens.(ClientTokens)
 	if !ok {
 		return domain.Principal{}, false, nil
@@ -47,7 +48,7 @@ func (a *Authenticator) authenticateServiceAccount(ctx context.Context, bearerTo
 			if err != nil {
 				return err
 			}
-			if !ok || !acc.AcceptsToken(claims.SessionID, a.svc.opts.Now()) {
+			if !ok || !acc.AcceptsToken(claims.SessionID, clientIP, a.svc.opts.Now()) {
 				return domain.ErrInvalidToken()
 			}
 			policies, err := st.PoliciesFor(acc.RoleIDs())
@@ -66,7 +67,7 @@ func (a *Authenticator) authenticateServiceAccount(ctx context.Context, bearerTo
 	if err != nil {
 		return domain.Principal{}, true, domain.InvalidTokenUnlessInternal(err)
 	}
-	if !acc.AcceptsToken(claims.SessionID, a.svc.opts.Now()) {
+	if !acc.AcceptsToken(claims.SessionID, clientIP, a.svc.opts.Now()) {
 		return domain.Principal{}, true, domain.ErrInvalidToken()
 	}
 	policies, err := a.svc.fold.PoliciesFor(ctx, acc.RoleIDs(), 0)
