@@ -1,11 +1,7 @@
 package main
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -34,22 +30,9 @@ func TestClientTokenIsRefusedOutsideItsNetworks(t *testing.T) {
 
 	tokenFrom := func(cred issuedCredential, forwardedFor string) string {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, inst.baseURL+"/api/v1/auth/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
-		require.NoError(t, err)
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Forwarded-For", forwardedFor)
-		req.SetBasicAuth(url.QueryEscape(cred.ClientID), url.QueryEscape(cred.ClientSecret))
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		raw, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, resp.StatusCode, string(raw))
-		var out struct {
-			AccessToken string `json:"access_token"`
-		}
-		require.NoError(t, json.Unmarshal(raw, &out))
-		return out.AccessToken
+		resp, out := tokenRequest(t, inst.baseURL, cred, true, "client_credentials", "X-Forwarded-For", forwardedFor)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%v", out)
+		return out["access_token"].(string)
 	}
 	read := func(token, forwardedFor string) int {
 		t.Helper()

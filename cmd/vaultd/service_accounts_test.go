@@ -57,8 +57,8 @@ func newCredential(t *testing.T, c *client, accountID string, body map[string]an
 }
 
 // tokenRequest posts to the token endpoint: form-encoded with HTTP Basic,
-// or JSON with the credentials in the body.
-func tokenRequest(t *testing.T, base string, cred issuedCredential, basic bool, grant string) (*http.Response, map[string]any) {
+// or JSON with the credentials in the body; headers are name, value pairs.
+func tokenRequest(t *testing.T, base string, cred issuedCredential, basic bool, grant string, headers ...string) (*http.Response, map[string]any) {
 	t.Helper()
 	var req *http.Request
 	var err error
@@ -72,6 +72,9 @@ func tokenRequest(t *testing.T, base string, cred issuedCredential, basic bool, 
 		req, err = http.NewRequest(http.MethodPost, base+"/api/v1/auth/token", bytes.NewReader(b))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
