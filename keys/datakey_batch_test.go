@@ -290,6 +290,22 @@ func (h *held) batchSizes() []int {
 
 // While one statement is in flight, the next callers queue and all go in
 // the next statement: 1 + 50 Puts are two statements, and so are 1 + 50
+
+// leaderThenFollowers runs call(0) until the batcher holds its batch, then
+// calls 1..followers, which must queue behind it, then releases the batch
+// and waits for every call.
+func leaderThenFollowers(h *held, followers int, call func(i int)) {
+	var wg sync.WaitGroup
+	wg.Go(func() { call(0) })
+	<-h.started
+	for i := 1; i <= followers; i++ {
+		wg.Go(func() { call(i) })
+	}
+	h.waitQueued(1 + followers)
+	close(h.release)
+	wg.Wait()
+}
+
 // Deletes. Without batching they would be 51.
 func TestConcurrentCallsShareOneStatement(t *testing.T) {
 	t.Parallel()
@@ -299,27 +315,15 @@ func TestConcurrentCallsShareOneStatement(t *testing.T) {
 
 	t.Run("put", func(t *testing.T) {
 		h := hold(ts.puts)
-		var wg sync.WaitGroup
 		keys := make([]WrappedKey, followers+1)
 		for i := range keys {
 			keys[i] = ts.wrap(t, ref("owner", int64(i+1)))
 		}
 		errs := make([]error, followers+1)
 		n := ts.statements(func() {
-			put := func(i int) {
-				defer wg.Done()
+			leaderThenFollowers(h, followers, func(i int) {
 				errs[i] = ts.Put(ctx, "owner", int64(i+1), keys[i])
-			}
-			wg.Add(1)
-			go put(0)
-			<-h.started
-			for i := 1; i <= followers; i++ {
-				wg.Add(1)
-				go put(i)
-			}
-			h.waitQueued(1 + followers)
-			close(h.release)
-			wg.Wait()
+			})
 		})
 		require.Equal(t, int64(2), n)
 		require.Equal(t, []int{1, followers}, h.batchSizes())
@@ -333,7 +337,6 @@ func TestConcurrentCallsShareOneStatement(t *testing.T) {
 
 	t.Run("delete", func(t *testing.T) {
 		h := hold(ts.deletes)
-		var wg sync.WaitGroup
 		existed := make([]bool, followers+1)
 		errs := make([]error, followers+1)
 		// Versions 1..51 are stored; followers 26..50 repeat 1..25.
@@ -344,20 +347,9 @@ func TestConcurrentCallsShareOneStatement(t *testing.T) {
 			return int64(i + 1)
 		}
 		n := ts.statements(func() {
-			del := func(i int) {
-				defer wg.Done()
+			leaderThenFollowers(h, followers, func(i int) {
 				existed[i], errs[i] = ts.Delete(ctx, "owner", version(i))
-			}
-			wg.Add(1)
-			go del(0)
-			<-h.started
-			for i := 1; i <= followers; i++ {
-				wg.Add(1)
-				go del(i)
-			}
-			h.waitQueued(1 + followers)
-			close(h.release)
-			wg.Wait()
+			})
 		})
 		require.Equal(t, int64(2), n)
 		require.Equal(t, []int{1, followers}, h.batchSizes())
