@@ -71,6 +71,19 @@ type deadLog struct {
 	appends []domain.StreamAppend
 }
 
+// waitAppends waits until n dead letters were appended: between attempts a
+// retried message waits out its backoff neither pending nor unacknowledged
+// on the consumer, so the consumer's counters alone can look settled before
+// the last attempt was made.
+func (l *deadLog) waitAppends(t *testing.T, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.appends) >= n
+	}, 60*time.Second, 20*time.Millisecond)
+}
+
 func (l *deadLog) AppendStreams(_ context.Context, appends ...domain.StreamAppend) (domain.AppendResult, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -259,6 +272,7 @@ func TestConsumerRetriesThenDeadLetters(t *testing.T) {
 			t.Errorf("consumer: %v", err)
 		}
 	}()
+	log.waitAppends(t, 1)
 	settled(t, e)
 	require.Empty(t, srv.Mails())
 	log.mu.Lock()
@@ -275,6 +289,7 @@ func TestConsumerRetriesThenDeadLetters(t *testing.T) {
 	// Permanent: one attempt.
 	srv.FailNext(1, 550)
 	publish(t, e.natsURL, e.prefix, envs[1:])
+	log.waitAppends(t, 2)
 	settled(t, e)
 	log.mu.Lock()
 	require.Len(t, log.appends, 2)
