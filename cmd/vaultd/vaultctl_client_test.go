@@ -109,6 +109,56 @@ func TestVaultctlAsAClient(t *testing.T) {
 	_, _, code = c.run("", "authz", "check", "--user", "carol", "--action", "reveal", "--resource", "secrets/app/x")
 	require.Equal(t, vaultcli.ExitForbidden, code)
 
+	// Updates change what their flags name and nothing else.
+	_, _, code = c.run("", "authz", "check", "--user", "carol", "--action", "read", "--resource", "secrets/shared/x")
+	require.Equal(t, vaultcli.ExitForbidden, code)
+	c.ok("", "policies", "update", "app-reader", "--allow", "read,list:secrets/app/**", "--allow", "read:secrets/shared/*", "--description", "app secrets")
+	c.ok("", "authz", "check", "--user", "carol", "--action", "read", "--resource", "secrets/shared/x")
+	var pol struct {
+		Description string `json:"description"`
+		Statements  []struct {
+			Actions []string `json:"actions"`
+		} `json:"statements"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(c.ok("", "policies", "get", "app-reader", "-o", "json")), &pol))
+	require.Equal(t, "app secrets", pol.Description)
+	require.Len(t, pol.Statements, 2)
+	require.ElementsMatch(t, []string{"read", "list"}, pol.Statements[0].Actions)
+	c.ok("", "roles", "update", "app-reader", "--description", "reads app secrets")
+	var role struct {
+		Description string   `json:"description"`
+		Policies    []string `json:"policies"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(c.ok("", "roles", "get", "app-reader", "-o", "json")), &role))
+	require.Equal(t, "reads app secrets", role.Description)
+	require.Len(t, role.Policies, 1, "a description change keeps the policies")
+	c.ok("", "users", "update", "carol", "--role", "")
+	_, _, code = c.run("", "authz", "check", "--user", "carol", "--action", "read", "--resource", "secrets/app/x")
+	require.Equal(t, vaultcli.ExitForbidden, code, "carol's roles were removed")
+	c.ok("", "users", "update", "carol", "--role", "app-reader", "--email", "carol@example.com")
+	var carolJSON struct {
+		Email    string   `json:"email"`
+		Roles    []string `json:"roles"`
+		Disabled bool     `json:"disabled"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(c.ok("", "users", "get", "carol", "-o", "json")), &carolJSON))
+	require.Equal(t, "carol@example.com", carolJSON.Email)
+	require.Len(t, carolJSON.Roles, 1)
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"users", "update", "carol"}, vaultcli.ExitUsage},
+		{[]string{"users", "update", "carol", "--disable", "--enable"}, vaultcli.ExitUsage},
+		{[]string{"roles", "update", "app-reader"}, vaultcli.ExitUsage},
+		{[]string{"policies", "update", "app-reader", "--allow", "no-colon"}, vaultcli.ExitUsage},
+		{[]string{"users", "update", "nobody", "--enable"}, vaultcli.ExitNotFound},
+		{[]string{"roles", "update", "app-reader", "--policy", "no-such-policy"}, vaultcli.ExitNotFound},
+	} {
+		_, errOut, code := c.run("", tc.args...)
+		require.Equal(t, tc.code, code, "vaultctl %s: %s", strings.Join(tc.args, " "), errOut)
+	}
+
 	// Exit codes.
 	for _, tc := range []struct {
 		args []string

@@ -2,10 +2,7 @@ package vaultcli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -225,7 +222,7 @@ func usersCmd(e *Env) *cobra.Command {
 	create.Flags().StringVar(&in.Email, "email", "", "e-mail address")
 	create.Flags().StringSliceVar(&roles, "role", nil, "a role name or id (repeat)")
 	create.Flags().StringVar(&passwordFile, "password-file", "", "read the password from a file")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, updateUserCmd(e, &f, k))
 	return cmd
 }
 
@@ -253,13 +250,9 @@ func rolesCmd(e *Env) *cobra.Command {
 	create := &cobra.Command{
 		Use: "create NAME", Short: "Create a role holding policies", Args: exactArgs(1, "the role's name"),
 		RunE: e.apiCommand(&f, func(ctx context.Context, c *vaultclient.Client, asJSON bool, args []string) error {
-			ids := make([]string, 0, len(policies))
-			for _, p := range policies {
-				pol, err := findPolicy(ctx, c, p)
-				if err != nil {
-					return err
-				}
-				ids = append(ids, pol.ID)
+			ids, err := policyIDs(ctx, c, policies)
+			if err != nil {
+				return err
 			}
 			r, _, err := c.CreateRole(ctx, vaultclient.RoleInput{Name: &args[0], Description: &description, Policies: &ids})
 			if err != nil {
@@ -270,7 +263,7 @@ func rolesCmd(e *Env) *cobra.Command {
 	}
 	create.Flags().StringVar(&description, "description", "", "what the role is for")
 	create.Flags().StringSliceVar(&policies, "policy", nil, "a policy name or id (repeat)")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, updateRoleCmd(e, &f, k))
 	return cmd
 }
 
@@ -306,22 +299,9 @@ func policiesCmd(e *Env) *cobra.Command {
 			"  vaultctl policies create app-prod --file statements.json",
 		Args: exactArgs(1, "the policy's name"),
 		RunE: e.apiCommand(&f, func(ctx context.Context, c *vaultclient.Client, asJSON bool, args []string) error {
-			var st []vaultclient.Statement
-			if file != "" {
-				data, err := os.ReadFile(filepath.Clean(file))
-				if err != nil {
-					return Usage(err)
-				}
-				if err := json.Unmarshal(data, &st); err != nil {
-					return usagef("%s: a JSON array of statements: %v", file, err)
-				}
-			}
-			for _, a := range allows {
-				actions, resource, ok := strings.Cut(a, ":")
-				if !ok {
-					return usagef("--allow %q: want ACTIONS:RESOURCE", a)
-				}
-				st = append(st, vaultclient.Statement{Effect: domain.EffectAllow, Actions: strings.Split(actions, ","), Resources: []string{resource}})
+			st, err := statementsFrom(file, allows)
+			if err != nil {
+				return err
 			}
 			p, _, err := c.CreatePolicy(ctx, vaultclient.PolicyInput{Name: &args[0], Description: &description, Statements: &st})
 			if err != nil {
@@ -333,7 +313,7 @@ func policiesCmd(e *Env) *cobra.Command {
 	create.Flags().StringVar(&description, "description", "", "what the policy is for")
 	create.Flags().StringArrayVar(&allows, "allow", nil, "an allow statement ACTIONS:RESOURCE, such as reveal,list:secrets/app/** (repeat)")
 	create.Flags().StringVar(&file, "file", "", "a JSON file of statements")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, updatePolicyCmd(e, &f, k))
 	return cmd
 }
 
