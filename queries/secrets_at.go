@@ -28,7 +28,9 @@ func (q *Secrets) getAt(ctx context.Context, caller domain.Caller, id string, at
 	if err != nil {
 		return domain.SecretSummary{}, err
 	}
-	return q.summary(ctx, sec)
+	// The aggregate carries the stamps the projection records, so the past
+	// costs no read beyond the fold and shows exactly what the present shows.
+	return sec.Agg.Summary(), nil
 }
 
 // versionsAt lists a secret's versions as they were at the instant. Unlike
@@ -67,11 +69,7 @@ func (q *Secrets) listAt(ctx context.Context, caller domain.Caller, in SecretLis
 			!q.svc.access.Allowed(caller, domain.ActionList, domain.SecretResource(s.Name())):
 			return false, nil
 		}
-		summary, err := q.summary(ctx, sec)
-		if err != nil {
-			return false, err
-		}
-		page.Items = append(page.Items, summary)
+		page.Items = append(page.Items, sec.Agg.Summary())
 		return true, nil
 	})
 	if err != nil {
@@ -103,21 +101,6 @@ func (q *Secrets) authorizedAt(ctx context.Context, caller domain.Caller, id str
 		return secretAt{}, err
 	}
 	return sec, nil
-}
-
-// summary is the read model's row rebuilt from the fold: the aggregate
-// carries the stamps the projection records (domain.Secret.Summary), so
-// the past costs no read beyond the fold and shows exactly what the
-// present shows.
-func (q *Secrets) summary(_ context.Context, sec secretAt) (domain.SecretSummary, error) {
-	return sec.Agg.Summary(), nil
-}
-
-func secretState(sec *domain.Secret) string {
-	if sec.Deleted() {
-		return domain.SecretStateDeleted
-	}
-	return domain.SecretStateActive
 }
 
 // versionEvent is the part of SecretVersionAdded and SecretVersionDestroyed
@@ -199,14 +182,11 @@ type secretMeta struct {
 }
 
 func metaOf(sec *domain.Secret) secretMeta {
-	m := secretMeta{
-		exists: true, name: sec.Name(), description: sec.Description(), tags: sec.Tags(),
-		state: secretState(sec), current: sec.CurrentVersion(),
+	row := sec.Summary()
+	return secretMeta{
+		exists: true, name: row.Name, description: row.Description, tags: row.Tags,
+		state: row.State, current: row.CurrentVersion,
 	}
-	if m.tags == nil {
-		m.tags = []string{}
-	}
-	return m
 }
 
 // versionState is a version's state in a folded secret ("" before it was
