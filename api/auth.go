@@ -126,25 +126,11 @@ func (h identityHandlers) logout(w http.ResponseWriter, r *http.Request, caller 
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// identityWritten answers a write with its body: 200/201 once the identity
-// read model shows it, 202 when the bounded wait ran out (the client then
-// passes X-Vault-Position as X-Vault-Min-Position).
+// identityWritten answers a write with its body and the position it wrote
+// (see writeSecretResult).
 func identityWritten(w http.ResponseWriter, ok int, written commands.Written, body any) {
 	setPosition(w, written.Position)
-	if written.Pending {
-		ok = http.StatusAccepted
-	}
 	writeJSON(w, ok, body)
-}
-
-// identityDeleted answers a delete: 204, or 202 while the read model lags.
-func identityDeleted(w http.ResponseWriter, written commands.Written) {
-	setPosition(w, written.Position)
-	if written.Pending {
-		writeJSON(w, http.StatusAccepted, map[string]any{"position": written.Position, "status": "pending"})
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // identityListInput reads a listing's name prefix, limit and cursor; the

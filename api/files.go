@@ -72,9 +72,6 @@ func setFileETag(w http.ResponseWriter, version int64) {
 func writeFileResult(w http.ResponseWriter, ok int, res commands.FileResult) {
 	setPosition(w, res.Written.Position)
 	setFileETag(w, res.File.CurrentVersion)
-	if res.Written.Pending {
-		ok = http.StatusAccepted
-	}
 	writeJSON(w, ok, res.File)
 }
 

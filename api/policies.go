@@ -96,5 +96,5 @@ func (h identityHandlers) deletePolicy(w http.ResponseWriter, r *http.Request, c
 		h.writeError(w, r, err)
 		return
 	}
-	identityDeleted(w, written)
+	writeWritten(w, written)
 }

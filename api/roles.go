@@ -86,5 +86,5 @@ func (h identityHandlers) deleteRole(w http.ResponseWriter, r *http.Request, cal
 		h.writeError(w, r, err)
 		return
 	}
-	identityDeleted(w, written)
+	writeWritten(w, written)
 }

@@ -103,24 +103,18 @@ func setSecretETag(w http.ResponseWriter, sec domain.SecretSummary) {
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(sec.CurrentVersion, 10)))
 }
 
-// writeSecretResult answers a write: ok once the read model shows it, 202
-// when the bounded wait ran out (the client then passes X-Vault-Position
-// as X-Vault-Min-Position).
+// writeSecretResult answers a write as soon as its events are in the log,
+// with the position it wrote (X-Vault-Position): every later read waits
+// for its read model itself, on whichever replica it lands.
 func writeSecretResult(w http.ResponseWriter, ok int, res commands.SecretResult) {
 	setPosition(w, res.Written.Position)
 	setSecretETag(w, res.Secret)
-	if res.Written.Pending {
-		ok = http.StatusAccepted
-	}
 	writeJSON(w, ok, masked(res.Secret))
 }
 
+// writeWritten answers a write that has no body: 204 and its position.
 func writeWritten(w http.ResponseWriter, written commands.Written) {
 	setPosition(w, written.Position)
-	if written.Pending {
-		writeJSON(w, http.StatusAccepted, pendingJSON{Position: written.Position, Status: "pending"})
-		return
-	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -154,7 +154,7 @@ func (h serviceAccountHandlers) delete(w http.ResponseWriter, r *http.Request, c
 		h.writeError(w, r, err)
 		return
 	}
-	identityDeleted(w, written)
+	writeWritten(w, written)
 }
 
 func (h serviceAccountHandlers) createCredential(w http.ResponseWriter, r *http.Request, caller domain.Caller) {

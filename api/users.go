@@ -103,5 +103,5 @@ func (h identityHandlers) deleteUser(w http.ResponseWriter, r *http.Request, cal
 		h.writeError(w, r, err)
 		return
 	}
-	identityDeleted(w, written)
+	writeWritten(w, written)
 }

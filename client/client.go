@@ -224,17 +224,16 @@ func (c *Client) call(ctx context.Context, req request, out any) (*response, err
 	return resp, nil
 }
 
-// Written is where a write landed in the vault's log. Pending says the
-// vault's read models had not applied it when it answered (202): pass
-// Position as At.MinPosition to read it back.
+// Written is where a write landed in the vault's log. Every read sent
+// after the write's answer sees it; Position is for a client that passes
+// it on explicitly (At.MinPosition), to another process for example.
 type Written struct {
 	Position int64
-	Pending  bool
 }
 
 func written(resp *response) Written {
 	pos, _ := strconv.ParseInt(resp.header.Get("X-Vault-Position"), 10, 64)
-	return Written{Position: pos, Pending: resp.status == http.StatusAccepted}
+	return Written{Position: pos}
 }
 
 // At selects the state a read shows: the present (zero), the present once

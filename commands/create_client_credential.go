@@ -59,7 +59,7 @@ func (id *Identity) CreateClientCredential(ctx context.Context, caller domain.Ca
 			return IssuedCredential{}, Written{}, err
 		}
 		md := caller.Metadata()
-		w, err := id.svc.appendAndWait(ctx, serviceAccountReadModels(), a.StreamAppend(md), domain.NewClientIDAssignment(clientID, a.ID(), credentialID, md))
+		w, err := id.svc.appendEvents(ctx, a.StreamAppend(md), domain.NewClientIDAssignment(clientID, a.ID(), credentialID, md))
 		if domain.ErrorCode(err) == domain.ECONFLICT && attempt < identityRetries {
 			continue // the key version is adopted again or superseded
 		}

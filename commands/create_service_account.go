@@ -52,7 +52,7 @@ func (id *Identity) CreateServiceAccount(ctx context.Context, caller domain.Call
 		return ServiceAccountView{}, Written{}, err
 	}
 	md := caller.Metadata()
-	w, err := id.svc.appendAndWait(ctx, serviceAccountReadModels(), res.StreamAppend(md), a.StreamAppend(md))
+	w, err := id.svc.appendEvents(ctx, res.StreamAppend(md), a.StreamAppend(md))
 	if err != nil {
 		return ServiceAccountView{}, Written{}, nameTaken(err, "service account", name)
 	}

@@ -30,7 +30,7 @@ func (id *Identity) DeleteServiceAccount(ctx context.Context, caller domain.Call
 		return Written{}, err
 	}
 	md := caller.Metadata()
-	w, err := id.svc.appendAndWait(ctx, serviceAccountReadModels(), a.StreamAppend(md), res.StreamAppend(md))
+	w, err := id.svc.appendEvents(ctx, a.StreamAppend(md), res.StreamAppend(md))
 	if err != nil {
 		return Written{}, err
 	}

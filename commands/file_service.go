@@ -106,16 +106,12 @@ func contentRef(id string, version int64) seal.Ref {
 	return seal.Ref{Purpose: seal.FileContent, OwnerID: id, Version: version}
 }
 
-// fileReadModels are what a file write waits for: the stream catalog, from
-// which file listings are read.
-var fileReadModels = []string{domain.ReadModelStreams}
-
 func (s *Files) write(ctx context.Context, caller domain.Caller, f loadedFile, extra ...domain.StreamAppend) (Written, error) {
 	if len(f.Changes()) == 0 && len(extra) == 0 {
 		return Written{Position: f.position}, nil
 	}
 	appends := append([]domain.StreamAppend{f.StreamAppend(caller.Metadata())}, extra...)
-	w, err := s.svc.appendAndWait(ctx, fileReadModels, appends...)
+	w, err := s.svc.appendEvents(ctx, appends...)
 	if err != nil {
 		return Written{}, err
 	}

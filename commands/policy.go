@@ -55,7 +55,7 @@ func (id *Identity) CreatePolicy(ctx context.Context, caller domain.Caller, in P
 		return PolicyView{}, Written{}, err
 	}
 	md := caller.Metadata()
-	w, err := id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, res.StreamAppend(md), p.StreamAppend(md))
+	w, err := id.svc.appendEvents(ctx, res.StreamAppend(md), p.StreamAppend(md))
 	if err != nil {
 		return PolicyView{}, Written{}, nameTaken(err, "policy", name)
 	}
@@ -116,7 +116,7 @@ func (id *Identity) UpdatePolicy(ctx context.Context, caller domain.Caller, poli
 		}
 		appends = append(appends, stamp(md, swap)...)
 	}
-	w, err := id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, appends...)
+	w, err := id.svc.appendEvents(ctx, appends...)
 	if err != nil {
 		return PolicyView{}, Written{}, nameTaken(err, "policy", name)
 	}
@@ -153,5 +153,5 @@ func (id *Identity) DeletePolicy(ctx context.Context, caller domain.Caller, poli
 		return Written{}, err
 	}
 	md := caller.Metadata()
-	return id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, p.StreamAppend(md), res.StreamAppend(md))
+	return id.svc.appendEvents(ctx, p.StreamAppend(md), res.StreamAppend(md))
 }

@@ -42,7 +42,7 @@ func (id *Identity) ResetPassword(ctx context.Context, caller domain.Caller, tok
 	}
 	md := selfMetadata(caller, u)
 	appends := append([]domain.StreamAppend{u.StreamAppend(md)}, stamp(md, revocations)...)
-	w, err := id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, appends...)
+	w, err := id.svc.appendEvents(ctx, appends...)
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ECONFLICT {
 			return Written{}, domain.WrapError(domain.ECONFLICT, "the account changed meanwhile; ask for a new link if this one no longer works", err)

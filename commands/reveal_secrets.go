@@ -165,6 +165,9 @@ func (s *Secrets) prefixTargets(ctx context.Context, caller domain.Caller, rawPr
 		refused []RevealRefusal
 		after   string
 	)
+	if err := s.svc.awaitReadModel(ctx, caller, domain.ReadModelSecrets); err != nil {
+		return nil, nil, err
+	}
 	const pageSize = domain.SecretListMaxLimit
 	for {
 		rows, err := s.deps.ReadModel.List(ctx, domain.SecretFilter{Prefix: prefix, After: after, Limit: pageSize})

@@ -26,7 +26,7 @@ func (id *Identity) RevokeClientCredential(ctx context.Context, caller domain.Ca
 		if err := a.RevokeCredential(credentialID); err != nil {
 			return Written{}, err
 		}
-		w, err := id.svc.appendAndWait(ctx, serviceAccountReadModels(), a.StreamAppend(caller.Metadata()))
+		w, err := id.svc.appendEvents(ctx, a.StreamAppend(caller.Metadata()))
 		if domain.ErrorCode(err) == domain.ECONFLICT && attempt < identityRetries {
 			continue
 		}

@@ -67,7 +67,7 @@ func (id *Identity) CreateRole(ctx context.Context, caller domain.Caller, in Rol
 		return RoleView{}, Written{}, err
 	}
 	md := caller.Metadata()
-	w, err := id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, res.StreamAppend(md), r.StreamAppend(md))
+	w, err := id.svc.appendEvents(ctx, res.StreamAppend(md), r.StreamAppend(md))
 	if err != nil {
 		return RoleView{}, Written{}, nameTaken(err, "role", name)
 	}
@@ -136,7 +136,7 @@ func (id *Identity) UpdateRole(ctx context.Context, caller domain.Caller, roleID
 		}
 		appends = append(appends, stamp(md, swap)...)
 	}
-	w, err := id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, appends...)
+	w, err := id.svc.appendEvents(ctx, appends...)
 	if err != nil {
 		return RoleView{}, Written{}, nameTaken(err, "role", name)
 	}
@@ -175,7 +175,7 @@ func (id *Identity) DeleteRole(ctx context.Context, caller domain.Caller, roleID
 		return Written{}, err
 	}
 	md := caller.Metadata()
-	return id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, r.StreamAppend(md), res.StreamAppend(md))
+	return id.svc.appendEvents(ctx, r.StreamAppend(md), res.StreamAppend(md))
 }
 
 // swapReservations releases oldStream and claims newStream for owner, as

@@ -30,7 +30,7 @@ func (id *Identity) RotateClientCredential(ctx context.Context, caller domain.Ca
 		if err := a.RotateCredential(credentialID, sealed, id.now()); err != nil {
 			return IssuedCredential{}, Written{}, err
 		}
-		w, err := id.svc.appendAndWait(ctx, serviceAccountReadModels(), a.StreamAppend(caller.Metadata()))
+		w, err := id.svc.appendEvents(ctx, a.StreamAppend(caller.Metadata()))
 		if domain.ErrorCode(err) == domain.ECONFLICT && attempt < identityRetries {
 			continue
 		}

@@ -91,7 +91,6 @@ func (e *secretEnv) create(t *testing.T, name, value string, tags ...string) dom
 		Name: name, Value: []byte(value), Tags: tags,
 	})
 	require.NoError(t, err)
-	require.False(t, res.Written.Pending)
 	return res.Secret
 }
 

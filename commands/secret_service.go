@@ -120,35 +120,12 @@ func valueRef(id string, version int64) seal.Ref {
 // (see result); when the log did not say (an append already stored), it
 // is dropped from the cache and the answer is read back.
 func (s *Secrets) write(ctx context.Context, caller domain.Caller, sec loadedSecret, extra ...domain.StreamAppend) (Written, error) {
-	return s.writeWhile(ctx, caller, sec, nil, extra...)
-}
-
-// writeRetaining is write for a change that destroyed versions beyond the
-// retention count (a rotation, a rollback): once the append has recorded
-// their destruction, their data keys are deleted while the read model
-// catches up (two different commits, so the answer waits for the slower,
-// not for both in turn), and both are done before it answers. A failed
-// delete is logged, never the write's failure: the versions are destroyed
-// in the log and never revealed, and destroying them again removes the
-// leftover keys.
-func (s *Secrets) writeRetaining(ctx context.Context, caller domain.Caller, sec loadedSecret, destroyed []int64) (Written, error) {
-	if len(destroyed) == 0 {
-		return s.write(ctx, caller, sec)
-	}
-	return s.writeWhile(ctx, caller, sec, func() {
-		if err := s.shred(ctx, sec.ID(), destroyed); err != nil {
-			s.svc.logger.ErrorContext(ctx, "retention could not delete data keys", "secret_id", sec.ID(), "error", err)
-		}
-	})
-}
-
-func (s *Secrets) writeWhile(ctx context.Context, caller domain.Caller, sec loadedSecret, meanwhile func(), extra ...domain.StreamAppend) (Written, error) {
 	if len(sec.Changes()) == 0 && len(extra) == 0 {
 		return Written{Position: sec.position}, nil
 	}
 	md := caller.Metadata()
 	appends := append([]domain.StreamAppend{sec.StreamAppend(md)}, extra...)
-	w, err := s.svc.appendAndWaitWhile(ctx, []string{domain.ReadModelSecrets}, meanwhile, appends...)
+	w, err := s.svc.appendEvents(ctx, appends...)
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ECONFLICT {
 			s.svc.cache.Forget(sec.StreamID())
@@ -165,15 +142,41 @@ func (s *Secrets) writeWhile(ctx context.Context, caller domain.Caller, sec load
 	return w, nil
 }
 
+// writeRetaining is write for a change that destroyed versions beyond the
+// retention count (a rotation, a rollback): once the append has recorded
+// their destruction, their data keys are deleted before it answers. A
+// failed delete is logged, never the write's failure: the versions are
+// destroyed in the log and never revealed, and destroying them again
+// removes the leftover keys.
+func (s *Secrets) writeRetaining(ctx context.Context, caller domain.Caller, sec loadedSecret, destroyed []int64) (Written, error) {
+	if len(destroyed) == 0 {
+		return s.write(ctx, caller, sec)
+	}
+	w, err := s.write(ctx, caller, sec)
+	if err != nil {
+		return Written{}, err
+	}
+	if err := s.shred(ctx, sec.ID(), destroyed); err != nil {
+		s.svc.logger.ErrorContext(ctx, "retention could not delete data keys", "secret_id", sec.ID(), "error", err)
+	}
+	return w, nil
+}
+
 // result answers a secret write with the row the read model shows once
 // it applied the write, built from the aggregate (domain.Secret.Summary)
 // without reading it back: the aggregate was just proven current by the
 // append, and its stamps are the log's. Only when the append wrote
-// nothing new is the row read (the stamps of an append already stored
-// are not known here); a read model that has not caught up (202) then
-// answers with the aggregate.
+// nothing new is the row read, once the read model has applied the
+// position (the stamps of an append already stored are not known here);
+// when it does not within the bound, the aggregate answers.
 func (s *Secrets) result(ctx context.Context, sec *domain.Secret, w Written) (SecretResult, error) {
-	if !w.RecordedAt.IsZero() || w.Pending {
+	if !w.RecordedAt.IsZero() || s.svc.waiter == nil {
+		return SecretResult{Secret: sec.Summary(), Written: w}, nil
+	}
+	if err := s.svc.waiter.WaitFor(ctx, w.Position, s.svc.opts.ReadYourWritesTimeout, domain.ReadModelSecrets); err != nil {
+		if domain.ErrorCode(err) != domain.EUNAVAILABLE {
+			return SecretResult{}, err
+		}
 		return SecretResult{Secret: sec.Summary(), Written: w}, nil
 	}
 	row, err := s.deps.ReadModel.Get(ctx, sec.ID())

@@ -24,6 +24,7 @@ import (
 type EventLog interface {
 	access.Log
 	fold.Log
+	fold.HeadReader
 }
 
 // ReadModelWaiter blocks until named projections have applied a position.
@@ -32,12 +33,13 @@ type ReadModelWaiter interface {
 }
 
 // Written is what every successful command returns besides its own result:
-// the last position it appended and whether the read models serving the
-// resource have applied it (Pending: the bounded wait ran out, the client
-// should pass Position as X-Vault-Min-Position).
+// the last position it appended. A command answers as soon as its events
+// are in the log; reads wait for their read model themselves (see
+// fold.ReadPosition), so a query sent after a 2xx sees the write on every
+// replica. Position is for clients that want to say so explicitly
+// (X-Vault-Min-Position).
 type Written struct {
 	Position int64
-	Pending  bool
 	// RecordedAt is when the log stamped the events written (zero when
 	// the append wrote none: nothing changed, or it was already stored).
 	RecordedAt time.Time
@@ -48,8 +50,9 @@ type Options struct {
 	// Snapshots, when set, lets long streams load from their newest
 	// snapshot plus the events after it.
 	Snapshots fold.SnapshotStore
-	// ReadYourWritesTimeout bounds how long a command waits for its read
-	// models before answering "accepted, pending".
+	// ReadYourWritesTimeout bounds how long a command that reads a read
+	// model (a batch reveal by prefix) waits for it to apply what committed
+	// before the request began.
 	ReadYourWritesTimeout time.Duration
 	// CachedAggregates bounds the aggregates the handlers keep between
 	// commands (0: defaultCachedAggregates, negative: none). A cached one
@@ -94,38 +97,27 @@ func NewService(log EventLog, waiter ReadModelWaiter, logger *slog.Logger, opts 
 	}
 }
 
-// appendAndWait appends atomically and then waits, bounded, until the named
-// read models have applied the write, so a query sent after a 2xx sees it.
-func (s *Service) appendAndWait(ctx context.Context, readModels []string, appends ...domain.StreamAppend) (Written, error) {
-	return s.appendAndWaitWhile(ctx, readModels, nil, appends...)
-}
-
-// appendAndWaitWhile is appendAndWait that runs meanwhile (when not nil)
-// once the append has committed, beside the wait for the read models, and
-// returns when both are done: work that must follow the append but that
-// the answer need not wait for twice.
-func (s *Service) appendAndWaitWhile(ctx context.Context, readModels []string, meanwhile func(), appends ...domain.StreamAppend) (Written, error) {
+// appendEvents appends atomically. It does not wait for the read models:
+// every read of one waits until it has applied what committed before the
+// read began (awaitReadModel, and the same rule in package queries).
+func (s *Service) appendEvents(ctx context.Context, appends ...domain.StreamAppend) (Written, error) {
 	res, err := s.log.AppendStreams(ctx, appends...)
 	if err != nil {
 		return Written{}, err
 	}
-	if meanwhile != nil {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			meanwhile()
-		}()
-		defer func() { <-done }()
+	return Written{Position: res.LastPosition, RecordedAt: res.RecordedAt}, nil
+}
+
+// awaitReadModel waits, bounded, until the read model has applied every
+// write committed before the caller's request began (fold.ReadPosition),
+// for a command that reads a read model.
+func (s *Service) awaitReadModel(ctx context.Context, caller domain.Caller, readModel string) error {
+	if s.waiter == nil {
+		return nil
 	}
-	w := Written{Position: res.LastPosition, RecordedAt: res.RecordedAt}
-	if len(readModels) == 0 || s.waiter == nil {
-		return w, nil
+	position, err := fold.ReadPosition(ctx, s.log, caller.Principal.DecidedAt, 0)
+	if err != nil {
+		return err
 	}
-	if err := s.waiter.WaitFor(ctx, res.LastPosition, s.opts.ReadYourWritesTimeout, readModels...); err != nil {
-		if domain.ErrorCode(err) != domain.EUNAVAILABLE {
-			return w, err
-		}
-		w.Pending = true
-	}
-	return w, nil
+	return s.waiter.WaitFor(ctx, position, s.opts.ReadYourWritesTimeout, readModel)
 }

@@ -32,9 +32,6 @@ func serviceAccountView(a *domain.ServiceAccount) ServiceAccountView {
 	return ServiceAccountView{ID: a.ID(), Name: a.Name(), Description: a.Description(), Roles: roles, Disabled: a.Disabled()}
 }
 
-// serviceAccountReadModels are what a service-account command waits for.
-func serviceAccountReadModels() []string { return []string{domain.ReadModelServiceAccounts} }
-
 // ClientOptions tune the client-credentials grant. Zero values take the
 // defaults; a negative rate disables that limiter.
 type ClientOptions struct {

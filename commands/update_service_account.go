@@ -76,7 +76,7 @@ func (id *Identity) UpdateServiceAccount(ctx context.Context, caller domain.Call
 	if len(a.Changes()) == 0 {
 		return serviceAccountView(a), Written{}, nil
 	}
-	w, err := id.svc.appendAndWait(ctx, serviceAccountReadModels(), a.StreamAppend(caller.Metadata()))
+	w, err := id.svc.appendEvents(ctx, a.StreamAppend(caller.Metadata()))
 	if err != nil {
 		return ServiceAccountView{}, Written{}, err
 	}

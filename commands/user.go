@@ -95,7 +95,7 @@ func (id *Identity) createUser(ctx context.Context, md domain.Metadata, userID, 
 		return UserView{}, Written{}, err
 	}
 	appends := append([]domain.StreamAppend{res.StreamAppend(md), u.StreamAppend(md)}, stamp(md, members)...)
-	w, err := id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, appends...)
+	w, err := id.svc.appendEvents(ctx, appends...)
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ECONFLICT {
 			// The id is fresh, so no stored event uses its key.
@@ -224,7 +224,7 @@ func (id *Identity) UpdateUser(ctx context.Context, caller domain.Caller, userID
 	}
 	md := caller.Metadata()
 	appends := append([]domain.StreamAppend{u.StreamAppend(md)}, stamp(md, append(members, revocations...))...)
-	w, err := id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, appends...)
+	w, err := id.svc.appendEvents(ctx, appends...)
 	if err != nil {
 		// A new password's key stays: a concurrent change of the same
 		// version may have won with it (see seal.Sealer.NewKey).
@@ -289,7 +289,7 @@ func (id *Identity) DeleteUser(ctx context.Context, caller domain.Caller, userID
 	}
 	md := caller.Metadata()
 	appends := append([]domain.StreamAppend{u.StreamAppend(md), res.StreamAppend(md)}, stamp(md, append(members, revocations...))...)
-	w, err := id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, appends...)
+	w, err := id.svc.appendEvents(ctx, appends...)
 	if err != nil {
 		return Written{}, err
 	}

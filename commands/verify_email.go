@@ -23,7 +23,7 @@ func (id *Identity) VerifyEmail(ctx context.Context, caller domain.Caller, token
 	}
 	var w Written
 	if len(u.Changes()) > 0 {
-		if w, err = id.svc.appendAndWait(ctx, []string{domain.ReadModelIdentity}, u.StreamAppend(selfMetadata(caller, u))); err != nil {
+		if w, err = id.svc.appendEvents(ctx, u.StreamAppend(selfMetadata(caller, u))); err != nil {
 			return UserView{}, Written{}, err
 		}
 	}

@@ -44,6 +44,12 @@ type Principal struct {
 	Username  string
 	SessionID string
 	Policies  []PolicyView
+	// DecidedAt is the log position the principal was decided at: at least
+	// the head of the log when the request arrived (0: not known). A read
+	// of a read model waits until the read model has applied it, so a
+	// request sees every write that committed before it began, whichever
+	// replica wrote it, without the write waiting for the read models.
+	DecidedAt int64
 }
 
 // Authenticated reports whether the principal came from a valid session.

@@ -81,7 +81,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, bearerToken, clientIP 
 		if err != nil {
 			return err
 		}
-		p = domain.Principal{UserID: u.ID(), Username: u.Username(), SessionID: sess.ID(), Policies: policies}
+		p = domain.Principal{
+			UserID: u.ID(), Username: u.Username(), SessionID: sess.ID(), Policies: policies, DecidedAt: st.Position(),
+		}
 		return nil
 	})
 	if err != nil {
@@ -93,6 +95,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, bearerToken, clientIP 
 // fromLog decides on the session, user, roles and policies folded from the
 // log.
 func (a *Authenticator) fromLog(ctx context.Context, claims authtoken.Claims) (domain.Principal, error) {
+	// The head is read first: what is folded after it is at least as new.
+	head, err := a.svc.log.HeadPosition(ctx)
+	if err != nil {
+		return domain.Principal{}, err
+	}
 	sess, err := a.svc.fold.Session(ctx, claims.SessionID)
 	if err != nil {
 		return domain.Principal{}, domain.InvalidTokenUnlessInternal(err)
@@ -111,5 +118,7 @@ func (a *Authenticator) fromLog(ctx context.Context, claims authtoken.Claims) (d
 	if err != nil {
 		return domain.Principal{}, err
 	}
-	return domain.Principal{UserID: u.ID(), Username: u.Username(), SessionID: sess.ID(), Policies: policies}, nil
+	return domain.Principal{
+		UserID: u.ID(), Username: u.Username(), SessionID: sess.ID(), Policies: policies, DecidedAt: head,
+	}, nil
 }

@@ -35,9 +35,10 @@ func (a *Authenticator) authenticateServiceAccount(ctx context.Context, bearerTo
 	if err != nil {
 		return domain.Principal{}, false, nil
 	}
-	principal := func(acc *domain.ServiceAccount, policies []domain.PolicyView) domain.Principal {
+	principal := func(acc *domain.ServiceAccount, policies []domain.PolicyView, decidedAt int64) domain.Principal {
 		return domain.Principal{
 			UserID: acc.ID(), Username: domain.ServiceAccountResource(acc.Name()), SessionID: claims.SessionID, Policies: policies,
+			DecidedAt: decidedAt,
 		}
 	}
 	if a.view != nil {
@@ -55,13 +56,17 @@ func (a *Authenticator) authenticateServiceAccount(ctx context.Context, bearerTo
 			if err != nil {
 				return err
 			}
-			p = principal(acc, policies)
+			p = principal(acc, policies, st.Position())
 			return nil
 		})
 		if err != nil {
 			return domain.Principal{}, true, err
 		}
 		return p, true, nil
+	}
+	head, err := a.svc.log.HeadPosition(ctx)
+	if err != nil {
+		return domain.Principal{}, true, err
 	}
 	acc, err := a.svc.fold.ServiceAccount(ctx, claims.UserID)
 	if err != nil {
@@ -74,5 +79,5 @@ func (a *Authenticator) authenticateServiceAccount(ctx context.Context, bearerTo
 	if err != nil {
 		return domain.Principal{}, true, err
 	}
-	return principal(acc, policies), true, nil
+	return principal(acc, policies, head), true, nil
 }

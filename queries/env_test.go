@@ -55,7 +55,6 @@ func (e *readEnv) create(t *testing.T, name, value string, tags ...string) domai
 		Name: name, Value: []byte(value), Tags: tags,
 	})
 	require.NoError(t, err)
-	require.False(t, res.Written.Pending)
 	return res.Secret
 }
 

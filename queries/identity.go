@@ -124,7 +124,7 @@ func getIdentity[T any](ctx context.Context, q *Identity, caller domain.Caller, 
 	if err := caller.RequireAuthenticated(); err != nil {
 		return Result[T]{}, err
 	}
-	v, in, err := source(ctx, q.svc, at, domain.ReadModelIdentity,
+	v, in, err := source(ctx, q.svc, caller, at, domain.ReadModelIdentity,
 		func() (T, error) {
 			row, err := get(ctx, id)
 			if err != nil {
@@ -160,7 +160,7 @@ func listIdentities[T any](ctx context.Context, q *Identity, caller domain.Calle
 	if err != nil {
 		return Page[T]{}, err
 	}
-	page, inst, err := source(ctx, q.svc, at, domain.ReadModelIdentity,
+	page, inst, err := source(ctx, q.svc, caller, at, domain.ReadModelIdentity,
 		func() (Page[T], error) {
 			after, err := domain.DecodeIdentityNameCursor(in.Cursor)
 			if err != nil {

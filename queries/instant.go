@@ -115,11 +115,11 @@ func (s *Service) instantOrHead(ctx context.Context, at At) (Instant, error) {
 // source answers a read from the read model, or, when at asks for a past
 // instant, from the log folded up to it. It is the one place a read picks
 // its source, so every read offers time travel the same way.
-func source[T any](ctx context.Context, s *Service, at At, readModel string,
+func source[T any](ctx context.Context, s *Service, caller domain.Caller, at At, readModel string,
 	present func() (T, error), past func(Instant) (T, error)) (T, *Instant, error) {
 	var zero T
 	if !at.Past() {
-		if err := s.awaitReadModel(ctx, at.MinPosition, readModel); err != nil {
+		if err := s.awaitReadModel(ctx, caller, at.MinPosition, readModel); err != nil {
 			return zero, nil, err
 		}
 		v, err := present()

@@ -16,10 +16,13 @@ import (
 	"github.com/securevault/vault/queries"
 )
 
-// A read of the present given a minimum position waits for its read model
-// (the real projection waiter) and answers 503 when it cannot catch up in
-// time; a position beyond the head of the log is refused at once, and a
-// read as of an instant waits for nothing.
+// A read of the present waits for its read model (the real projection
+// waiter) to apply everything committed before the request began — the
+// position its caller was decided at, or the head of the log when that is
+// not known — and any minimum position the client gave; it answers 503
+// when the read model cannot catch up in time. A position beyond the head
+// of the log is refused at once, and a read as of an instant waits for
+// nothing.
 func TestMinPositionWaitsForTheReadModel(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -40,27 +43,33 @@ func TestMinPositionWaitsForTheReadModel(t *testing.T) {
 
 	pos := func(n int64) *int64 { return &n }
 	cases := []struct {
-		name string
-		at   queries.At
-		code string
+		name      string
+		decidedAt int64
+		at        queries.At
+		code      string
 	}{
-		{"no minimum reads at once", queries.At{}, ""},
-		{"position already applied", queries.At{MinPosition: 5}, ""},
-		{"exactly the checkpoint", queries.At{MinPosition: 10}, ""},
-		{"read model behind past the bound", queries.At{MinPosition: 11}, domain.EUNAVAILABLE},
-		{"beyond the head of the log", queries.At{MinPosition: 13}, domain.EINVALID},
-		{"negative", queries.At{MinPosition: -1}, domain.EINVALID},
+		{"caller decided at an applied position reads at once", 10, queries.At{}, ""},
+		{"caller decided at an earlier position reads at once", 3, queries.At{}, ""},
+		{"caller decided past the read model waits past the bound", 11, queries.At{}, domain.EUNAVAILABLE},
+		{"caller position unknown waits for the head", 0, queries.At{}, domain.EUNAVAILABLE},
+		{"minimum already applied", 10, queries.At{MinPosition: 5}, ""},
+		{"minimum exactly the checkpoint", 10, queries.At{MinPosition: 10}, ""},
+		{"minimum past the read model waits past the bound", 10, queries.At{MinPosition: 11}, domain.EUNAVAILABLE},
+		{"minimum beyond the head of the log", 10, queries.At{MinPosition: 13}, domain.EINVALID},
+		{"negative minimum", 10, queries.At{MinPosition: -1}, domain.EINVALID},
 		// Folded from the log: no such secret, found without waiting.
-		{"as of an instant waits for nothing", queries.At{Position: pos(12), MinPosition: 11}, domain.ENOTFOUND},
+		{"as of an instant waits for nothing", 12, queries.At{Position: pos(12), MinPosition: 11}, domain.ENOTFOUND},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			caller := admin()
+			caller.Principal.DecidedAt = tc.decidedAt
 			var err error
 			if tc.at.Past() {
-				_, err = reads.Secrets.Get(ctx, admin(), domain.NewID(), tc.at)
+				_, err = reads.Secrets.Get(ctx, caller, domain.NewID(), tc.at)
 			} else {
-				_, err = reads.Secrets.List(ctx, admin(), queries.SecretListInput{}, tc.at)
+				_, err = reads.Secrets.List(ctx, caller, queries.SecretListInput{}, tc.at)
 			}
 			if tc.code == "" {
 				require.NoError(t, err)

@@ -48,7 +48,7 @@ func (q *Secrets) Get(ctx context.Context, caller domain.Caller, id string, at A
 	if err := caller.RequireAuthenticated(); err != nil {
 		return Result[domain.SecretSummary]{}, err
 	}
-	v, in, err := source(ctx, q.svc, at, domain.ReadModelSecrets,
+	v, in, err := source(ctx, q.svc, caller, at, domain.ReadModelSecrets,
 		func() (domain.SecretSummary, error) { return q.get(ctx, caller, id) },
 		func(in Instant) (domain.SecretSummary, error) { return q.getAt(ctx, caller, id, in) })
 	return Result[domain.SecretSummary]{Value: v, At: in}, err
@@ -71,7 +71,7 @@ func (q *Secrets) Versions(ctx context.Context, caller domain.Caller, id string,
 	if err := caller.RequireAuthenticated(); err != nil {
 		return Result[[]domain.SecretVersionInfo]{}, err
 	}
-	v, in, err := source(ctx, q.svc, at, domain.ReadModelSecrets,
+	v, in, err := source(ctx, q.svc, caller, at, domain.ReadModelSecrets,
 		func() ([]domain.SecretVersionInfo, error) {
 			if _, err := q.get(ctx, caller, id); err != nil {
 				return nil, err
@@ -101,7 +101,7 @@ func (q *Secrets) List(ctx context.Context, caller domain.Caller, in SecretListI
 	if err != nil {
 		return Page[domain.SecretSummary]{}, err
 	}
-	page, inst, err := source(ctx, q.svc, at, domain.ReadModelSecrets,
+	page, inst, err := source(ctx, q.svc, caller, at, domain.ReadModelSecrets,
 		func() (Page[domain.SecretSummary], error) { return q.list(ctx, caller, in, prefix, limit) },
 		func(at Instant) (Page[domain.SecretSummary], error) {
 			return q.listAt(ctx, caller, in, prefix, limit, at)

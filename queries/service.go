@@ -103,27 +103,23 @@ func NewService(log Log, waiter ReadModelWaiter, logger *slog.Logger, opts Optio
 	}
 }
 
-// awaitReadModel gives read-your-writes: it waits, bounded, until the read
-// model has applied minPosition (0: no wait). Past the bound the error is
+// awaitReadModel waits, bounded, until the read model has applied what
+// the request must see (fold.ReadPosition: every write committed before it
+// began, and the client's minPosition). Past the bound the error is
 // EUNAVAILABLE, so the client knows to retry rather than trust a stale
-// answer. A position beyond the head of the log is refused at once: every
-// position a write reports is at or below the head, so a larger one is
-// never the client's own.
-func (s *Service) awaitReadModel(ctx context.Context, minPosition int64, readModel string) error {
-	switch {
-	case minPosition < 0:
-		return domain.Errorf(domain.EINVALID, "the minimum position must be a non-negative integer")
-	case minPosition == 0 || s.waiter == nil:
+// answer.
+func (s *Service) awaitReadModel(ctx context.Context, caller domain.Caller, minPosition int64, readModel string) error {
+	if s.waiter == nil && minPosition >= 0 {
 		return nil
 	}
-	head, err := s.log.HeadPosition(ctx)
+	position, err := fold.ReadPosition(ctx, s.log, caller.Principal.DecidedAt, minPosition)
 	if err != nil {
 		return err
 	}
-	if minPosition > head {
-		return domain.Errorf(domain.EINVALID, "minimum position %d is beyond the head of the log (%d); send a position a write reported", minPosition, head)
+	if s.waiter == nil {
+		return nil
 	}
-	return s.waiter.WaitFor(ctx, minPosition, s.opts.MinPositionTimeout, readModel)
+	return s.waiter.WaitFor(ctx, position, s.opts.MinPositionTimeout, readModel)
 }
 
 // pageLimit applies the default page size and the listing bound.

@@ -44,6 +44,9 @@ func (q *ServiceAccounts) GetServiceAccount(ctx context.Context, caller domain.C
 	if err := domain.ValidateID("service account id", accountID); err != nil {
 		return domain.ServiceAccountSummary{}, err
 	}
+	if err := q.svc.awaitReadModel(ctx, caller, 0, domain.ReadModelServiceAccounts); err != nil {
+		return domain.ServiceAccountSummary{}, err
+	}
 	s, err := q.reader.GetServiceAccount(ctx, accountID)
 	if err != nil {
 		return domain.ServiceAccountSummary{}, err
@@ -81,6 +84,9 @@ func (q *ServiceAccounts) ListServiceAccounts(ctx context.Context, caller domain
 	}
 	after, err := domain.DecodeIdentityNameCursor(in.Cursor)
 	if err != nil {
+		return Page[domain.ServiceAccountSummary]{}, err
+	}
+	if err := q.svc.awaitReadModel(ctx, caller, 0, domain.ReadModelServiceAccounts); err != nil {
 		return Page[domain.ServiceAccountSummary]{}, err
 	}
 	rows, err := q.reader.ListServiceAccounts(ctx, domain.IdentityFilter{Prefix: prefix, After: after, Limit: limit})

@@ -109,9 +109,14 @@ type Reads struct {
 
 // NewReads builds the read side over log and db's read models, logging to
 // logger (nil: nowhere); waiter may be nil (reads never wait for a read
-// model).
+// model). Without a MinPositionTimeout a read waits up to 30 seconds for
+// its read model: writes do not wait, so the read after one does, and a
+// loaded CI machine must not turn that into a flake.
 func NewReads(t testing.TB, db *pgtest.Database, log queries.Log, waiter queries.ReadModelWaiter, logger *slog.Logger, opts queries.Options) Reads {
 	t.Helper()
+	if opts.MinPositionTimeout == 0 {
+		opts.MinPositionTimeout = 30 * time.Second
+	}
 	if logger == nil {
 		logger = Logger()
 	}

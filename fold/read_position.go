@@ -1,0 +1,45 @@
+package fold
+
+import (
+	"context"
+
+	"github.com/securevault/vault/domain"
+)
+
+// HeadReader tells the position of the last committed event;
+// *eventstore.Store satisfies it.
+type HeadReader interface {
+	HeadPosition(ctx context.Context) (int64, error)
+}
+
+// ReadPosition is the log position a read of a read model waits for, so
+// that a request sees every write that committed before it began,
+// whichever replica wrote it. It is the one rule of read-your-writes, on
+// the read side: a write answers as soon as its events are in the log, and
+// whoever reads next waits (commands and queries alike).
+//
+// decidedAt is the position the caller's principal was decided at
+// (domain.Principal.DecidedAt, at least the head of the log when the
+// request arrived, so a read already caught up costs no statement); 0 means
+// not known, and the head is read now. minPosition is a position a client
+// was given by a write (X-Vault-Min-Position, 0: none): one beyond the head
+// is refused, because every position a write reports is at or below it.
+func ReadPosition(ctx context.Context, log HeadReader, decidedAt, minPosition int64) (int64, error) {
+	if minPosition < 0 {
+		return 0, domain.Errorf(domain.EINVALID, "the minimum position must be a non-negative integer")
+	}
+	if decidedAt > 0 && minPosition <= decidedAt {
+		return decidedAt, nil
+	}
+	head, err := log.HeadPosition(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if minPosition > head {
+		return 0, domain.Errorf(domain.EINVALID, "minimum position %d is beyond the head of the log (%d); send a position a write reported", minPosition, head)
+	}
+	if decidedAt == 0 {
+		return head, nil
+	}
+	return max(decidedAt, minPosition), nil
+}
