@@ -64,11 +64,6 @@ type secretVersionsJSON struct {
 	*queries.Instant
 }
 
-type pendingJSON struct {
-	Position int64  `json:"position"`
-	Status   string `json:"status"`
-}
-
 type createSecretRequest struct {
 	Name        string   `json:"name"`
 	Value       string   `json:"value"`
