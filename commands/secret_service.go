@@ -149,12 +149,9 @@ func (s *Secrets) write(ctx context.Context, caller domain.Caller, sec loadedSec
 // destroyed in the log and never revealed, and destroying them again
 // removes the leftover keys.
 func (s *Secrets) writeRetaining(ctx context.Context, caller domain.Caller, sec loadedSecret, destroyed []int64) (Written, error) {
-	if len(destroyed) == 0 {
-		return s.write(ctx, caller, sec)
-	}
 	w, err := s.write(ctx, caller, sec)
-	if err != nil {
-		return Written{}, err
+	if err != nil || len(destroyed) == 0 {
+		return w, err
 	}
 	if err := s.shred(ctx, sec.ID(), destroyed); err != nil {
 		s.svc.logger.ErrorContext(ctx, "retention could not delete data keys", "secret_id", sec.ID(), "error", err)

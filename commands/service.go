@@ -27,10 +27,9 @@ type EventLog interface {
 	fold.HeadReader
 }
 
-// ReadModelWaiter blocks until named projections have applied a position.
-type ReadModelWaiter interface {
-	WaitFor(ctx context.Context, position int64, timeout time.Duration, names ...string) error
-}
+// ReadModelWaiter blocks until named read models have applied a position
+// (the one declaration is fold's, which does the waiting).
+type ReadModelWaiter = fold.ReadModelWaiter
 
 // Written is what every successful command returns besides its own result:
 // the last position it appended. A command answers as soon as its events
@@ -109,15 +108,8 @@ func (s *Service) appendEvents(ctx context.Context, appends ...domain.StreamAppe
 }
 
 // awaitReadModel waits, bounded, until the read model has applied every
-// write committed before the caller's request began (fold.ReadPosition),
+// write committed before the caller's request began (fold.AwaitReadModel),
 // for a command that reads a read model.
 func (s *Service) awaitReadModel(ctx context.Context, caller domain.Caller, readModel string) error {
-	if s.waiter == nil {
-		return nil
-	}
-	position, err := fold.ReadPosition(ctx, s.log, caller.Principal.DecidedAt, 0)
-	if err != nil {
-		return err
-	}
-	return s.waiter.WaitFor(ctx, position, s.opts.ReadYourWritesTimeout, readModel)
+	return fold.AwaitReadModel(ctx, s.log, s.waiter, caller.Principal.DecidedAt, 0, s.opts.ReadYourWritesTimeout, readModel)
 }

@@ -2,6 +2,7 @@ package fold
 
 import (
 	"context"
+	"time"
 
 	"github.com/securevault/vault/domain"
 )
@@ -10,6 +11,34 @@ import (
 // *eventstore.Store satisfies it.
 type HeadReader interface {
 	HeadPosition(ctx context.Context) (int64, error)
+}
+
+// ReadModelWaiter blocks until named read models have applied a position;
+// *projections.Waiter satisfies it.
+type ReadModelWaiter interface {
+	WaitFor(ctx context.Context, position int64, timeout time.Duration, names ...string) error
+}
+
+// AwaitReadModel waits, bounded by timeout, until readModel has applied
+// ReadPosition(ctx, log, decidedAt, minPosition); past the bound the error
+// is EUNAVAILABLE, so the client retries rather than trust a stale answer.
+// Without a waiter nothing waits, and only the minimum's sign is checked.
+func AwaitReadModel(ctx context.Context, log HeadReader, waiter ReadModelWaiter, decidedAt, minPosition int64, timeout time.Duration, readModel string) error {
+	if waiter == nil {
+		if minPosition < 0 {
+			return errNegativeMinimum()
+		}
+		return nil
+	}
+	position, err := ReadPosition(ctx, log, decidedAt, minPosition)
+	if err != nil {
+		return err
+	}
+	return waiter.WaitFor(ctx, position, timeout, readModel)
+}
+
+func errNegativeMinimum() error {
+	return domain.Errorf(domain.EINVALID, "the minimum position must be a non-negative integer")
 }
 
 // ReadPosition is the log position a read of a read model waits for, so
@@ -26,7 +55,7 @@ type HeadReader interface {
 // is refused, because every position a write reports is at or below it.
 func ReadPosition(ctx context.Context, log HeadReader, decidedAt, minPosition int64) (int64, error) {
 	if minPosition < 0 {
-		return 0, domain.Errorf(domain.EINVALID, "the minimum position must be a non-negative integer")
+		return 0, errNegativeMinimum()
 	}
 	if decidedAt > 0 && minPosition <= decidedAt {
 		return decidedAt, nil

@@ -37,11 +37,9 @@ type Log interface {
 	PositionAt(ctx context.Context, t time.Time) (int64, error)
 }
 
-// ReadModelWaiter blocks until named projections have applied a position;
-// *projections.Waiter satisfies it.
-type ReadModelWaiter interface {
-	WaitFor(ctx context.Context, position int64, timeout time.Duration, names ...string) error
-}
+// ReadModelWaiter blocks until named read models have applied a position
+// (the one declaration is fold's, which does the waiting).
+type ReadModelWaiter = fold.ReadModelWaiter
 
 // StreamCatalog enumerates the streams of one aggregate in stream id order;
 // *projections/streams.Catalog satisfies it. The catalog only says which
@@ -104,22 +102,10 @@ func NewService(log Log, waiter ReadModelWaiter, logger *slog.Logger, opts Optio
 }
 
 // awaitReadModel waits, bounded, until the read model has applied what
-// the request must see (fold.ReadPosition: every write committed before it
-// began, and the client's minPosition). Past the bound the error is
-// EUNAVAILABLE, so the client knows to retry rather than trust a stale
-// answer.
+// the request must see: every write committed before it began, and the
+// client's minPosition (fold.AwaitReadModel).
 func (s *Service) awaitReadModel(ctx context.Context, caller domain.Caller, minPosition int64, readModel string) error {
-	if s.waiter == nil && minPosition >= 0 {
-		return nil
-	}
-	position, err := fold.ReadPosition(ctx, s.log, caller.Principal.DecidedAt, minPosition)
-	if err != nil {
-		return err
-	}
-	if s.waiter == nil {
-		return nil
-	}
-	return s.waiter.WaitFor(ctx, position, s.opts.MinPositionTimeout, readModel)
+	return fold.AwaitReadModel(ctx, s.log, s.waiter, caller.Principal.DecidedAt, minPosition, s.opts.MinPositionTimeout, readModel)
 }
 
 // pageLimit applies the default page size and the listing bound.

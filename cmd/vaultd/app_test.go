@@ -128,6 +128,13 @@ func (i *instance) adminClient(t *testing.T) *client {
 	return c
 }
 
+// awaitReady waits, at most within, until the instance answers /readyz
+// with 200.
+func (i *instance) awaitReady(t testing.TB, within time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool { return i.getJSON(t, "/readyz", nil) == http.StatusOK }, within, 50*time.Millisecond)
+}
+
 func (i *instance) getJSON(t testing.TB, path string, out any) int {
 	t.Helper()
 	resp, err := http.Get(i.baseURL + path)
@@ -147,7 +154,7 @@ func TestTwoInstancesShareOneLogWithoutDoubleWork(t *testing.T) {
 	b := d.start(t)
 
 	for _, inst := range []*instance{a, b} {
-		require.Eventually(t, func() bool { return inst.getJSON(t, "/readyz", nil) == http.StatusOK }, 20*time.Second, 50*time.Millisecond)
+		inst.awaitReady(t, 20*time.Second)
 		require.Equal(t, http.StatusOK, inst.getJSON(t, "/healthz", nil))
 	}
 

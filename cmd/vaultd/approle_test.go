@@ -29,7 +29,7 @@ func TestVaultdRunsAsALoginRoleThatOwnsNothing(t *testing.T) {
 	d.env[config.EnvDatabaseURL] = d.db.URLAs(t, role)
 
 	inst := d.start(t)
-	require.Eventually(t, func() bool { return inst.getJSON(t, "/readyz", nil) == http.StatusOK }, 30*time.Second, 50*time.Millisecond)
+	inst.awaitReady(t, 30*time.Second)
 	c := inst.adminClient(t) // the bootstrap and the login appended events
 	status, _ := c.do(http.MethodGet, "/api/v1/users", nil)
 	require.Equal(t, http.StatusOK, status)

@@ -87,7 +87,7 @@ func TestJetStreamClusterLosesNoAcknowledgedEvent(t *testing.T) {
 	stream := d.env[config.EnvJetStreamStream]
 	a, b := d.start(t), d.start(t)
 	for _, inst := range []*instance{a, b} {
-		require.Eventually(t, func() bool { return inst.getJSON(t, "/readyz", nil) == http.StatusOK }, 30*time.Second, 50*time.Millisecond)
+		inst.awaitReady(t, 30*time.Second)
 	}
 
 	nc := natstest.Connect(t, cluster.URLs())

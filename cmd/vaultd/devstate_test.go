@@ -52,7 +52,7 @@ func TestDevJetStreamDataIsKeptPerDatabase(t *testing.T) {
 			dataDir := t.TempDir()
 			earlier := devDeployment(t, dataDir, tc.perDatabase)
 			a := earlier.start(t)
-			require.Eventually(t, func() bool { return a.getJSON(t, "/readyz", nil) == http.StatusOK }, 30*time.Second, 50*time.Millisecond)
+			a.awaitReady(t, 30*time.Second)
 			c := a.adminClient(t) // more events in the earlier log than the next one will have
 			for range 5 {
 				c.login("admin", testAdminPassword)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
@@ -37,7 +36,7 @@ func newHarness(t testing.TB, env ...map[string]string) *harness {
 		}
 	}
 	inst := d.start(t)
-	require.Eventually(t, func() bool { return inst.getJSON(t, "/readyz", nil) == http.StatusOK }, 30*time.Second, 50*time.Millisecond)
+	inst.awaitReady(t, 30*time.Second)
 	h := &harness{t: t, inst: inst, URL: inst.baseURL}
 	h.Admin = h.login(testAdminPassword, "admin")
 	return h

@@ -10,6 +10,19 @@ import (
 	"github.com/securevault/vault/config"
 )
 
+// twoReplicas starts two vaultd instances over one database and log, in
+// test mode, and waits until both are ready.
+func twoReplicas(t *testing.T) (a, b *instance) {
+	t.Helper()
+	d := newDeployment(t)
+	d.env[config.EnvTestMode] = "true"
+	a, b = d.start(t), d.start(t)
+	for _, inst := range []*instance{a, b} {
+		inst.awaitReady(t, 20*time.Second)
+	}
+	return a, b
+}
+
 // TestRevocationOnOneReplicaIsHonouredByTheNextRequestOnAnother: two vaultd
 // instances over one database, each authenticating against its own
 // in-memory identity view. A logout, a disable, a password change or a
@@ -18,13 +31,7 @@ import (
 // view is at least at the head of the log before it decides.
 func TestRevocationOnOneReplicaIsHonouredByTheNextRequestOnAnother(t *testing.T) {
 	t.Parallel()
-	d := newDeployment(t)
-	d.env[config.EnvTestMode] = "true"
-	a := d.start(t)
-	b := d.start(t)
-	for _, inst := range []*instance{a, b} {
-		require.Eventually(t, func() bool { return inst.getJSON(t, "/readyz", nil) == http.StatusOK }, 20*time.Second, 50*time.Millisecond)
-	}
+	a, b := twoReplicas(t)
 	admin := a.adminClient(t)
 
 	status, body := admin.do(http.MethodPost, "/api/v1/secrets", map[string]any{"name": "team/db", "value": "v-" + randomText(t, 8)})

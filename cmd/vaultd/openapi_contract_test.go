@@ -110,7 +110,7 @@ func newContract(t *testing.T) *contract {
 	d.env[config.EnvEmailRequestsPerHour] = "1000"
 	d.env[config.EnvMaxFileBytes] = "1048576"
 	inst := d.start(t)
-	require.Eventually(t, func() bool { return inst.getJSON(t, "/readyz", nil) == http.StatusOK }, 30*time.Second, 50*time.Millisecond)
+	inst.awaitReady(t, 30*time.Second)
 
 	// The document under test is the one the server serves.
 	resp, err := http.Get(inst.baseURL + api.PathOpenAPI)

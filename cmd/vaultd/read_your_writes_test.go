@@ -5,11 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/securevault/vault/config"
 )
 
 // TestAWriteOnOneReplicaIsReadByTheNextRequestOnAnother: writes answer
@@ -21,13 +18,7 @@ import (
 // no retry and no sleep in between, again and again.
 func TestAWriteOnOneReplicaIsReadByTheNextRequestOnAnother(t *testing.T) {
 	t.Parallel()
-	d := newDeployment(t)
-	d.env[config.EnvTestMode] = "true"
-	a := d.start(t)
-	b := d.start(t)
-	for _, inst := range []*instance{a, b} {
-		require.Eventually(t, func() bool { return inst.getJSON(t, "/readyz", nil) == http.StatusOK }, 20*time.Second, 50*time.Millisecond)
-	}
+	a, b := twoReplicas(t)
 	onA := a.adminClient(t)
 	onB := &client{t: t, base: b.baseURL, token: onA.token}
 
