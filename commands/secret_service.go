@@ -138,7 +138,7 @@ func (s *Secrets) write(ctx context.Context, caller domain.Caller, sec loadedSec
 		return w, nil
 	}
 	sec.CommittedAt(w.RecordedAt, md.Actor)
-	s.svc.cache.Put(sec.Secret, w.Position)
+	fold.Keep(s.svc.cache, sec.Secret, w.Position)
 	return w, nil
 }
 

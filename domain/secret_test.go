@@ -305,6 +305,48 @@ func TestSecretSnapshotRoundTrip(t *testing.T) {
 	require.Equal(t, s.Name(), restored.Name())
 }
 
+// TestSecretCopyIsTheSnapshotsRestore: the command cache hands out copies
+// instead of restoring snapshots, so a copy must be what the restore would
+// give, and nothing done to one copy may show in another (retention and
+// destroy delete from the live versions in place).
+func TestSecretCopyIsTheSnapshotsRestore(t *testing.T) {
+	t.Parallel()
+	c := &committer{}
+	s := newCommittedSecret(t, c, 3, 4)
+	require.NoError(t, s.UpdateMetadata("kept", []string{"a", "b"}))
+	c.commit(s)
+	snap, version, err := s.Snapshot()
+	require.NoError(t, err)
+	restored, err := domain.RestoreSecret(snap, version, nil)
+	require.NoError(t, err)
+
+	cp, err := s.Copy()
+	require.NoError(t, err)
+	cpSnap, cpVersion, err := cp.Snapshot()
+	require.NoError(t, err)
+	require.JSONEq(t, string(snap), string(cpSnap), "a copy is what restoring the snapshot gives")
+	require.Equal(t, version, cpVersion)
+	require.Equal(t, restored.Summary(), cp.Summary())
+
+	// Change the copy every way a command can; the original must not move.
+	require.NoError(t, cp.DestroyVersion(s.LiveVersions()[0]))
+	_, err = cp.AddVersion(cp.NextVersion(), []byte("new"), "local", false, 3)
+	require.NoError(t, err)
+	require.NoError(t, cp.UpdateMetadata("changed", []string{"c"}))
+	after, _, err := s.Snapshot()
+	require.NoError(t, err)
+	require.JSONEq(t, string(snap), string(after), "changing a copy leaves the original as it was")
+	again, err := s.Copy()
+	require.NoError(t, err)
+	require.Equal(t, restored.Summary(), again.Summary())
+	require.Equal(t, restored.LiveVersions(), again.LiveVersions())
+
+	_, err = cp.Copy()
+	require.Equal(t, domain.EINTERNAL, domain.ErrorCode(err), "unsaved changes are not copied")
+	_, err = (&domain.Secret{}).Copy()
+	require.Equal(t, domain.EINTERNAL, domain.ErrorCode(err), "an empty secret is not copied")
+}
+
 func TestSecretEventsKeepCiphertextSealed(t *testing.T) {
 	t.Parallel()
 	s, err := domain.NewSecret(domain.NewID(), "app/token", "", nil)

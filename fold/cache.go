@@ -2,6 +2,7 @@ package fold
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -17,8 +18,19 @@ type Cache struct {
 }
 
 type cached struct {
+	// held is the cache's own copy of a Copier aggregate, never handed
+	// out; state is the snapshot of any other.
+	held              any
 	state             []byte
 	version, position int64
+}
+
+// Copier is an aggregate that copies itself cheaper than a round trip
+// through its snapshot (domain.Secret does): the cache then holds a copy
+// and hands each caller a copy of that.
+type Copier[A any] interface {
+	Copy() (A, error)
+	LoadedVersion() int64
 }
 
 // NewCache returns a cache of at most max aggregates (past it, it starts
@@ -27,26 +39,36 @@ func NewCache(max int) *Cache {
 	return &Cache{max: max, entries: map[string]cached{}}
 }
 
-// Put remembers agg (its loaded version, with nothing pending) and the
-// position of its last event. An aggregate without a snapshot layout is not
-// cached.
-func (c *Cache) Put(agg Aggregate, position int64) {
+// Keep remembers agg (its loaded version, with nothing pending) and the
+// position of its last event: a copy of it when it is a Copier, otherwise
+// its snapshot. An aggregate that can be neither is not cached.
+func Keep[A Aggregate](c *Cache, agg A, position int64) {
 	if c == nil {
 		return
 	}
-	state, version, err := agg.Snapshot()
-	if err != nil {
-		return
+	e := cached{position: position}
+	if cp, ok := any(agg).(Copier[A]); ok {
+		held, err := cp.Copy()
+		if err != nil {
+			return
+		}
+		e.held, e.version = held, cp.LoadedVersion()
+	} else {
+		state, version, err := agg.Snapshot()
+		if err != nil {
+			return
+		}
+		e.state, e.version = state, version
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if prev, ok := c.entries[agg.StreamID()]; ok && prev.version > version {
+	if prev, ok := c.entries[agg.StreamID()]; ok && prev.version > e.version {
 		return // a newer write got here first
 	}
 	if len(c.entries) >= c.max {
 		c.entries = map[string]cached{}
 	}
-	c.entries[agg.StreamID()] = cached{state: state, version: version, position: position}
+	c.entries[agg.StreamID()] = e
 }
 
 // Forget drops a stream's entry: it proved stale.
@@ -69,7 +91,7 @@ func Cached[A Aggregate](ctx context.Context, l *Loader, c *Cache, streamID stri
 		e, ok := c.entries[streamID]
 		c.mu.Unlock()
 		if ok {
-			if agg, err := restore(e.state, e.version, nil); err == nil && agg.StreamID() == streamID {
+			if agg, err := hand(e, restore); err == nil && agg.StreamID() == streamID {
 				return agg, e.position, true, nil
 			}
 			c.Forget(streamID)
@@ -77,7 +99,20 @@ func Cached[A Aggregate](ctx context.Context, l *Loader, c *Cache, streamID stri
 	}
 	agg, position, err = Latest(ctx, l, streamID, load, restore)
 	if err == nil && position > 0 {
-		c.Put(agg, position)
+		Keep(c, agg, position)
 	}
 	return agg, position, false, err
+}
+
+// hand returns an aggregate of the caller's own from an entry.
+func hand[A Aggregate](e cached, restore RestoreFunc[A]) (A, error) {
+	if e.held == nil {
+		return restore(e.state, e.version, nil)
+	}
+	held, ok := e.held.(Copier[A])
+	if !ok {
+		var zero A
+		return zero, fmt.Errorf("the cache holds %T, not a %T", e.held, zero)
+	}
+	return held.Copy()
 }
