@@ -15,13 +15,26 @@ type secretStamps struct {
 }
 
 func (s *Secret) stamp(eventType string, at time.Time, actor string) {
-	switch eventType {
-	case EventSecretCreated:
+	switch {
+	case eventType == EventSecretCreated:
 		s.state.Stamps = secretStamps{CreatedAt: at, CreatedBy: actor, UpdatedAt: at, UpdatedBy: actor}
-	case EventSecretVersionAdded, EventSecretVersionDestroyed, EventSecretMetadataUpdated,
-		EventSecretDeleted, EventSecretRestored:
+	case SecretEventStamps(eventType):
 		s.state.Stamps.UpdatedAt, s.state.Stamps.UpdatedBy = at, actor
 	}
+}
+
+// SecretEventStamps tells whether an event of a secret's stream stamps the
+// secret's row (updated_at and updated_by; the create stamps created_at
+// too). It is the one list of them: the aggregate's Summary and the
+// secrets projection both stamp by it, so a write's answer and the read
+// model cannot disagree on who changed a secret last.
+func SecretEventStamps(eventType string) bool {
+	switch eventType {
+	case EventSecretCreated, EventSecretVersionAdded, EventSecretVersionDestroyed, EventSecretMetadataUpdated,
+		EventSecretDeleted, EventSecretRestored:
+		return true
+	}
+	return false
 }
 
 // CommittedAt is Committed for changes the log recorded at `at` (the

@@ -361,3 +361,29 @@ func TestSecretEventsKeepCiphertextSealed(t *testing.T) {
 		require.NotContains(t, string(redacted), "Y2lwaGVydGV4dC1ieXRlcw")
 	}
 }
+
+// TestEverySecretEventIsClassifiedForStamps: the secrets read model and a
+// write's answer stamp a secret by SecretEventStamps, so a new secret event
+// must be put on one side of it here before it can be registered.
+func TestEverySecretEventIsClassifiedForStamps(t *testing.T) {
+	t.Parallel()
+	stamps := map[string]bool{
+		domain.EventSecretCreated:          true,
+		domain.EventSecretVersionAdded:     true,
+		domain.EventSecretVersionDestroyed: true,
+		domain.EventSecretMetadataUpdated:  true,
+		domain.EventSecretDeleted:          true,
+		domain.EventSecretRestored:         true,
+		// A rollback's own marker: the version it adds, in the same
+		// append, stamps the secret.
+		domain.EventSecretRolledBack: false,
+	}
+	types := domain.SecretEvents().EventTypes()
+	require.Len(t, types, len(stamps), "a secret event type is missing from this table")
+	for _, eventType := range types {
+		want, classified := stamps[eventType]
+		require.True(t, classified, "secret event %s is not classified", eventType)
+		require.Equal(t, want, domain.SecretEventStamps(eventType), eventType)
+	}
+	require.False(t, domain.SecretEventStamps(domain.EventUserCreated), "only secret events stamp a secret")
+}

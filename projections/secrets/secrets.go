@@ -79,13 +79,15 @@ func (p *Projection) apply(ctx context.Context, tx pgx.Tx, ev domain.RecordedEve
 	}
 	at := pgtype.Timestamptz{Time: ev.RecordedAt, Valid: true}
 	actor := ev.Metadata.Actor
+	if domain.SecretEventStamps(ev.Type) {
+		versions.touched(id, at, actor)
+	}
 	switch ev.Type {
 	case domain.EventSecretCreated:
 		var e domain.SecretCreated
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
 			return err
 		}
-		versions.touched(id, at, actor)
 		return p.q.InsertSecret(ctx, tx, secretsdb.InsertSecretParams{
 			ID: id, Name: e.Name, Description: e.Description, Tags: nonNil(e.Tags), At: at, Actor: actor,
 		})
@@ -111,15 +113,12 @@ func (p *Projection) apply(ctx context.Context, tx pgx.Tx, ev domain.RecordedEve
 		if err := json.Unmarshal(ev.Data, &e); err != nil {
 			return err
 		}
-		versions.touched(id, at, actor)
 		return p.q.UpdateSecretMetadata(ctx, tx, secretsdb.UpdateSecretMetadataParams{
 			Description: e.Description, Tags: nonNil(e.Tags), At: at, Actor: actor, ID: id,
 		})
 	case domain.EventSecretDeleted:
-		versions.touched(id, at, actor)
 		return p.q.SetSecretState(ctx, tx, secretsdb.SetSecretStateParams{State: domain.SecretStateDeleted, At: at, Actor: actor, ID: id})
 	case domain.EventSecretRestored:
-		versions.touched(id, at, actor)
 		return p.q.SetSecretState(ctx, tx, secretsdb.SetSecretStateParams{State: domain.SecretStateActive, At: at, Actor: actor, ID: id})
 	}
 	return nil

@@ -36,8 +36,9 @@ type versionKey struct {
 	version int64
 }
 
-// touched records that an event of the page changed the secret's row, so
-// the batch writes that event's stamp (the last one wins).
+// touched records that an event of the page stamps the secret's row
+// (domain.SecretEventStamps), so the batch writes that event's stamp (the
+// last one wins).
 func (b *versionBatch) touched(id pgtype.UUID, at pgtype.Timestamptz, actor string) {
 	if b.touchedAt == nil {
 		b.touchedAt = make(map[pgtype.UUID]int)
@@ -70,7 +71,6 @@ func (b *versionBatch) add(id pgtype.UUID, version int64, generated bool, at pgt
 		b.arg.AddDestroyReasons = append(b.arg.AddDestroyReasons, "")
 	}
 	b.changed = true
-	b.touched(id, at, actor)
 }
 
 func (b *versionBatch) destroy(id pgtype.UUID, version int64, reason string, at pgtype.Timestamptz, actor string) {
@@ -91,7 +91,6 @@ func (b *versionBatch) destroy(id pgtype.UUID, version int64, reason string, at 
 		b.arg.DestroyReasons = append(b.arg.DestroyReasons, reason)
 	}
 	b.changed = true
-	b.touched(id, at, actor)
 }
 
 // flush writes the batch inside the page's transaction. A page with no
