@@ -30,7 +30,8 @@ type Kind struct {
 	// Fold folds one page's events of one stream into cur (nil for a stream
 	// the view does not hold) and returns the aggregate to hold, or nil to
 	// hold nothing: an aggregate that can never again matter, such as a
-	// revoked session.
+	// revoked session. Nil Fold: the view holds only the position of each
+	// stream's last event (see PositionsOf).
 	Fold func(cur any, events []domain.RecordedEvent) (any, error)
 	// Prune, when set, tells which held aggregates can be let go as time
 	// passes (an expired session); the view asks now and then.
@@ -78,6 +79,14 @@ func KindOf[A Aggregate](aggregate string, load LoadFunc[A], restore RestoreFunc
 	}
 }
 
+// PositionsOf is a Kind whose streams the view does not fold: it only
+// remembers the position of each one's last event (LastEventOf), a few
+// dozen bytes a stream, so a reader can tell whether something it holds
+// of a stream is still current without reading the log.
+func PositionsOf(aggregate string) Kind {
+	return Kind{Aggregate: aggregate}
+}
+
 // viewPage is how many events one read of the log takes.
 const viewPage = 1000
 
@@ -111,6 +120,7 @@ type View struct {
 	mu       sync.RWMutex
 	position int64
 	held     map[string]any   // stream id -> aggregate
+	last     map[string]int64 // stream id -> its last event, for PositionsOf kinds
 	failed   map[string]error // stream id -> why its events did not fold
 	broken   error            // set once a read failed its integrity check
 	pruned   time.Time
@@ -134,7 +144,7 @@ func NewView(log LogPages, latch Tripped, logger *slog.Logger, kinds ...Kind) *V
 	}
 	v := &View{
 		log: log, latch: latch, logger: logger, now: time.Now,
-		kinds: make(map[string]Kind, len(kinds)), held: map[string]any{}, failed: map[string]error{},
+		kinds: make(map[string]Kind, len(kinds)), held: map[string]any{}, last: map[string]int64{}, failed: map[string]error{},
 		notifyCh: make(chan struct{}, 1),
 	}
 	for _, k := range kinds {
@@ -192,6 +202,20 @@ func (v *View) Read(ctx context.Context, fn func(State) error) error {
 		return err
 	}
 	return fn(State{v: v})
+}
+
+// LastEventOf is the position of the last event of a stream of a
+// PositionsOf kind (0: none) as of the view's position, when that is at
+// least atLeast; ok is false when it is not yet, or when the view refuses
+// to answer. It joins no round: a caller proves atLeast to be new enough
+// (the position a Read answered at, which only moves forward).
+func (v *View) LastEventOf(streamID string, atLeast int64) (last int64, ok bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.position < atLeast || v.refusalLocked() != nil {
+		return 0, false
+	}
+	return v.last[streamID], true
 }
 
 // Position is how far the view has applied the log.
@@ -317,8 +341,14 @@ func (v *View) catchUp() error {
 func (v *View) apply(events []domain.RecordedEvent) {
 	byStream := map[string][]domain.RecordedEvent{}
 	var order []string
+	last := map[string]int64{}
 	for _, ev := range events {
-		if _, tracked := v.kinds[domain.AggregateOf(ev.StreamID)]; !tracked {
+		kind, tracked := v.kinds[domain.AggregateOf(ev.StreamID)]
+		if !tracked {
+			continue
+		}
+		if kind.Fold == nil {
+			last[ev.StreamID] = ev.Position
 			continue
 		}
 		if _, seen := byStream[ev.StreamID]; !seen {
@@ -328,6 +358,9 @@ func (v *View) apply(events []domain.RecordedEvent) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	for id, position := range last {
+		v.last[id] = position
+	}
 	for _, id := range order {
 		if _, bad := v.failed[id]; bad {
 			continue

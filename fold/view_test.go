@@ -201,3 +201,61 @@ func TestViewRefusesALogThatFailsItsIntegrityCheck(t *testing.T) {
 	require.True(t, latch.Tripped())
 	require.Less(t, view.Position(), head, "the forged event was never applied")
 }
+
+// TestViewKnowsTheLastEventOfStreamsItOnlyFollows: a PositionsOf kind is
+// not folded, but after a Read the view tells the position of each of its
+// streams' last event — the proof a reader of a secret's row held in
+// memory relies on — and refuses to tell as of a position it has not
+// reached.
+func TestViewKnowsTheLastEventOfStreamsItOnlyFollows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
+	t.Cleanup(store.Close)
+	f := identityFixture{ctx: ctx, t: t, store: store, md: domain.Metadata{Actor: domain.SystemActor}}
+	view := NewView(store, nil, logger, append(IdentityKinds(), PositionsOf(domain.SecretAggregate))...)
+
+	readPosition := func() int64 {
+		t.Helper()
+		var at int64
+		require.NoError(t, view.Read(ctx, func(s State) error { at = s.Position(); return nil }))
+		return at
+	}
+	a, err := domain.NewSecret(domain.NewID(), "app/a", "", nil)
+	require.NoError(t, err)
+	b, err := domain.NewSecret(domain.NewID(), "app/b", "", nil)
+	require.NoError(t, err)
+	f.append(a, b)
+	at := readPosition()
+	lastA, ok := view.LastEventOf(a.StreamID(), at)
+	require.True(t, ok)
+	lastB, ok := view.LastEventOf(b.StreamID(), at)
+	require.True(t, ok)
+	require.Equal(t, at, max(lastA, lastB), "the append's last event is one of the two")
+	require.NotZero(t, min(lastA, lastB))
+
+	_, ok = view.LastEventOf(a.StreamID(), at+1)
+	require.False(t, ok, "no answer as of a position the view has not reached")
+
+	_, err = a.AddVersion(1, []byte("sealed"), "local", false, 10)
+	require.NoError(t, err)
+	f.append(a)
+	after := readPosition()
+	require.Greater(t, after, at)
+	moved, ok := view.LastEventOf(a.StreamID(), after)
+	require.True(t, ok)
+	require.Equal(t, after, moved, "a's new event is its last")
+	still, ok := view.LastEventOf(b.StreamID(), after)
+	require.True(t, ok)
+	require.Equal(t, lastB, still, "b did not move")
+	none, ok := view.LastEventOf(domain.StreamID(domain.SecretAggregate, domain.NewID()), after)
+	require.True(t, ok)
+	require.Zero(t, none, "a stream with no events")
+
+	view.mu.RLock()
+	_, held := view.held[a.StreamID()]
+	view.mu.RUnlock()
+	require.False(t, held, "a stream it only follows is not folded")
+}

@@ -20,15 +20,25 @@ type Secrets struct {
 	svc     *Service
 	reader  SecretReader
 	catalog StreamCatalog
+	// memory answers a secret's metadata without reading the read model
+	// when its row is proven current (see summaries).
+	memory *summaries
 }
 
 // NewSecrets returns the secret queries. Without a catalog, listings as of
-// an instant answer EUNAVAILABLE.
-func NewSecrets(svc *Service, reader SecretReader, catalog StreamCatalog) (*Secrets, error) {
+// an instant answer EUNAVAILABLE. With positions (the replica's identity
+// view, which also follows secrets' streams) a secret's metadata read
+// again while its stream has not moved is answered from memory; without
+// them, or without a waiter (nothing proves what the read model applied),
+// every read reads the read model.
+func NewSecrets(svc *Service, reader SecretReader, catalog StreamCatalog, positions StreamPositions) (*Secrets, error) {
 	if svc == nil || reader == nil {
 		return nil, domain.Errorf(domain.EINTERNAL, "secret queries need a service and a read model")
 	}
-	return &Secrets{svc: svc, reader: reader, catalog: catalog}, nil
+	if svc.waiter == nil {
+		positions = nil
+	}
+	return &Secrets{svc: svc, reader: reader, catalog: catalog, memory: newSummaries(positions)}, nil
 }
 
 // SecretListInput filters a listing. Cursor is opaque: the NextCursor of the
@@ -49,20 +59,38 @@ func (q *Secrets) Get(ctx context.Context, caller domain.Caller, id string, at A
 		return Result[domain.SecretSummary]{}, err
 	}
 	v, in, err := source(ctx, q.svc, caller, at, domain.ReadModelSecrets,
-		func() (domain.SecretSummary, error) { return q.get(ctx, caller, id) },
+		func() (domain.SecretSummary, error) { return q.get(ctx, caller, id, at) },
 		func(in Instant) (domain.SecretSummary, error) { return q.getAt(ctx, caller, id, in) })
 	return Result[domain.SecretSummary]{Value: v, At: in}, err
 }
 
-func (q *Secrets) get(ctx context.Context, caller domain.Caller, id string) (domain.SecretSummary, error) {
-	row, err := q.reader.Get(ctx, id)
-	if err != nil {
-		return domain.SecretSummary{}, err
+// get reads a secret's row once source waited for the read model, from
+// memory when it is proven current, and authorizes the caller on its name.
+func (q *Secrets) get(ctx context.Context, caller domain.Caller, id string, at At) (domain.SecretSummary, error) {
+	applied := appliedAtLeast(caller, at)
+	row, current := q.memory.current(id, applied)
+	if !current {
+		var err error
+		if row, err = q.reader.Get(ctx, id); err != nil {
+			return domain.SecretSummary{}, err
+		}
+		q.memory.keep(row, applied)
 	}
 	if err := q.svc.access.Authorize(ctx, caller, domain.ActionRead, domain.SecretResource(row.Name)); err != nil {
 		return domain.SecretSummary{}, err
 	}
 	return row, nil
+}
+
+// appliedAtLeast is the position a read model had applied once source
+// waited for it (fold.ReadPosition: the principal's DecidedAt or the
+// client's minimum, whichever is newer), and 0 when it is not known (no
+// DecidedAt: the head was read and not kept).
+func appliedAtLeast(caller domain.Caller, at At) int64 {
+	if caller.Principal.DecidedAt <= 0 {
+		return 0
+	}
+	return max(caller.Principal.DecidedAt, at.MinPosition)
 }
 
 // Versions lists a secret's versions (never values); it needs `read` on
@@ -73,7 +101,7 @@ func (q *Secrets) Versions(ctx context.Context, caller domain.Caller, id string,
 	}
 	v, in, err := source(ctx, q.svc, caller, at, domain.ReadModelSecrets,
 		func() ([]domain.SecretVersionInfo, error) {
-			if _, err := q.get(ctx, caller, id); err != nil {
+			if _, err := q.get(ctx, caller, id, at); err != nil {
 				return nil, err
 			}
 			return q.reader.Versions(ctx, id)

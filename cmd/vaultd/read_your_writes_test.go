@@ -45,6 +45,11 @@ func TestAWriteOnOneReplicaIsReadByTheNextRequestOnAnother(t *testing.T) {
 		var got secret
 		decode(body, &got)
 		require.Equal(t, want, got.CurrentVersion, "the secret on B right after rotation %d on A", want)
+		// Read again, B answers from memory: still the rotation's row.
+		status, body = onB.do(http.MethodGet, "/api/v1/secrets/"+id, nil)
+		require.Equal(t, http.StatusOK, status, string(body))
+		decode(body, &got)
+		require.Equal(t, want, got.CurrentVersion, "the secret on B read again after rotation %d on A", want)
 
 		status, body = onB.do(http.MethodGet, "/api/v1/secrets?prefix=ryw/", nil)
 		require.Equal(t, http.StatusOK, status, string(body))

@@ -124,7 +124,7 @@ func NewReads(t testing.TB, db *pgtest.Database, log queries.Log, waiter queries
 	catalog := streams.NewCatalog(db.AppPool)
 	r := Reads{Service: svc}
 	var err error
-	r.Secrets, err = queries.NewSecrets(svc, secrets.NewQuery(db.AppPool), catalog)
+	r.Secrets, err = queries.NewSecrets(svc, secrets.NewQuery(db.AppPool), catalog, nil)
 	require.NoError(t, err)
 	r.Identity, err = queries.NewIdentity(svc, identity.NewReader(db.AppPool), catalog)
 	require.NoError(t, err)

@@ -237,12 +237,20 @@ type Queries struct {
 
 // NewQueries wires the queries over svc to the projections' readers on db;
 // tokens verifies access tokens, against view (nil: folded from the log per
-// request).
-func NewQueries(svc *queries.Service, db *pgxpool.Pool, tokens queries.AccessTokens, view queries.IdentityView) (Queries, error) {
+// request), which also tells when a secret's row held in memory is still
+// current (nil: every read reads the read model).
+func NewQueries(svc *queries.Service, db *pgxpool.Pool, tokens queries.AccessTokens, view *fold.View) (Queries, error) {
+	var (
+		identityView queries.IdentityView
+		positions    queries.StreamPositions
+	)
+	if view != nil {
+		identityView, positions = view, view
+	}
 	catalog := streams.NewCatalog(db)
 	q := Queries{Service: svc}
 	var err error
-	if q.Secrets, err = queries.NewSecrets(svc, secrets.NewQuery(db), catalog); err != nil {
+	if q.Secrets, err = queries.NewSecrets(svc, secrets.NewQuery(db), catalog, positions); err != nil {
 		return Queries{}, err
 	}
 	if q.Identity, err = queries.NewIdentity(svc, identity.NewReader(db), catalog); err != nil {
@@ -251,7 +259,7 @@ func NewQueries(svc *queries.Service, db *pgxpool.Pool, tokens queries.AccessTok
 	if q.Audit, err = queries.NewAudit(svc, audit.NewReader(db)); err != nil {
 		return Queries{}, err
 	}
-	if q.Authenticator, err = queries.NewAuthenticator(svc, tokens, view); err != nil {
+	if q.Authenticator, err = queries.NewAuthenticator(svc, tokens, identityView); err != nil {
 		return Queries{}, err
 	}
 	if q.ServiceAccounts, err = queries.NewServiceAccounts(svc, serviceaccounts.NewReader(db)); err != nil {
@@ -261,7 +269,10 @@ func NewQueries(svc *queries.Service, db *pgxpool.Pool, tokens queries.AccessTok
 }
 
 // IdentityView is the in-memory identity state of one replica over store:
-// sessions, users, roles and policies, as authentication reads them.
+// sessions, users, roles and policies, as authentication reads them, and
+// the position of each secret stream's last event, which proves a secret's
+// row held in memory current (queries.StreamPositions).
 func IdentityView(store *eventstore.Store, latch fold.Tripped, logger *slog.Logger) *fold.View {
-	return fold.NewView(store, latch, logger, fold.IdentityKinds()...)
+	kinds := append(fold.IdentityKinds(), fold.PositionsOf(domain.SecretAggregate))
+	return fold.NewView(store, latch, logger, kinds...)
 }
