@@ -103,10 +103,7 @@ func TestLongStreamsLoadFromSnapshots(t *testing.T) {
 func TestSecretsLoadFromSnapshotsAndKeepTheirPosition(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := pgtest.New(t)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
-	t.Cleanup(store.Close)
+	store, logger := newTestStore(t)
 	l := NewLoader(store, store, logger)
 
 	sec, err := domain.NewSecret(domain.NewID(), "prod/rotating", "", nil)
@@ -152,4 +149,14 @@ func TestSecretsLoadFromSnapshotsAndKeepTheirPosition(t *testing.T) {
 
 	rotate(2)
 	check(last) // snapshot plus two events
+}
+
+// newTestStore is an event store on a database of the test's own.
+func newTestStore(t *testing.T) (*eventstore.Store, *slog.Logger) {
+	t.Helper()
+	db := pgtest.New(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
+	t.Cleanup(store.Close)
+	return store, logger
 }

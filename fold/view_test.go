@@ -61,10 +61,7 @@ func (f identityFixture) append(aggs ...interface {
 func TestViewAnswersAsOfTheHeadWhenAsked(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := pgtest.New(t)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
-	t.Cleanup(store.Close)
+	store, logger := newTestStore(t)
 	f := identityFixture{ctx: ctx, t: t, store: store, loader: NewLoader(store, store, logger), md: domain.Metadata{Actor: domain.SystemActor}}
 	log := &countingLog{LogPages: store}
 	view := NewView(log, nil, logger, IdentityKinds()...)
@@ -210,10 +207,7 @@ func TestViewRefusesALogThatFailsItsIntegrityCheck(t *testing.T) {
 func TestViewKnowsTheLastEventOfStreamsItOnlyFollows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := pgtest.New(t)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
-	t.Cleanup(store.Close)
+	store, logger := newTestStore(t)
 	f := identityFixture{ctx: ctx, t: t, store: store, md: domain.Metadata{Actor: domain.SystemActor}}
 	view := NewView(store, nil, logger, append(IdentityKinds(), PositionsOf(domain.SecretAggregate))...)
 
