@@ -111,5 +111,6 @@ func (s *Service) appendEvents(ctx context.Context, appends ...domain.StreamAppe
 // write committed before the caller's request began (fold.AwaitReadModel),
 // for a command that reads a read model.
 func (s *Service) awaitReadModel(ctx context.Context, caller domain.Caller, readModel string) error {
-	return fold.AwaitReadModel(ctx, s.log, s.waiter, caller.Principal.DecidedAt, 0, s.opts.ReadYourWritesTimeout, readModel)
+	_, err := fold.AwaitReadModel(ctx, s.log, s.waiter, caller.Principal.DecidedAt, 0, s.opts.ReadYourWritesTimeout, readModel)
+	return err
 }

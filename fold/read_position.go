@@ -20,21 +20,27 @@ type ReadModelWaiter interface {
 }
 
 // AwaitReadModel waits, bounded by timeout, until readModel has applied
-// ReadPosition(ctx, log, decidedAt, minPosition); past the bound the error
-// is EUNAVAILABLE, so the client retries rather than trust a stale answer.
-// Without a waiter nothing waits, and only the minimum's sign is checked.
-func AwaitReadModel(ctx context.Context, log HeadReader, waiter ReadModelWaiter, decidedAt, minPosition int64, timeout time.Duration, readModel string) error {
+// ReadPosition(ctx, log, decidedAt, minPosition), and returns that
+// position: what is read from the read model next includes every event up
+// to it. Past the bound the error is EUNAVAILABLE, so the client retries
+// rather than trust a stale answer. Without a waiter nothing waits, only
+// the minimum's sign is checked, and the position is 0 (nothing is known
+// of what the read model applied).
+func AwaitReadModel(ctx context.Context, log HeadReader, waiter ReadModelWaiter, decidedAt, minPosition int64, timeout time.Duration, readModel string) (int64, error) {
 	if waiter == nil {
 		if minPosition < 0 {
-			return errNegativeMinimum()
+			return 0, errNegativeMinimum()
 		}
-		return nil
+		return 0, nil
 	}
 	position, err := ReadPosition(ctx, log, decidedAt, minPosition)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return waiter.WaitFor(ctx, position, timeout, readModel)
+	if err := waiter.WaitFor(ctx, position, timeout, readModel); err != nil {
+		return 0, err
+	}
+	return position, nil
 }
 
 func errNegativeMinimum() error {

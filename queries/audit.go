@@ -75,7 +75,7 @@ type AuditPage struct {
 // List returns one page of the audit log. It needs `read` on `audit`; a
 // refusal is itself recorded, so it shows up in the log it protects.
 func (a *Audit) List(ctx context.Context, caller domain.Caller, in AuditInput) (AuditPage, error) {
-	if err := a.svc.awaitReadModel(ctx, caller, in.MinPosition, domain.ReadModelAudit); err != nil {
+	if _, err := a.svc.awaitReadModel(ctx, caller, in.MinPosition, domain.ReadModelAudit); err != nil {
 		return AuditPage{}, err
 	}
 	if err := a.svc.access.Authorize(ctx, caller, domain.ActionRead, domain.ResourceAudit); err != nil {
@@ -109,7 +109,7 @@ func (a *Audit) List(ctx context.Context, caller domain.Caller, in AuditInput) (
 // Entries appended while an export runs are newer than every entry it has
 // yet to read, so the export is exactly the log as of its first page.
 func (a *Audit) Export(ctx context.Context, caller domain.Caller, in AuditInput, emit func(domain.AuditEntry) error) error {
-	if err := a.svc.awaitReadModel(ctx, caller, in.MinPosition, domain.ReadModelAudit); err != nil {
+	if _, err := a.svc.awaitReadModel(ctx, caller, in.MinPosition, domain.ReadModelAudit); err != nil {
 		return err
 	}
 	if err := a.svc.access.Authorize(ctx, caller, domain.ActionRead, domain.ResourceAudit); err != nil {

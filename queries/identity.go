@@ -125,7 +125,7 @@ func getIdentity[T any](ctx context.Context, q *Identity, caller domain.Caller, 
 		return Result[T]{}, err
 	}
 	v, in, err := source(ctx, q.svc, caller, at, domain.ReadModelIdentity,
-		func() (T, error) {
+		func(int64) (T, error) {
 			row, err := get(ctx, id)
 			if err != nil {
 				return row, err
@@ -161,7 +161,7 @@ func listIdentities[T any](ctx context.Context, q *Identity, caller domain.Calle
 		return Page[T]{}, err
 	}
 	page, inst, err := source(ctx, q.svc, caller, at, domain.ReadModelIdentity,
-		func() (Page[T], error) {
+		func(int64) (Page[T], error) {
 			after, err := domain.DecodeIdentityNameCursor(in.Cursor)
 			if err != nil {
 				return Page[T]{}, err

@@ -114,15 +114,18 @@ func (s *Service) instantOrHead(ctx context.Context, at At) (Instant, error) {
 
 // source answers a read from the read model, or, when at asks for a past
 // instant, from the log folded up to it. It is the one place a read picks
-// its source, so every read offers time travel the same way.
+// its source, so every read offers time travel the same way. present is
+// given the position the read model is known to have applied (0: not
+// known).
 func source[T any](ctx context.Context, s *Service, caller domain.Caller, at At, readModel string,
-	present func() (T, error), past func(Instant) (T, error)) (T, *Instant, error) {
+	present func(applied int64) (T, error), past func(Instant) (T, error)) (T, *Instant, error) {
 	var zero T
 	if !at.Past() {
-		if err := s.awaitReadModel(ctx, caller, at.MinPosition, readModel); err != nil {
+		applied, err := s.awaitReadModel(ctx, caller, at.MinPosition, readModel)
+		if err != nil {
 			return zero, nil, err
 		}
-		v, err := present()
+		v, err := present(applied)
 		return v, nil, err
 	}
 	in, err := s.Resolve(ctx, at)

@@ -40,9 +40,10 @@ func newSummaries(positions StreamPositions) *summaries {
 	return &summaries{positions: positions, rows: map[string]summaryAt{}}
 }
 
-// current returns the row of secret id when it is current as of atLeast,
-// which the caller proved the view to have reached (a principal's
-// DecidedAt, or the client's minimum position).
+// current returns the row of secret id when it is current as of atLeast:
+// the position the read model was waited for (fold.AwaitReadModel), which
+// is at least what the request must see. The view must have reached it
+// too, or the row is not trusted.
 func (s *summaries) current(id string, atLeast int64) (domain.SecretSummary, bool) {
 	if s.positions == nil || atLeast <= 0 {
 		return domain.SecretSummary{}, false
@@ -63,7 +64,7 @@ func (s *summaries) current(id string, atLeast int64) (domain.SecretSummary, boo
 }
 
 // keep remembers a row read from the read model after it had applied
-// position.
+// position (0: not known, and the row is not kept).
 func (s *summaries) keep(row domain.SecretSummary, position int64) {
 	if s.positions == nil || position <= 0 {
 		return

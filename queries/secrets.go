@@ -29,14 +29,11 @@ type Secrets struct {
 // an instant answer EUNAVAILABLE. With positions (the replica's identity
 // view, which also follows secrets' streams) a secret's metadata read
 // again while its stream has not moved is answered from memory; without
-// them, or without a waiter (nothing proves what the read model applied),
-// every read reads the read model.
+// them, or without a waiter (then nothing tells what the read model
+// applied), every read reads the read model.
 func NewSecrets(svc *Service, reader SecretReader, catalog StreamCatalog, positions StreamPositions) (*Secrets, error) {
 	if svc == nil || reader == nil {
 		return nil, domain.Errorf(domain.EINTERNAL, "secret queries need a service and a read model")
-	}
-	if svc.waiter == nil {
-		positions = nil
 	}
 	return &Secrets{svc: svc, reader: reader, catalog: catalog, memory: newSummaries(positions)}, nil
 }
@@ -59,15 +56,15 @@ func (q *Secrets) Get(ctx context.Context, caller domain.Caller, id string, at A
 		return Result[domain.SecretSummary]{}, err
 	}
 	v, in, err := source(ctx, q.svc, caller, at, domain.ReadModelSecrets,
-		func() (domain.SecretSummary, error) { return q.get(ctx, caller, id, at) },
+		func(applied int64) (domain.SecretSummary, error) { return q.get(ctx, caller, id, applied) },
 		func(in Instant) (domain.SecretSummary, error) { return q.getAt(ctx, caller, id, in) })
 	return Result[domain.SecretSummary]{Value: v, At: in}, err
 }
 
-// get reads a secret's row once source waited for the read model, from
-// memory when it is proven current, and authorizes the caller on its name.
-func (q *Secrets) get(ctx context.Context, caller domain.Caller, id string, at At) (domain.SecretSummary, error) {
-	applied := appliedAtLeast(caller, at)
+// get reads a secret's row once source waited until the read model had
+// applied position applied (0: not known), from memory when it is proven
+// current, and authorizes the caller on its name.
+func (q *Secrets) get(ctx context.Context, caller domain.Caller, id string, applied int64) (domain.SecretSummary, error) {
 	row, current := q.memory.current(id, applied)
 	if !current {
 		var err error
@@ -82,17 +79,6 @@ func (q *Secrets) get(ctx context.Context, caller domain.Caller, id string, at A
 	return row, nil
 }
 
-// appliedAtLeast is the position a read model had applied once source
-// waited for it (fold.ReadPosition: the principal's DecidedAt or the
-// client's minimum, whichever is newer), and 0 when it is not known (no
-// DecidedAt: the head was read and not kept).
-func appliedAtLeast(caller domain.Caller, at At) int64 {
-	if caller.Principal.DecidedAt <= 0 {
-		return 0
-	}
-	return max(caller.Principal.DecidedAt, at.MinPosition)
-}
-
 // Versions lists a secret's versions (never values); it needs `read` on
 // secrets/<name>.
 func (q *Secrets) Versions(ctx context.Context, caller domain.Caller, id string, at At) (Result[[]domain.SecretVersionInfo], error) {
@@ -100,8 +86,8 @@ func (q *Secrets) Versions(ctx context.Context, caller domain.Caller, id string,
 		return Result[[]domain.SecretVersionInfo]{}, err
 	}
 	v, in, err := source(ctx, q.svc, caller, at, domain.ReadModelSecrets,
-		func() ([]domain.SecretVersionInfo, error) {
-			if _, err := q.get(ctx, caller, id, at); err != nil {
+		func(applied int64) ([]domain.SecretVersionInfo, error) {
+			if _, err := q.get(ctx, caller, id, applied); err != nil {
 				return nil, err
 			}
 			return q.reader.Versions(ctx, id)
@@ -130,7 +116,7 @@ func (q *Secrets) List(ctx context.Context, caller domain.Caller, in SecretListI
 		return Page[domain.SecretSummary]{}, err
 	}
 	page, inst, err := source(ctx, q.svc, caller, at, domain.ReadModelSecrets,
-		func() (Page[domain.SecretSummary], error) { return q.list(ctx, caller, in, prefix, limit) },
+		func(int64) (Page[domain.SecretSummary], error) { return q.list(ctx, caller, in, prefix, limit) },
 		func(at Instant) (Page[domain.SecretSummary], error) {
 			return q.listAt(ctx, caller, in, prefix, limit, at)
 		})

@@ -103,8 +103,9 @@ func NewService(log Log, waiter ReadModelWaiter, logger *slog.Logger, opts Optio
 
 // awaitReadModel waits, bounded, until the read model has applied what
 // the request must see: every write committed before it began, and the
-// client's minPosition (fold.AwaitReadModel).
-func (s *Service) awaitReadModel(ctx context.Context, caller domain.Caller, minPosition int64, readModel string) error {
+// client's minPosition (fold.AwaitReadModel). It returns the position the
+// read model has applied (0: not known, there is no waiter).
+func (s *Service) awaitReadModel(ctx context.Context, caller domain.Caller, minPosition int64, readModel string) (int64, error) {
 	return fold.AwaitReadModel(ctx, s.log, s.waiter, caller.Principal.DecidedAt, minPosition, s.opts.MinPositionTimeout, readModel)
 }
 

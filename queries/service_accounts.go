@@ -44,7 +44,7 @@ func (q *ServiceAccounts) GetServiceAccount(ctx context.Context, caller domain.C
 	if err := domain.ValidateID("service account id", accountID); err != nil {
 		return domain.ServiceAccountSummary{}, err
 	}
-	if err := q.svc.awaitReadModel(ctx, caller, 0, domain.ReadModelServiceAccounts); err != nil {
+	if _, err := q.svc.awaitReadModel(ctx, caller, 0, domain.ReadModelServiceAccounts); err != nil {
 		return domain.ServiceAccountSummary{}, err
 	}
 	s, err := q.reader.GetServiceAccount(ctx, accountID)
@@ -86,7 +86,7 @@ func (q *ServiceAccounts) ListServiceAccounts(ctx context.Context, caller domain
 	if err != nil {
 		return Page[domain.ServiceAccountSummary]{}, err
 	}
-	if err := q.svc.awaitReadModel(ctx, caller, 0, domain.ReadModelServiceAccounts); err != nil {
+	if _, err := q.svc.awaitReadModel(ctx, caller, 0, domain.ReadModelServiceAccounts); err != nil {
 		return Page[domain.ServiceAccountSummary]{}, err
 	}
 	rows, err := q.reader.ListServiceAccounts(ctx, domain.IdentityFilter{Prefix: prefix, After: after, Limit: limit})
