@@ -115,13 +115,13 @@ func (b *statementBreakdown) print(ctx context.Context, w io.Writer, title strin
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	var total, written float64
 	for _, r := range got {
-		per := float64(r.calls) / float64(max(requests, 1))
-		rows := float64(r.rows) / float64(max(requests, 1))
-		total += per
+		callsPer := float64(r.calls) / float64(max(requests, 1))
+		rowsPer := float64(r.rows) / float64(max(requests, 1))
+		total += callsPer
 		if writes(r.query) {
-			written += rows
+			written += rowsPer
 		}
-		fmt.Fprintf(tw, "%.3f\t%.3f\t%.3fms\t%s\t\n", per, rows, r.meanMS, oneLine(r.query, 100))
+		fmt.Fprintf(tw, "%.3f\t%.3f\t%.3fms\t%s\t\n", callsPer, rowsPer, r.meanMS, oneLine(r.query, 100))
 	}
 	fmt.Fprintf(tw, "%.3f\t%.3f\t\t(statements above; rows they report changing)\t\n", total, written)
 	if err := tw.Flush(); err != nil {
@@ -134,6 +134,14 @@ func (b *statementBreakdown) print(ctx context.Context, w io.Writer, title strin
 	_, err = fmt.Fprintf(w, "rows inserted, updated or deleted per request (pg_stat_user_tables): %.2f (a single-row INSERT: 1)\n",
 		float64(after-b.rowsBefore)/float64(max(requests, 1)))
 	return err
+}
+
+func oneLine(q string, n int) string {
+	q = strings.Join(strings.Fields(q), " ")
+	if len(q) > n {
+		q = q[:n] + "…"
+	}
+	return q
 }
 
 // writes tells whether a statement inserts, updates or deletes rows. Its
@@ -192,12 +200,4 @@ func (o httpOptions) wants(scenario string) bool {
 	}
 	first, _, _ := strings.Cut(scenario, " ")
 	return o.only[first] || o.only[scenario]
-}
-
-func oneLine(q string, n int) string {
-	q = strings.Join(strings.Fields(q), " ")
-	if len(q) > n {
-		q = q[:n] + "…"
-	}
-	return q
 }
