@@ -28,10 +28,7 @@ func latestSnapshot(t *testing.T, store *eventstore.Store, streamID string) (dom
 func TestLongStreamsLoadFromSnapshots(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := pgtest.New(t)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
-	t.Cleanup(store.Close)
+	db, store, logger := newTestStore(t)
 	l := NewLoader(store, store, logger)
 
 	user, err := domain.NewUser(domain.NewID(), "snappy", "", domain.SealedPassword{Version: 1, Sealed: []byte("sealed-hash")})
@@ -103,7 +100,7 @@ func TestLongStreamsLoadFromSnapshots(t *testing.T) {
 func TestSecretsLoadFromSnapshotsAndKeepTheirPosition(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store, logger := newTestStore(t)
+	_, store, logger := newTestStore(t)
 	l := NewLoader(store, store, logger)
 
 	sec, err := domain.NewSecret(domain.NewID(), "prod/rotating", "", nil)
@@ -152,11 +149,11 @@ func TestSecretsLoadFromSnapshotsAndKeepTheirPosition(t *testing.T) {
 }
 
 // newTestStore is an event store on a database of the test's own.
-func newTestStore(t *testing.T) (*eventstore.Store, *slog.Logger) {
+func newTestStore(t *testing.T) (*pgtest.Database, *eventstore.Store, *slog.Logger) {
 	t.Helper()
 	db := pgtest.New(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store := eventstore.New(db.AppPool, db.ChainKeys(t), logger, eventstore.Options{})
 	t.Cleanup(store.Close)
-	return store, logger
+	return db, store, logger
 }

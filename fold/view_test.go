@@ -61,7 +61,7 @@ func (f identityFixture) append(aggs ...interface {
 func TestViewAnswersAsOfTheHeadWhenAsked(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store, logger := newTestStore(t)
+	_, store, logger := newTestStore(t)
 	f := identityFixture{ctx: ctx, t: t, store: store, loader: NewLoader(store, store, logger), md: domain.Metadata{Actor: domain.SystemActor}}
 	log := &countingLog{LogPages: store}
 	view := NewView(log, nil, logger, IdentityKinds()...)
@@ -207,7 +207,7 @@ func TestViewRefusesALogThatFailsItsIntegrityCheck(t *testing.T) {
 func TestViewKnowsTheLastEventOfStreamsItOnlyFollows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store, logger := newTestStore(t)
+	_, store, logger := newTestStore(t)
 	f := identityFixture{ctx: ctx, t: t, store: store, md: domain.Metadata{Actor: domain.SystemActor}}
 	view := NewView(store, nil, logger, append(IdentityKinds(), PositionsOf(domain.SecretAggregate))...)
 
