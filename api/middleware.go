@@ -64,19 +64,20 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) written() bool { return w.status != 0 }
 
-// routeTemplate asks the router which route the request will reach, so the
-// access log and metrics are labelled by template even for requests answered
-// before routing (rate limited) or by no route at all.
-func (s *Server) routeTemplate(r *http.Request) string {
-	var match mux.RouteMatch
-	if !s.router.Match(r, &match) || match.MatchErr != nil || match.Route == nil {
-		return unmatchedRoute
-	}
-	tpl, err := match.Route.GetPathTemplate()
-	if err != nil {
-		return unmatchedRoute
-	}
-	return DocumentedPath(tpl)
+// recordRoute runs inside the router, after it matched: it writes the
+// matched route's template into the request's info for the metrics and the
+// access log. Requests no route matched (404, 405) keep "unmatched".
+func recordRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if slot := requestInfoFrom(r.Context()).route; slot != nil {
+			if route := mux.CurrentRoute(r); route != nil {
+				if tpl, err := route.GetPathTemplate(); err == nil {
+					*slot = DocumentedPath(tpl)
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // observe writes the access log line and the request metrics. It logs no
@@ -93,12 +94,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		info := requestInfoFrom(r.Context())
 		method := metricMethod(r.Method)
 		code := strconv.Itoa(sw.status)
-		s.metrics.requests.WithLabelValues(info.Route, method, code).Inc()
-		s.metrics.duration.WithLabelValues(info.Route, method, code).Observe(elapsed.Seconds())
+		s.metrics.requests.WithLabelValues(info.Route(), method, code).Inc()
+		s.metrics.duration.WithLabelValues(info.Route(), method, code).Observe(elapsed.Seconds())
 		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 			slog.String("request_id", info.ID),
 			slog.String("method", r.Method),
-			slog.String("route", info.Route),
+			slog.String("route", info.Route()),
 			slog.Int("status", sw.status),
 			slog.Int64("bytes", sw.bytes),
 			slog.Duration("duration", elapsed),
@@ -122,7 +123,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			}
 			s.logger.ErrorContext(r.Context(), "handler panic",
 				"request_id", RequestIDFrom(r.Context()),
-				"route", requestInfoFrom(r.Context()).Route,
+				"route", requestInfoFrom(r.Context()).Route(),
 				"panic", fmt.Sprint(v),
 				"stack", string(debug.Stack()))
 			if sw, ok := w.(interface{ written() bool }); ok && sw.written() {
@@ -166,12 +167,16 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := requestInfoFrom(r.Context())
-		switch info.Route {
-		case pathHealthz, pathReadyz, pathMetrics:
-			next.ServeHTTP(w, r)
-			return
+		// The router has not run yet, so the probes are told by their
+		// exact path: none of them has a variable in it.
+		if r.Method == http.MethodGet {
+			switch r.URL.Path {
+			case pathHealthz, pathReadyz, pathMetrics:
+				next.ServeHTTP(w, r)
+				return
+			}
 		}
+		info := requestInfoFrom(r.Context())
 		ok, retryAfter := s.limiter.Allow(limiterKey(info.ClientIP))
 		if !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(retryAfter)))

@@ -30,9 +30,18 @@ type requestInfo struct {
 	ID        string
 	ClientIP  netip.Addr
 	UserAgent string
-	// Route is the matched path template, or "unmatched"; never the raw
-	// path, which is unbounded and may carry names a log should not hold.
-	Route string
+	// route is filled in by the router once it has matched (recordRoute),
+	// so the path is matched once per request, not once more for the label.
+	route *string
+}
+
+// Route is the matched path template, or "unmatched"; never the raw path,
+// which is unbounded and may carry names a log should not hold.
+func (i requestInfo) Route() string {
+	if i.route == nil || *i.route == "" {
+		return unmatchedRoute
+	}
+	return *i.route
 }
 
 type actor struct{ id, name string }
@@ -81,7 +90,7 @@ func (s *Server) requestContext(next http.Handler) http.Handler {
 			ID:        requestID(r.Header.Get(HeaderRequestID)),
 			ClientIP:  clientIP(r, s.cfg.TrustedProxies),
 			UserAgent: cleanUserAgent(r.UserAgent()),
-			Route:     s.routeTemplate(r),
+			route:     new(string),
 		}
 		w.Header().Set(HeaderRequestID, info.ID)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))

@@ -124,6 +124,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	// A path is routed as sent, never cleaned and redirected: a secret name
 	// with ".." (sent as %2F..%2F) must be refused, not read as another name.
 	s.router.SkipClean(true)
+	s.router.Use(recordRoute)
 	s.router.NotFoundHandler = http.HandlerFunc(s.notFound)
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
 	s.registerOperational(deps.Gatherer)

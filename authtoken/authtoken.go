@@ -129,6 +129,10 @@ type Config struct {
 type Manager struct {
 	keys *Keyring
 	cfg  Config
+	// parser is built once: its options never change, and a jwt.Parser
+	// with a validator set is only read while it parses, so every
+	// request shares it.
+	parser *jwt.Parser
 }
 
 // New returns a Manager signing with keys.
@@ -160,7 +164,17 @@ func New(keys *Keyring, cfg Config) (*Manager, error) {
 	if cfg.Leeway < 0 || cfg.Leeway > time.Minute {
 		return nil, errors.New("authtoken: leeway must be between 0 and 1 minute")
 	}
-	return &Manager{keys: keys, cfg: cfg}, nil
+	return &Manager{keys: keys, cfg: cfg, parser: jwt.NewParser(
+		jwt.WithValidMethods([]string{algorithm}),
+		jwt.WithIssuer(cfg.Issuer),
+		jwt.WithAudience(cfg.Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithNotBeforeRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(cfg.Leeway),
+		jwt.WithTimeFunc(cfg.Now),
+		jwt.WithStrictDecoding(),
+	)}, nil
 }
 
 // AccessTTL is how long access tokens live (the login answer's expires_in).
@@ -269,19 +283,8 @@ func (m *Manager) verify(raw, typ string) (Claims, error) {
 	if raw == "" || len(raw) > maxTokenLength {
 		return Claims{}, invalid(errors.New("token is empty or too long"))
 	}
-	parser := jwt.NewParser(
-		jwt.WithValidMethods([]string{algorithm}),
-		jwt.WithIssuer(m.cfg.Issuer),
-		jwt.WithAudience(m.cfg.Audience),
-		jwt.WithExpirationRequired(),
-		jwt.WithNotBeforeRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(m.cfg.Leeway),
-		jwt.WithTimeFunc(m.cfg.Now),
-		jwt.WithStrictDecoding(),
-	)
 	var c jwtClaims
-	_, err := parser.ParseWithClaims(raw, &c, m.keyFor)
+	_, err := m.parser.ParseWithClaims(raw, &c, m.keyFor)
 	if err != nil {
 		return Claims{}, invalid(err)
 	}

@@ -24,11 +24,17 @@ type result struct {
 	ops       int64
 	elapsed   time.Duration
 	latencies []time.Duration
+	// quantiles, when set, are the load generator's own (wrk reports
+	// quantiles, not every latency).
+	quantiles map[float64]time.Duration
 }
 
 func (r result) rate() float64 { return float64(r.ops) / r.elapsed.Seconds() }
 
 func (r result) percentile(p float64) time.Duration {
+	if r.quantiles != nil {
+		return r.quantiles[p]
+	}
 	if len(r.latencies) == 0 {
 		return 0
 	}

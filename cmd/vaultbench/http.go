@@ -106,28 +106,61 @@ func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time
 		return nil
 	}
 
+	// Each scenario is one request shape: the Go client sends it with
+	// c.do, wrk (-load wrk) from the same description.
 	type scenario struct {
 		name string
+		wrk  func() wrkRequest
 		op   func(ctx context.Context, client, i int) error
 	}
+	// allSecrets is every client's secrets, for wrk's connections to cycle through.
+	allSecrets := func(suffix string) []string {
+		var paths []string
+		for cl := range len(ids) {
+			for _, id := range ids[cl] {
+				paths = append(paths, "/api/v1/secrets/"+id+suffix)
+			}
+		}
+		return paths
+	}
 	scenarios := []scenario{
-		{"GET /healthz (baseline)", func(ctx context.Context, _, _ int) error {
-			return c.do(ctx, http.MethodGet, "/healthz", nil, http.StatusOK, nil)
-		}},
-		{"create", func(ctx context.Context, cl, i int) error {
-			name := fmt.Sprintf("bench/create/c%d/%d-%s", cl, i, randomHex(4))
-			return c.do(ctx, http.MethodPost, "/api/v1/secrets", map[string]any{"name": name, "value": randomHex(16)}, http.StatusCreated, nil)
-		}},
-		{"rotate", func(ctx context.Context, cl, i int) error {
-			id := ids[cl][i%secretsPerClient]
-			return c.do(ctx, http.MethodPut, "/api/v1/secrets/"+id+"/rotate", map[string]any{"value": randomHex(16)}, http.StatusOK, nil)
-		}},
-		{"get (masked)", func(ctx context.Context, cl, i int) error {
-			return c.do(ctx, http.MethodGet, "/api/v1/secrets/"+ids[cl][i%secretsPerClient], nil, http.StatusOK, nil)
-		}},
-		{"reveal", func(ctx context.Context, cl, i int) error {
-			return c.do(ctx, http.MethodGet, "/api/v1/secrets/"+ids[cl][i%secretsPerClient]+"/reveal", nil, http.StatusOK, nil)
-		}},
+		{"GET /healthz (baseline)",
+			func() wrkRequest { return wrkRequest{method: http.MethodGet, paths: []string{"/healthz"}} },
+			func(ctx context.Context, _, _ int) error {
+				return c.do(ctx, http.MethodGet, "/healthz", nil, http.StatusOK, nil)
+			}},
+		{"create",
+			func() wrkRequest {
+				return wrkRequest{method: http.MethodPost, paths: []string{"/api/v1/secrets"}, body: wrkNewSecret}
+			},
+			func(ctx context.Context, cl, i int) error {
+				name := fmt.Sprintf("bench/create/c%d/%d-%s", cl, i, randomHex(4))
+				return c.do(ctx, http.MethodPost, "/api/v1/secrets", map[string]any{"name": name, "value": randomHex(16)}, http.StatusCreated, nil)
+			}},
+		{"rotate",
+			func() wrkRequest {
+				return wrkRequest{method: http.MethodPut, paths: allSecrets("/rotate"), body: wrkNewVersion}
+			},
+			func(ctx context.Context, cl, i int) error {
+				id := ids[cl][i%secretsPerClient]
+				return c.do(ctx, http.MethodPut, "/api/v1/secrets/"+id+"/rotate", map[string]any{"value": randomHex(16)}, http.StatusOK, nil)
+			}},
+		{"get (masked)",
+			func() wrkRequest { return wrkRequest{method: http.MethodGet, paths: allSecrets("")} },
+			func(ctx context.Context, cl, i int) error {
+				return c.do(ctx, http.MethodGet, "/api/v1/secrets/"+ids[cl][i%secretsPerClient], nil, http.StatusOK, nil)
+			}},
+		{"reveal",
+			func() wrkRequest { return wrkRequest{method: http.MethodGet, paths: allSecrets("/reveal")} },
+			func(ctx context.Context, cl, i int) error {
+				return c.do(ctx, http.MethodGet, "/api/v1/secrets/"+ids[cl][i%secretsPerClient]+"/reveal", nil, http.StatusOK, nil)
+			}},
+	}
+	drive := func(ctx context.Context, clients int, sc scenario) (result, error) {
+		if opts.load == loadWrk {
+			return runWrk(ctx, c.base, c.token, clients, d, sc.wrk())
+		}
+		return run(ctx, clients, d, sc.op)
 	}
 
 	raw, err := newRawBaselines(ctx, db)
@@ -165,7 +198,7 @@ func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time
 					return err
 				}
 			}
-			res, err := run(ctx, clients, d, sc.op)
+			res, err := drive(ctx, clients, sc)
 			if err != nil {
 				return fmt.Errorf("%s at %d clients: %w", sc.name, clients, err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os/exec"
 	"regexp"
 	"strings"
 	"text/tabwriter"
@@ -163,10 +164,28 @@ type httpOptions struct {
 	only      map[string]bool
 	clients   []int
 	breakdown bool
+	load      loadGenerator
 }
 
-func parseHTTPOptions(only, clients string, breakdown bool) (httpOptions, error) {
-	opts := httpOptions{breakdown: breakdown}
+// loadGenerator is what sends the HTTP scenarios' requests.
+type loadGenerator string
+
+const (
+	loadGo  loadGenerator = "go"  // vaultbench's own net/http client, in this process
+	loadWrk loadGenerator = "wrk" // wrk, which must be on PATH
+)
+
+func parseHTTPOptions(only, clients, load string, breakdown bool) (httpOptions, error) {
+	opts := httpOptions{breakdown: breakdown, load: loadGenerator(load)}
+	switch opts.load {
+	case loadGo:
+	case loadWrk:
+		if _, err := exec.LookPath("wrk"); err != nil {
+			return httpOptions{}, fmt.Errorf("-load wrk: %w (Debian: apt-get install wrk)", err)
+		}
+	default:
+		return httpOptions{}, fmt.Errorf("-load %q: want go or wrk", load)
+	}
 	for _, name := range strings.Split(only, ",") {
 		if name = strings.TrimSpace(name); name != "" {
 			if opts.only == nil {

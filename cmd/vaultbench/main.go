@@ -45,6 +45,7 @@ func main() {
 	fileBytes := fs.Int64("bytes", 1<<30, "files: size of the file")
 	httpOnly := fs.String("only", "", "http: only these scenarios (comma-separated: create,rotate,get,reveal; the /healthz baseline always runs)")
 	httpClients := fs.String("clients", "", "http: client counts (comma-separated; default 8,32)")
+	httpLoad := fs.String("load", "go", "http: what sends the requests: go (vaultbench's own client) or wrk (on PATH; leaves vaultd the CPU the Go client takes)")
 	httpBreakdown := fs.Bool("breakdown", false, "http: print each scenario's statements per request from pg_stat_statements (must be preloaded)")
 	_ = fs.Parse(os.Args[2:])
 
@@ -56,7 +57,7 @@ func main() {
 		err = benchLatency(ctx, logger, *adminURL, *rate, durationOr(fs, *duration, 20*time.Second))
 	case "http":
 		var opts httpOptions
-		if opts, err = parseHTTPOptions(*httpOnly, *httpClients, *httpBreakdown); err == nil {
+		if opts, err = parseHTTPOptions(*httpOnly, *httpClients, *httpLoad, *httpBreakdown); err == nil {
 			err = benchHTTP(ctx, logger, *adminURL, *duration, opts)
 		}
 	case "files":
@@ -86,7 +87,7 @@ func usage() {
 	fmt.Fprintln(os.Stderr, "       vaultbench rebuild [-events 1000000] [-admin-url URL]")
 	fmt.Fprintln(os.Stderr, "       vaultbench audit [-rows 10000000] [-queries 2000] [-admin-url URL]")
 	fmt.Fprintln(os.Stderr, "       vaultbench history [-versions 100,1000,10000] [-reads 30] [-budget 3s] [-admin-url URL]")
-	fmt.Fprintln(os.Stderr, "       vaultbench http [-duration 5s] [-only rotate,get] [-clients 8,32] [-breakdown] [-admin-url URL]   (run from the repository root)")
+	fmt.Fprintln(os.Stderr, "       vaultbench http [-duration 5s] [-only rotate,get] [-clients 8,32] [-load go|wrk] [-breakdown] [-admin-url URL]   (run from the repository root)")
 	fmt.Fprintln(os.Stderr, "       vaultbench files [-bytes 1073741824] [-admin-url URL]   (run from the repository root)")
 }
 
