@@ -80,6 +80,18 @@ func recordRoute(next http.Handler) http.Handler {
 	})
 }
 
+// labelUnrouted writes the route label of a request answered before the
+// router ran, by asking the router which route it would have reached.
+func (s *Server) labelUnrouted(r *http.Request, info requestInfo) {
+	var match mux.RouteMatch
+	if info.route == nil || !s.router.Match(r, &match) || match.MatchErr != nil || match.Route == nil {
+		return
+	}
+	if tpl, err := match.Route.GetPathTemplate(); err == nil {
+		*info.route = DocumentedPath(tpl)
+	}
+}
+
 // observe writes the access log line and the request metrics. It logs no
 // query string, header or body: those are where tokens and values travel.
 func (s *Server) observe(next http.Handler) http.Handler {
@@ -179,6 +191,9 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 		info := requestInfoFrom(r.Context())
 		ok, retryAfter := s.limiter.Allow(limiterKey(info.ClientIP))
 		if !ok {
+			// Refused before routing: match here, on this rare path only,
+			// so a 429 is still counted under the route it was aimed at.
+			s.labelUnrouted(r, info)
 			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(retryAfter)))
 			s.writeError(w, r, domain.Errorf(domain.ERATELIMIT, "too many requests; retry later"))
 			return

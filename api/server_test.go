@@ -333,6 +333,22 @@ func TestRateLimit(t *testing.T) {
 	t.Run("unknown paths count too", func(t *testing.T) {
 		require.Equal(t, http.StatusTooManyRequests, from("198.51.100.1:5", "/nope").Code)
 	})
+	t.Run("a refusal is counted under the route it was aimed at", func(t *testing.T) {
+		families, err := ts.reg.Gather()
+		require.NoError(t, err)
+		counts := map[string]float64{}
+		for _, f := range families {
+			if f.GetName() != "vault_http_requests_total" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				labels := labelMap(m)
+				counts[labels["route"]+" "+labels["code"]] = m.GetCounter().GetValue()
+			}
+		}
+		require.Positive(t, counts["/test/limited 429"])
+		require.Equal(t, float64(1), counts["unmatched 429"], "only /nope")
+	})
 }
 
 func TestMetricsUseRouteTemplate(t *testing.T) {
