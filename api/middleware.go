@@ -69,13 +69,7 @@ func (w *statusWriter) written() bool { return w.status != 0 }
 // access log. Requests no route matched (404, 405) keep "unmatched".
 func recordRoute(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if slot := requestInfoFrom(r.Context()).route; slot != nil {
-			if route := mux.CurrentRoute(r); route != nil {
-				if tpl, err := route.GetPathTemplate(); err == nil {
-					*slot = DocumentedPath(tpl)
-				}
-			}
-		}
+		requestInfoFrom(r.Context()).labelWith(mux.CurrentRoute(r))
 		next.ServeHTTP(w, r)
 	})
 }
@@ -84,11 +78,8 @@ func recordRoute(next http.Handler) http.Handler {
 // router ran, by asking the router which route it would have reached.
 func (s *Server) labelUnrouted(r *http.Request, info requestInfo) {
 	var match mux.RouteMatch
-	if info.route == nil || !s.router.Match(r, &match) || match.MatchErr != nil || match.Route == nil {
-		return
-	}
-	if tpl, err := match.Route.GetPathTemplate(); err == nil {
-		*info.route = DocumentedPath(tpl)
+	if s.router.Match(r, &match) && match.MatchErr == nil {
+		info.labelWith(match.Route)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/gorilla/mux"
+
 	"github.com/securevault/vault/domain"
 )
 
@@ -42,6 +44,17 @@ func (i requestInfo) Route() string {
 		return unmatchedRoute
 	}
 	return *i.route
+}
+
+// labelWith records route's documented template as the request's route
+// label; a nil route, or one without a path template, leaves it unmatched.
+func (i requestInfo) labelWith(route *mux.Route) {
+	if i.route == nil || route == nil {
+		return
+	}
+	if tpl, err := route.GetPathTemplate(); err == nil {
+		*i.route = DocumentedPath(tpl)
+	}
 }
 
 type actor struct{ id, name string }
