@@ -106,61 +106,54 @@ func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time
 		return nil
 	}
 
-	// Each scenario is one request shape: the Go client sends it with
-	// c.do, wrk (-load wrk) from the same description.
+	// Each scenario is one request shape, declared once: the Go client
+	// sends it with c.do, wrk (-load wrk) from the same description.
 	type scenario struct {
-		name string
-		wrk  func() wrkRequest
-		op   func(ctx context.Context, client, i int) error
+		name   string
+		method string
+		path   string // the path, or for perSecret the suffix after the secret's
+		// perSecret requests go to the bench secrets: the Go client's
+		// client cl to its own, wrk's connections to all of them in turn.
+		perSecret bool
+		body      requestBody
+		want      int
 	}
-	// allSecrets is every client's secrets, for wrk's connections to cycle through.
-	allSecrets := func(suffix string) []string {
-		var paths []string
-		for cl := range len(ids) {
-			for _, id := range ids[cl] {
-				paths = append(paths, "/api/v1/secrets/"+id+suffix)
-			}
-		}
-		return paths
-	}
+	secretPath := func(id, suffix string) string { return "/api/v1/secrets/" + id + suffix }
 	scenarios := []scenario{
-		{"GET /healthz (baseline)",
-			func() wrkRequest { return wrkRequest{method: http.MethodGet, paths: []string{"/healthz"}} },
-			func(ctx context.Context, _, _ int) error {
-				return c.do(ctx, http.MethodGet, "/healthz", nil, http.StatusOK, nil)
-			}},
-		{"create",
-			func() wrkRequest {
-				return wrkRequest{method: http.MethodPost, paths: []string{"/api/v1/secrets"}, body: wrkNewSecret}
-			},
-			func(ctx context.Context, cl, i int) error {
-				name := fmt.Sprintf("bench/create/c%d/%d-%s", cl, i, randomHex(4))
-				return c.do(ctx, http.MethodPost, "/api/v1/secrets", map[string]any{"name": name, "value": randomHex(16)}, http.StatusCreated, nil)
-			}},
-		{"rotate",
-			func() wrkRequest {
-				return wrkRequest{method: http.MethodPut, paths: allSecrets("/rotate"), body: wrkNewVersion}
-			},
-			func(ctx context.Context, cl, i int) error {
-				id := ids[cl][i%secretsPerClient]
-				return c.do(ctx, http.MethodPut, "/api/v1/secrets/"+id+"/rotate", map[string]any{"value": randomHex(16)}, http.StatusOK, nil)
-			}},
-		{"get (masked)",
-			func() wrkRequest { return wrkRequest{method: http.MethodGet, paths: allSecrets("")} },
-			func(ctx context.Context, cl, i int) error {
-				return c.do(ctx, http.MethodGet, "/api/v1/secrets/"+ids[cl][i%secretsPerClient], nil, http.StatusOK, nil)
-			}},
-		{"reveal",
-			func() wrkRequest { return wrkRequest{method: http.MethodGet, paths: allSecrets("/reveal")} },
-			func(ctx context.Context, cl, i int) error {
-				return c.do(ctx, http.MethodGet, "/api/v1/secrets/"+ids[cl][i%secretsPerClient]+"/reveal", nil, http.StatusOK, nil)
-			}},
+		{name: "GET /healthz (baseline)", method: http.MethodGet, path: "/healthz", want: http.StatusOK},
+		{name: "create", method: http.MethodPost, path: "/api/v1/secrets", body: newSecretBody, want: http.StatusCreated},
+		{name: "rotate", method: http.MethodPut, path: "/rotate", perSecret: true, body: newVersionBody, want: http.StatusOK},
+		{name: "get (masked)", method: http.MethodGet, perSecret: true, want: http.StatusOK},
+		{name: "reveal", method: http.MethodGet, path: "/reveal", perSecret: true, want: http.StatusOK},
 	}
 	drive := func(ctx context.Context, clients int, sc scenario) (result, error) {
 		if opts.load == loadWrk {
-			return runWrk(ctx, c.base, c.token, clients, d, sc.wrk())
+			req := wrkRequest{method: sc.method, paths: []string{sc.path}, body: sc.body}
+			if sc.perSecret {
+				req.paths = nil
+				for cl := range len(ids) {
+					for _, id := range ids[cl] {
+						req.paths = append(req.paths, secretPath(id, sc.path))
+					}
+				}
+			}
+			return runWrk(ctx, c.base, c.token, clients, d, req)
 		}
-		return run(ctx, clients, d, sc.op)
+		return run(ctx, clients, d, func(ctx context.Context, cl, i int) error {
+			path := sc.path
+			if sc.perSecret {
+				path = secretPath(ids[cl][i%secretsPerClient], sc.path)
+			}
+			var body any
+			switch sc.body {
+			case newSecretBody:
+				body = map[string]any{"name": fmt.Sprintf("bench/create/c%d/%d-%s", cl, i, randomHex(4)), "value": randomHex(16)}
+			case newVersionBody:
+				body = map[string]any{"value": randomHex(16)}
+			case noBody:
+			}
+			return c.do(ctx, sc.method, path, body, sc.want, nil)
+		})
 	}
 
 	raw, err := newRawBaselines(ctx, db)

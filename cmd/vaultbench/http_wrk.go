@@ -19,15 +19,17 @@ import (
 type wrkRequest struct {
 	method string
 	paths  []string // each connection cycles through these, from its own offset
-	body   wrkBody
+	body   requestBody
 }
 
-type wrkBody int
+// requestBody is what a scenario sends; both load generators make a fresh
+// one for every request.
+type requestBody int
 
 const (
-	wrkNoBody     wrkBody = iota
-	wrkNewSecret          // {"name": a name never used before, "value": random}
-	wrkNewVersion         // {"value": random}
+	noBody         requestBody = iota
+	newSecretBody              // {"name": a name never used before, "value": random}
+	newVersionBody             // {"value": random}
 )
 
 // wrkScript is the Lua program wrk runs: each thread numbers its requests
