@@ -133,6 +133,8 @@ type Manager struct {
 	// with a validator set is only read while it parses, so every
 	// request shares it.
 	parser *jwt.Parser
+	// verified remembers tokens that passed, so each is parsed once.
+	verified *verifiedCache
 }
 
 // New returns a Manager signing with keys.
@@ -174,7 +176,7 @@ func New(keys *Keyring, cfg Config) (*Manager, error) {
 		jwt.WithLeeway(cfg.Leeway),
 		jwt.WithTimeFunc(cfg.Now),
 		jwt.WithStrictDecoding(),
-	)}, nil
+	), verified: newVerifiedCache()}, nil
 }
 
 // AccessTTL is how long access tokens live (the login answer's expires_in).
@@ -283,22 +285,44 @@ func (m *Manager) verify(raw, typ string) (Claims, error) {
 	if raw == "" || len(raw) > maxTokenLength {
 		return Claims{}, invalid(errors.New("token is empty or too long"))
 	}
+	digest := sha256.Sum256([]byte(raw))
+	now := m.cfg.Now()
+	if claims, ok := m.verified.lookup(digest, now, m.cfg.Leeway); ok {
+		if claims.Type != typ {
+			return Claims{}, invalid(fmt.Errorf("token type %q where %q is required", truncate(claims.Type), typ))
+		}
+		return claims, nil
+	}
+	entry, err := m.parse(raw, typ)
+	if err != nil {
+		return Claims{}, err
+	}
+	m.verified.store(digest, entry, now, m.cfg.Leeway)
+	return entry.claims, nil
+}
+
+// parse verifies raw in full: signature, every registered claim, the type.
+func (m *Manager) parse(raw, typ string) (verifiedEntry, error) {
 	var c jwtClaims
 	_, err := m.parser.ParseWithClaims(raw, &c, m.keyFor)
 	if err != nil {
-		return Claims{}, invalid(err)
+		return verifiedEntry{}, invalid(err)
 	}
 	switch {
 	case c.Type != typ:
-		return Claims{}, invalid(fmt.Errorf("token type %q where %q is required", truncate(c.Type), typ))
+		return verifiedEntry{}, invalid(fmt.Errorf("token type %q where %q is required", truncate(c.Type), typ))
 	case c.IssuedAt == nil:
-		return Claims{}, invalid(errors.New("token has no iat"))
+		return verifiedEntry{}, invalid(errors.New("token has no iat"))
 	case !domain.IsID(c.Subject), !domain.IsID(c.SessionID), !domain.IsID(c.ID):
-		return Claims{}, invalid(errors.New("token sub, sid or jti is not a UUID"))
+		return verifiedEntry{}, invalid(errors.New("token sub, sid or jti is not a UUID"))
 	}
-	return Claims{
-		UserID: c.Subject, SessionID: c.SessionID, TokenID: c.ID, Type: c.Type,
-		IssuedAt: c.IssuedAt.UTC(), ExpiresAt: c.ExpiresAt.UTC(),
+	return verifiedEntry{
+		claims: Claims{
+			UserID: c.Subject, SessionID: c.SessionID, TokenID: c.ID, Type: c.Type,
+			IssuedAt: c.IssuedAt.UTC(), ExpiresAt: c.ExpiresAt.UTC(),
+		},
+		// The parser requires nbf (WithNotBeforeRequired), so it is set.
+		notBefore: c.NotBefore.UTC(),
 	}, nil
 }
 
