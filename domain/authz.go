@@ -1,7 +1,7 @@
 package domain
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -57,12 +57,12 @@ func Decide(req AccessRequest, policies []PolicyView) Decision {
 			}
 			switch st.Effect {
 			case EffectDeny:
-				d.Reason = fmt.Sprintf("denied by statement %d of policy %q (pattern %q)", i, p.Name, pattern)
+				d.Reason = statementReason("denied", i, p.Name, pattern)
 				return d
 			case EffectAllow:
 				if allow == nil {
 					d.Allowed = true
-					d.Reason = fmt.Sprintf("allowed by statement %d of policy %q (pattern %q)", i, p.Name, pattern)
+					d.Reason = statementReason("allowed", i, p.Name, pattern)
 					allow = &d
 				}
 			}
@@ -72,6 +72,12 @@ func Decide(req AccessRequest, policies []PolicyView) Decision {
 		return *allow
 	}
 	return defaultDeny("no statement matched; denied by default")
+}
+
+// statementReason explains a decision taken by statement i of a policy. It
+// is built on every authorized request, so without fmt.
+func statementReason(verdict string, i int, policy, pattern string) string {
+	return verdict + " by statement " + strconv.Itoa(i) + " of policy " + strconv.Quote(policy) + " (pattern " + strconv.Quote(pattern) + ")"
 }
 
 // PoliciesFor resolves user → roles → policies. Roles or policies that are

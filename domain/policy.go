@@ -3,6 +3,7 @@ package domain
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -225,25 +226,27 @@ func NormalizeResourcePattern(p string) (string, error) {
 // optionally followed by a name ("secrets" alone is the collection), and
 // returns its canonical (folded) form, the one policies are matched on.
 func NormalizeResource(r string) (string, error) {
-	what := fmt.Sprintf("resource %q", truncate(r, 80))
+	// what names the resource in a refusal; built only for one, since
+	// every authorization decision normalizes a resource.
+	what := func() string { return "resource " + strconv.Quote(truncate(r, 80)) }
 	if r == "" || len(r) > maxResourceLength {
-		return "", Errorf(EINVALID, "%s must be 1 to %d bytes long", what, maxResourceLength)
+		return "", Errorf(EINVALID, "%s must be 1 to %d bytes long", what(), maxResourceLength)
 	}
 	folded := FoldName(r)
 	segs := strings.Split(folded, "/")
 	for _, s := range segs {
 		if strings.Contains(s, "*") {
-			return "", Errorf(EINVALID, "%s must not contain wildcards", what)
+			return "", Errorf(EINVALID, "%s must not contain wildcards", what())
 		}
 		if problem := nameSegmentProblem(s, false); problem != "" {
-			return "", Errorf(EINVALID, "%s %s", what, problem)
+			return "", Errorf(EINVALID, "%s %s", what(), problem)
 		}
 	}
 	if !isResourceType(segs[0]) {
-		return "", Errorf(EINVALID, "%s: unknown resource type", what)
+		return "", Errorf(EINVALID, "%s: unknown resource type", what())
 	}
 	if max := nameSegments(segs[0]); max >= 0 && len(segs)-1 > max {
-		return "", Errorf(EINVALID, "%s: %s names have %d segment(s)", what, segs[0], max)
+		return "", Errorf(EINVALID, "%s: %s names have %d segment(s)", what(), segs[0], max)
 	}
 	return folded, nil
 }
