@@ -36,7 +36,9 @@ func (s *Secrets) DestroySecretVersion(ctx context.Context, caller domain.Caller
 	if err != nil {
 		return Written{}, err
 	}
-	if err := s.shred(ctx, id, []int64{version}); err != nil {
+	// An explicit destruction waits for the delete to be on disk: its
+	// answer says the key is gone.
+	if err := s.sealer.Shred(ctx, id, version); err != nil {
 		return Written{}, domain.WrapError(domain.EUNAVAILABLE, "the version is destroyed but its key could not be deleted yet; retry to finish", err)
 	}
 	return w, nil

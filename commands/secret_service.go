@@ -153,7 +153,9 @@ func (s *Secrets) writeRetaining(ctx context.Context, caller domain.Caller, sec 
 	if err != nil || len(destroyed) == 0 {
 		return w, err
 	}
-	if err := s.shred(ctx, sec.ID(), destroyed); err != nil {
+	// The client hanging up must not leave the keys behind: the write is
+	// done, and the batch bounds how long the delete may take.
+	if err := s.shredRetired(context.WithoutCancel(ctx), sec.ID(), destroyed); err != nil {
 		s.svc.logger.ErrorContext(ctx, "retention could not delete data keys", "secret_id", sec.ID(), "error", err)
 	}
 	return w, nil
@@ -206,12 +208,14 @@ func retryConflicts[T any](ctx context.Context, attempt func() (T, error)) (T, e
 	return out, err
 }
 
-// shred deletes data keys of versions whose destruction is already
-// recorded. A failure leaves the key row behind but never makes the version
-// readable again: reveal checks the aggregate first, and destroying the
-// version again retries the delete.
-func (s *Secrets) shred(ctx context.Context, id string, versions []int64) error {
-	return s.sealer.Shred(ctx, id, versions...)
+// shredRetired deletes data keys of versions a rotation or rollback retired
+// past the retention count, once their destruction is recorded, without
+// waiting for the deletes' disk flush (seal.Sealer.ShredRetired). A failure
+// leaves the key row behind but never makes the version readable again:
+// reveal checks the aggregate first, and destroying the version explicitly
+// retries the delete, durably.
+func (s *Secrets) shredRetired(ctx context.Context, id string, versions []int64) error {
+	return s.sealer.ShredRetired(ctx, id, versions...)
 }
 
 // conditional runs a write once when it is check-and-set (a lost race then

@@ -32,9 +32,16 @@ type putRequest struct {
 	wrapped WrappedKey
 }
 
+// deleteRequest is one Delete or DeleteRetired: flush is false for the
+// latter, whose delete need not wait for its own disk flush.
+type deleteRequest struct {
+	ref   DataKeyRef
+	flush bool
+}
+
 type (
 	putCall    = pending[putRequest, struct{}]
-	deleteCall = pending[DataKeyRef, bool]
+	deleteCall = pending[deleteRequest, bool]
 	getCall    = pending[DataKeyRef, WrappedKey]
 )
 
@@ -147,20 +154,22 @@ func putError(err error) error {
 // flushDeletes destroys a batch of keys in one statement and tells each
 // caller whether its key was there. A ref that appears twice is destroyed
 // by the first call; the later ones find nothing, as they would in
-// sequence. The destruction of each key is logged (owner and version only)
-// with the context of the call that destroyed it, here rather than in the
-// caller, so that a caller that stopped waiting cannot lose the line.
+// sequence. The batch waits for its disk flush if any of its calls must
+// (Delete rather than DeleteRetired). The destruction of each key is logged
+// (owner and version only) with the context of the call that destroyed it,
+// here rather than in the caller, so that a caller that stopped waiting
+// cannot lose the line.
 func (s *Store) flushDeletes(ctx context.Context, batch []*deleteCall) {
 	first := make(map[DataKeyRef]*deleteCall, len(batch))
 	var send []DataKeyRef
 	for _, c := range batch {
-		if _, ok := first[c.in]; !ok {
-			first[c.in] = c
-			send = append(send, c.in)
+		if _, ok := first[c.in.ref]; !ok {
+			first[c.in.ref] = c
+			send = append(send, c.in.ref)
 		}
 	}
 	slices.SortFunc(send, compareRefs) // key order, as for puts
-	arg := keysdb.DeleteDataKeysParams{}
+	arg := keysdb.DeleteDataKeysParams{Flush: mustFlush(batch)}
 	for _, r := range send {
 		arg.OwnerIds = append(arg.OwnerIds, r.OwnerID)
 		arg.Versions = append(arg.Versions, r.Version)
@@ -184,6 +193,12 @@ func (s *Store) flushDeletes(ctx context.Context, batch []*deleteCall) {
 		c.out = true
 		s.logger.InfoContext(c.ctx, "data key destroyed", "owner_id", r.OwnerID, "version", r.Version)
 	}
+}
+
+// mustFlush tells whether a delete batch waits for its disk flush: when
+// any of its calls is a Delete, whose caller is told the key is gone.
+func mustFlush(batch []*deleteCall) bool {
+	return slices.ContainsFunc(batch, func(c *deleteCall) bool { return c.in.flush })
 }
 
 // flushGets reads a batch of keys in one statement; a ref asked for twice

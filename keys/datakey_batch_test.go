@@ -84,7 +84,7 @@ func putCalls(reqs ...putRequest) []*putCall {
 func deleteCalls(refs ...DataKeyRef) []*deleteCall {
 	out := make([]*deleteCall, 0, len(refs))
 	for _, r := range refs {
-		out = append(out, &deleteCall{ctx: context.Background(), in: r, done: make(chan struct{})})
+		out = append(out, &deleteCall{ctx: context.Background(), in: deleteRequest{ref: r, flush: true}, done: make(chan struct{})})
 	}
 	return out
 }

@@ -54,7 +54,7 @@ type Store struct {
 	logger   *slog.Logger
 
 	puts    *batcher[putRequest, struct{}]
-	deletes *batcher[DataKeyRef, bool]
+	deletes *batcher[deleteRequest, bool]
 	gets    *batcher[DataKeyRef, WrappedKey]
 }
 
@@ -129,7 +129,23 @@ func (s *Store) Get(ctx context.Context, ownerID string, version int64) (Wrapped
 // there; deleting twice is not an error. Concurrent calls share a statement;
 // a call whose ctx ends before it was sent is not sent.
 func (s *Store) Delete(ctx context.Context, ownerID string, version int64) (bool, error) {
-	existed, err := s.deletes.do(ctx, DataKeyRef{OwnerID: ownerID, Version: version})
+	return s.delete(ctx, deleteRequest{ref: DataKeyRef{OwnerID: ownerID, Version: version}, flush: true})
+}
+
+// DeleteRetired is Delete for a version whose retirement is already stored
+// in the log (a rotation past the retention count): it returns once the
+// key is deleted, without waiting for the delete's own disk flush. Losing
+// it in a crash of the database server loses no decision (the log refuses
+// the version whatever its key) and leaves the key row behind, as a failed
+// delete does; the next synchronous commit on the server, which the next
+// append is, makes it durable. It takes one disk flush off every rotation
+// past the retention count.
+func (s *Store) DeleteRetired(ctx context.Context, ownerID string, version int64) (bool, error) {
+	return s.delete(ctx, deleteRequest{ref: DataKeyRef{OwnerID: ownerID, Version: version}})
+}
+
+func (s *Store) delete(ctx context.Context, req deleteRequest) (bool, error) {
+	existed, err := s.deletes.do(ctx, req)
 	if err != nil {
 		return false, dbError("destroy data key", err)
 	}

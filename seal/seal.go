@@ -24,6 +24,7 @@ type DataKeys interface {
 	NewDataKey(ctx context.Context, ownerID string, version int64) ([]byte, error)
 	DataKey(ctx context.Context, ownerID string, version int64) ([]byte, error)
 	Delete(ctx context.Context, ownerID string, version int64) (bool, error)
+	DeleteRetired(ctx context.Context, ownerID string, version int64) (bool, error)
 	DeleteOwner(ctx context.Context, ownerID string) (int64, error)
 }
 
@@ -125,9 +126,21 @@ func (s *Sealer) Open(ctx context.Context, ref Ref, sealed []byte) ([]byte, erro
 // retires those versions is stored; a failure leaves key rows behind, never
 // makes a retired version usable, and shredding again finishes the job.
 func (s *Sealer) Shred(ctx context.Context, ownerID string, versions ...int64) error {
+	return shred(ctx, s.keys.Delete, ownerID, versions)
+}
+
+// ShredRetired is Shred for the versions a rotation retired past the
+// retention count, on the hot path of every such rotation: it does not
+// wait for the deletes' own disk flush (keys.Store.DeleteRetired says why
+// that loses nothing a decision rests on). Explicit destruction uses Shred.
+func (s *Sealer) ShredRetired(ctx context.Context, ownerID string, versions ...int64) error {
+	return shred(ctx, s.keys.DeleteRetired, ownerID, versions)
+}
+
+func shred(ctx context.Context, del func(context.Context, string, int64) (bool, error), ownerID string, versions []int64) error {
 	var errs []error
 	for _, v := range versions {
-		if _, err := s.keys.Delete(ctx, ownerID, v); err != nil {
+		if _, err := del(ctx, ownerID, v); err != nil {
 			errs = append(errs, fmt.Errorf("delete data key of version %d: %w", v, err))
 		}
 	}

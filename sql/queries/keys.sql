@@ -59,8 +59,21 @@ JOIN (SELECT unnest(@owner_ids::text[]) AS owner_id, unnest(@versions::bigint[])
 -- name: DeleteDataKeys :many
 -- Group commit of concurrent Deletes; RETURNING names the keys that were
 -- there (and are now destroyed).
+--
+-- With @flush false the statement commits without waiting for the WAL to
+-- reach disk (set_config(..., true) is SET LOCAL for its own implicit
+-- transaction), as InsertDataKeys does. A batch holds only keys of
+-- versions whose retirement is already in the log (keys.Store.DeleteRetired),
+-- so a crash that loses the delete loses no decision: the version stays
+-- refused, and its key row is left behind as a failed delete leaves it. The
+-- delete reaches disk with the next synchronous commit on the server (every
+-- append is one; WAL is flushed in order) or the WAL writer's next round.
+-- With @flush true the server's own setting applies.
 DELETE FROM data_keys
-WHERE (owner_id, version) IN (SELECT unnest(@owner_ids::text[]), unnest(@versions::bigint[]))
+WHERE (owner_id, version) IN (
+  SELECT unnest(@owner_ids::text[]), unnest(@versions::bigint[])
+  FROM (SELECT set_config('synchronous_commit',
+          CASE WHEN @flush::boolean THEN current_setting('synchronous_commit') ELSE 'off' END, true)) AS commit_mode)
 RETURNING owner_id, version;
 
 -- name: DeleteOwnerDataKeys :execrows

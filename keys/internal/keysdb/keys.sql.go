@@ -60,13 +60,17 @@ func (q *Queries) DeactivateMasterKeys(ctx context.Context, db DBTX) error {
 
 const deleteDataKeys = `-- name: DeleteDataKeys :many
 DELETE FROM data_keys
-WHERE (owner_id, version) IN (SELECT unnest($1::text[]), unnest($2::bigint[]))
+WHERE (owner_id, version) IN (
+  SELECT unnest($1::text[]), unnest($2::bigint[])
+  FROM (SELECT set_config('synchronous_commit',
+          CASE WHEN $3::boolean THEN current_setting('synchronous_commit') ELSE 'off' END, true)) AS commit_mode)
 RETURNING owner_id, version
 `
 
 type DeleteDataKeysParams struct {
 	OwnerIds []string
 	Versions []int64
+	Flush    bool
 }
 
 type DeleteDataKeysRow struct {
@@ -76,8 +80,18 @@ type DeleteDataKeysRow struct {
 
 // Group commit of concurrent Deletes; RETURNING names the keys that were
 // there (and are now destroyed).
+//
+// With @flush false the statement commits without waiting for the WAL to
+// reach disk (set_config(..., true) is SET LOCAL for its own implicit
+// transaction), as InsertDataKeys does. A batch holds only keys of
+// versions whose retirement is already in the log (keys.Store.DeleteRetired),
+// so a crash that loses the delete loses no decision: the version stays
+// refused, and its key row is left behind as a failed delete leaves it. The
+// delete reaches disk with the next synchronous commit on the server (every
+// append is one; WAL is flushed in order) or the WAL writer's next round.
+// With @flush true the server's own setting applies.
 func (q *Queries) DeleteDataKeys(ctx context.Context, db DBTX, arg DeleteDataKeysParams) ([]DeleteDataKeysRow, error) {
-	rows, err := db.Query(ctx, deleteDataKeys, arg.OwnerIds, arg.Versions)
+	rows, err := db.Query(ctx, deleteDataKeys, arg.OwnerIds, arg.Versions, arg.Flush)
 	if err != nil {
 		return nil, err
 	}
