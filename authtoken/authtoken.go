@@ -281,6 +281,9 @@ func invalid(cause error) error {
 	return domain.WrapError(domain.EUNAUTHORIZED, "invalid or expired token", cause)
 }
 
+// verify answers from the verdicts already reached (verifiedCache: the
+// time bounds and the type are checked again) and parses in full only a
+// token not seen, or whose verdict has lapsed.
 func (m *Manager) verify(raw, typ string) (Claims, error) {
 	if raw == "" || len(raw) > maxTokenLength {
 		return Claims{}, invalid(errors.New("token is empty or too long"))
@@ -289,7 +292,7 @@ func (m *Manager) verify(raw, typ string) (Claims, error) {
 	now := m.cfg.Now()
 	if claims, ok := m.verified.lookup(digest, now, m.cfg.Leeway); ok {
 		if claims.Type != typ {
-			return Claims{}, invalid(fmt.Errorf("token type %q where %q is required", truncate(claims.Type), typ))
+			return Claims{}, wrongType(claims.Type, typ)
 		}
 		return claims, nil
 	}
@@ -310,7 +313,7 @@ func (m *Manager) parse(raw, typ string) (verifiedEntry, error) {
 	}
 	switch {
 	case c.Type != typ:
-		return verifiedEntry{}, invalid(fmt.Errorf("token type %q where %q is required", truncate(c.Type), typ))
+		return verifiedEntry{}, wrongType(c.Type, typ)
 	case c.IssuedAt == nil:
 		return verifiedEntry{}, invalid(errors.New("token has no iat"))
 	case !domain.IsID(c.Subject), !domain.IsID(c.SessionID), !domain.IsID(c.ID):
@@ -324,6 +327,11 @@ func (m *Manager) parse(raw, typ string) (verifiedEntry, error) {
 		// The parser requires nbf (WithNotBeforeRequired), so it is set.
 		notBefore: c.NotBefore.UTC(),
 	}, nil
+}
+
+// wrongType refuses a token of another type than the one required.
+func wrongType(got, want string) error {
+	return invalid(fmt.Errorf("token type %q where %q is required", truncate(got), want))
 }
 
 // keyFor picks the verification key by kid. The method check repeats
