@@ -168,7 +168,19 @@ func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time
 	}
 	var details strings.Builder
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\tscenario\treq/s\tvs baseline\tstatements/req\tp50\tp99\t")
+	fmt.Fprintln(tw, "clients\tscenario\treq/s\tvs baseline\tstatements/req\tCPU ms/req: vaultd / PostgreSQL / machine\tp50\tp99\t")
+	cpuAround := func(drive func() (result, error)) (result, cpuSample, error) {
+		before, err := sampleCPU("/proc", vaultd.Process.Pid)
+		if err != nil {
+			return result{}, cpuSample{}, err
+		}
+		res, err := drive()
+		if err != nil {
+			return res, cpuSample{}, err
+		}
+		after, err := sampleCPU("/proc", vaultd.Process.Pid)
+		return res, after.sub(before), err
+	}
 	for _, clients := range opts.clientCounts() {
 		if err := setup(clients); err != nil {
 			return err
@@ -177,6 +189,8 @@ func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time
 			return err
 		}
 		rates := make(map[string]float64)
+		cpus := make(map[string]cpuSample)
+		ops := make(map[string]int64)
 		var baseline float64
 		for _, sc := range scenarios {
 			if !opts.wants(sc.name) && baseline != 0 {
@@ -186,16 +200,24 @@ func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time
 			if err != nil {
 				return err
 			}
+			var statements int64
 			if breakdown != nil {
 				if err := breakdown.reset(ctx); err != nil {
 					return err
 				}
 			}
-			res, err := drive(ctx, clients, sc)
-			if err != nil {
-				return fmt.Errorf("%s at %d clients: %w", sc.name, clients, err)
-			}
-			after, err := c.settledStatements(ctx)
+			// The CPU sample ends once the statements have settled, so
+			// what the pipelines do after the last response is counted.
+			var res result
+			res, cpu, err := cpuAround(func() (result, error) {
+				res, err := drive(ctx, clients, sc)
+				if err != nil {
+					return res, fmt.Errorf("%s at %d clients: %w", sc.name, clients, err)
+				}
+				after, err := c.settledStatements(ctx)
+				statements = after - before
+				return res, err
+			})
 			if err != nil {
 				return err
 			}
@@ -208,27 +230,40 @@ func benchHTTP(ctx context.Context, logger *slog.Logger, adminURL string, d time
 				baseline = res.rate()
 			}
 			rates[sc.name] = res.rate()
-			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.3fx\t%.2f\t%s\t%s\t\n", clients, sc.name, res.rate(), res.rate()/baseline,
-				float64(after-before)/float64(max(res.ops, 1)),
+			cpus[sc.name], ops[sc.name] = cpu, res.ops
+			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.3fx\t%.2f\t%s\t%s\t%s\t\n", clients, sc.name, res.rate(), res.rate()/baseline,
+				float64(statements)/float64(max(res.ops, 1)), cpu.perRequest(res.ops, true),
 				res.percentile(0.5).Round(10*time.Microsecond), res.percentile(0.99).Round(10*time.Microsecond))
 		}
 		// The raw baselines at the same concurrency, in the same run.
-		sel, err := run(ctx, clients, d, raw.selectByKey)
+		sel, selCPU, err := cpuAround(func() (result, error) { return run(ctx, clients, d, raw.selectByKey) })
 		if err != nil {
 			return fmt.Errorf("raw SELECT: %w", err)
 		}
-		ins, err := run(ctx, clients, d, raw.insert)
+		ins, insCPU, err := cpuAround(func() (result, error) { return run(ctx, clients, d, raw.insert) })
 		if err != nil {
 			return fmt.Errorf("raw INSERT: %w", err)
 		}
-		fmt.Fprintf(tw, "%d\traw primary-key SELECT\t%.0f\t\t1.00\t%s\t%s\t\n", clients, sel.rate(),
+		fmt.Fprintf(tw, "%d\traw primary-key SELECT\t%.0f\t\t1.00\t%s\t%s\t%s\t\n", clients, sel.rate(), selCPU.perRequest(sel.ops, false),
 			sel.percentile(0.5).Round(10*time.Microsecond), sel.percentile(0.99).Round(10*time.Microsecond))
-		fmt.Fprintf(tw, "%d\traw single-row INSERT\t%.0f\t\t1.00\t%s\t%s\t\n", clients, ins.rate(),
+		fmt.Fprintf(tw, "%d\traw single-row INSERT\t%.0f\t\t1.00\t%s\t%s\t%s\t\n", clients, ins.rate(), insCPU.perRequest(ins.ops, false),
 			ins.percentile(0.5).Round(10*time.Microsecond), ins.percentile(0.99).Round(10*time.Microsecond))
-		fmt.Fprintf(tw, "%d\tget (masked) / raw SELECT\t%.3fx\t\t\t\t\t\n", clients, rates["get (masked)"]/sel.rate())
-		fmt.Fprintf(tw, "%d\treveal / raw SELECT\t%.3fx\t\t\t\t\t\n", clients, rates["reveal"]/sel.rate())
-		fmt.Fprintf(tw, "%d\trotate / raw INSERT\t%.3fx\t\t\t\t\t\n", clients, rates["rotate"]/ins.rate())
-		fmt.Fprintf(tw, "%d\tcreate / raw INSERT\t%.3fx\t\t\t\t\t\n", clients, rates["create"]/ins.rate())
+		// Beside each ratio of throughputs, the ratio of machine CPU per
+		// request: what the throughput ratio can reach at most once the
+		// cores are saturated.
+		ratio := func(name, label string, base result, baseCPU cpuSample) {
+			bound := "-"
+			if c, ok := cpus[name]; ok && c.machine > 0 {
+				perBase := float64(baseCPU.machine) / float64(max(base.ops, 1))
+				perScenario := float64(c.machine) / float64(max(ops[name], 1))
+				bound = fmt.Sprintf("CPU bound %.3fx", perBase/perScenario)
+			}
+			fmt.Fprintf(tw, "%d\t%s / %s\t%.3fx\t\t\t%s\t\t\t\n", clients, name, label, rates[name]/base.rate(), bound)
+		}
+		ratio("get (masked)", "raw SELECT", sel, selCPU)
+		ratio("reveal", "raw SELECT", sel, selCPU)
+		ratio("rotate", "raw INSERT", ins, insCPU)
+		ratio("create", "raw INSERT", ins, insCPU)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
