@@ -36,6 +36,10 @@ func (s *Files) change(ctx context.Context, caller domain.Caller, id, action str
 		if err != nil {
 			return FileResult{}, err
 		}
-		return FileResult{File: Summary(f.File), Written: w}, nil
+		summary, err := s.withDigest(ctx, f.File)
+		if err != nil {
+			return FileResult{}, err
+		}
+		return FileResult{File: summary, Written: w}, nil
 	})
 }

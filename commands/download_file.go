@@ -25,6 +25,8 @@ type DownloadFileInput struct {
 // releases only verified bytes and fails (streamseal.ErrAuth) on a changed
 // or cut blob; the caller must then abort its output. Close it.
 type FileDownload struct {
+	// File is the file's Summary: its digest is left out (the response
+	// does not carry it).
 	File    domain.FileSummary
 	Version domain.FileVersion
 	Offset  int64

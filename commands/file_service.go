@@ -120,7 +120,9 @@ func (s *Files) write(ctx context.Context, caller domain.Caller, f loadedFile, e
 }
 
 // Summary is a file's metadata as the aggregate knows it (the API's answer
-// to a write); created and updated come from the queries.
+// to a write); created and updated come from the queries. It leaves out
+// the current version's digest, which only that version's data key opens
+// (withDigest).
 func Summary(f *domain.File) domain.FileSummary {
 	state := domain.FileStateActive
 	if f.Deleted() {
@@ -134,12 +136,33 @@ func Summary(f *domain.File) domain.FileSummary {
 		ID: f.ID(), Name: f.Name(), Description: f.Description(), Tags: tags,
 		CurrentVersion: f.CurrentVersion(), VersionCount: int64(len(f.Live())), State: state,
 	}
-	live := f.Live()
-	if n := len(live); n > 0 && live[n-1].Version == f.CurrentVersion() {
-		cur := live[n-1]
-		out.Size, out.ContentType, out.SHA256 = cur.Size, cur.ContentType, cur.SHA256
+	if cur, ok := currentVersion(f); ok {
+		out.Size, out.ContentType = cur.Size, cur.ContentType
 	}
 	return out
+}
+
+// currentVersion is the current version when it is live (not destroyed).
+func currentVersion(f *domain.File) (domain.FileVersion, bool) {
+	live := f.Live()
+	if n := len(live); n > 0 && live[n-1].Version == f.CurrentVersion() {
+		return live[n-1], true
+	}
+	return domain.FileVersion{}, false
+}
+
+// withDigest is Summary with the current version's digest, opened with its
+// data key.
+func (s *Files) withDigest(ctx context.Context, f *domain.File) (domain.FileSummary, error) {
+	out := Summary(f)
+	if cur, ok := currentVersion(f); ok {
+		digest, err := s.sealer.FileDigest(ctx, f.ID(), cur)
+		if err != nil {
+			return domain.FileSummary{}, err
+		}
+		out.SHA256 = digest
+	}
+	return out, nil
 }
 
 // cleanup removes what a version that never got its event left behind:

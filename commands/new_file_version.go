@@ -41,7 +41,7 @@ func (s *Files) NewFileVersion(ctx context.Context, caller domain.Caller, in New
 	if err := checkFileVersion(f.File, in.ExpectedVersion); err != nil {
 		return FileResult{}, err
 	}
-	stored, err := s.store(ctx, f.ID(), f.NextVersion(), in.Body, false)
+	stored, digest, err := s.store(ctx, f.ID(), f.NextVersion(), in.Body, false)
 	if err != nil {
 		return FileResult{}, err
 	}
@@ -58,7 +58,9 @@ func (s *Files) NewFileVersion(ctx context.Context, caller domain.Caller, in New
 		}
 		return FileResult{}, err
 	}
-	return FileResult{File: Summary(f.File), Written: w}, nil
+	summary := Summary(f.File)
+	summary.SHA256 = digest
+	return FileResult{File: summary, Written: w}, nil
 }
 
 func checkFileVersion(f *domain.File, expected *int64) error {

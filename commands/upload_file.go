@@ -10,6 +10,7 @@ import (
 
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/envelope"
+	"github.com/securevault/vault/seal"
 	"github.com/securevault/vault/streamseal"
 )
 
@@ -46,7 +47,7 @@ func (s *Files) UploadFile(ctx context.Context, caller domain.Caller, in UploadF
 	if err != nil {
 		return FileResult{}, err
 	}
-	stored, err := s.store(ctx, id, f.NextVersion(), in.Body, true)
+	stored, digest, err := s.store(ctx, id, f.NextVersion(), in.Body, true)
 	if err != nil {
 		return FileResult{}, err
 	}
@@ -63,16 +64,19 @@ func (s *Files) UploadFile(ctx context.Context, caller domain.Caller, in UploadF
 		}
 		return FileResult{}, err
 	}
-	return FileResult{File: Summary(f), Written: w}, nil
+	summary := Summary(f)
+	summary.SHA256 = digest
+	return FileResult{File: summary, Written: w}, nil
 }
 
 // store seals body under the data key of (id, version) into a new blob and
-// returns the version's event, content type aside. newFile says the id is
-// fresh, so a failure may delete the key too (see cleanup).
-func (s *Files) store(ctx context.Context, id string, version int64, body io.Reader, newFile bool) (domain.FileVersionAdded, error) {
+// returns the version's event, content type aside, and the hex digest of
+// the plaintext it read (the event holds it sealed). newFile says the id
+// is fresh, so a failure may delete the key too (see cleanup).
+func (s *Files) store(ctx context.Context, id string, version int64, body io.Reader, newFile bool) (domain.FileVersionAdded, string, error) {
 	dk, err := s.sealer.NewKey(ctx, id, version)
 	if err != nil {
-		return domain.FileVersionAdded{}, err
+		return domain.FileVersionAdded{}, "", err
 	}
 	defer envelope.Zero(dk)
 	blobKey := domain.BlobKey(id, version, domain.NewID())
@@ -99,21 +103,27 @@ func (s *Files) store(ctx context.Context, id string, version int64, body io.Rea
 		s.cleanup(ctx, id, version, blobKey, newFile)
 		if sealErr != nil {
 			if domain.ErrorCode(sealErr) == domain.ETOOLARGE || ctx.Err() != nil {
-				return domain.FileVersionAdded{}, sealErr
+				return domain.FileVersionAdded{}, "", sealErr
 			}
-			return domain.FileVersionAdded{}, domain.WrapError(domain.EINVALID, "the upload could not be read to its end", sealErr)
+			return domain.FileVersionAdded{}, "", domain.WrapError(domain.EINVALID, "the upload could not be read to its end", sealErr)
 		}
-		return domain.FileVersionAdded{}, putErr
+		return domain.FileVersionAdded{}, "", putErr
 	}
 	size := limited.max - limited.left
 	if n != streamseal.SealedSize(size) {
 		s.cleanup(ctx, id, version, blobKey, newFile)
-		return domain.FileVersionAdded{}, domain.Errorf(domain.EINTERNAL, "stored %d bytes of a %d-byte sealed file", n, streamseal.SealedSize(size))
+		return domain.FileVersionAdded{}, "", domain.Errorf(domain.EINTERNAL, "stored %d bytes of a %d-byte sealed file", n, streamseal.SealedSize(size))
+	}
+	sum := digest.Sum(nil)
+	sealedDigest, err := seal.SealFileDigest(dk, id, version, sum)
+	if err != nil {
+		s.cleanup(ctx, id, version, blobKey, newFile)
+		return domain.FileVersionAdded{}, "", err
 	}
 	return domain.FileVersionAdded{
 		Version: version, BlobKey: blobKey, Size: size, SealedSize: n,
-		SHA256: hex.EncodeToString(digest.Sum(nil)), KeyProvider: s.deps.KeyProvider,
-	}, nil
+		SealedSHA256: sealedDigest, KeyProvider: s.deps.KeyProvider,
+	}, hex.EncodeToString(sum), nil
 }
 
 // maxReader counts and hashes what it reads and fails past max bytes.

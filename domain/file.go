@@ -40,16 +40,23 @@ type FileCreated struct {
 
 // FileVersionAdded names one version's sealed content, stored before this
 // event as the blob BlobKey (ciphertext only: streamseal under the data key
-// of (file id, version)). SHA256 is the hex digest of the plaintext, which
-// clients use to check what they downloaded.
+// of (file id, version)). SealedSHA256 is the SHA-256 of the plaintext,
+// which clients use to check what they downloaded, sealed under the same
+// key (seal.SealFileDigest): in the clear it would let anyone who reads
+// the log confirm a guess of the content, and it would outlive the
+// version's destruction. Being sealed_, it never reaches the bus.
+//
+// SHA256 is that digest in the clear, as versions recorded before digests
+// were sealed carry it; nothing records it any more.
 type FileVersionAdded struct {
-	Version     int64  `json:"version"`
-	BlobKey     string `json:"blob_key"`
-	Size        int64  `json:"size"`
-	SealedSize  int64  `json:"sealed_size"`
-	SHA256      string `json:"sha256"`
-	ContentType string `json:"content_type"`
-	KeyProvider string `json:"key_provider"`
+	Version      int64  `json:"version"`
+	BlobKey      string `json:"blob_key"`
+	Size         int64  `json:"size"`
+	SealedSize   int64  `json:"sealed_size"`
+	SealedSHA256 []byte `json:"sealed_sha256,omitempty"`
+	SHA256       string `json:"sha256,omitempty"`
+	ContentType  string `json:"content_type"`
+	KeyProvider  string `json:"key_provider"`
 }
 
 // FileDeleted hides a file and refuses downloads until it is restored.
@@ -121,12 +128,15 @@ func NewFileDownloadedEvent(fileID string, version, offset, length int64, md Met
 
 // FileVersion is one live version as the aggregate knows it.
 type FileVersion struct {
-	Version     int64  `json:"version"`
-	BlobKey     string `json:"blob_key"`
-	Size        int64  `json:"size"`
-	SealedSize  int64  `json:"sealed_size"`
-	SHA256      string `json:"sha256"`
-	ContentType string `json:"content_type"`
+	Version    int64  `json:"version"`
+	BlobKey    string `json:"blob_key"`
+	Size       int64  `json:"size"`
+	SealedSize int64  `json:"sealed_size"`
+	// SealedSHA256 and SHA256 are the event's (FileVersionAdded):
+	// seal.Sealer.FileDigest opens either.
+	SealedSHA256 []byte `json:"sealed_sha256,omitempty"`
+	SHA256       string `json:"sha256,omitempty"`
+	ContentType  string `json:"content_type"`
 	// AddedIn is the stream version of the event that added it.
 	AddedIn int64 `json:"added_in"`
 }
@@ -171,7 +181,7 @@ func (f *File) apply(payload any) {
 		f.state.Current = e.Version
 		f.state.Live = append(f.state.Live, FileVersion{
 			Version: e.Version, BlobKey: e.BlobKey, Size: e.Size, SealedSize: e.SealedSize,
-			SHA256: e.SHA256, ContentType: e.ContentType, AddedIn: f.applyingVersion(),
+			SealedSHA256: e.SealedSHA256, SHA256: e.SHA256, ContentType: e.ContentType, AddedIn: f.applyingVersion(),
 		})
 	case FileDeleted:
 		f.state.Deleted = true
@@ -271,8 +281,11 @@ func (f *File) AddVersion(v FileVersionAdded) error {
 	if v.Version != f.NextVersion() {
 		return Errorf(ECONFLICT, "file %s: version %d stored, but the next version is %d", f.state.Name, v.Version, f.NextVersion())
 	}
-	if v.BlobKey == "" || v.KeyProvider == "" || len(v.SHA256) != 64 || v.Size < 0 || v.SealedSize <= 0 {
-		return Errorf(EINTERNAL, "a file version needs a blob, a key provider, a digest and sizes")
+	if v.BlobKey == "" || v.KeyProvider == "" || len(v.SealedSHA256) == 0 || v.Size < 0 || v.SealedSize <= 0 {
+		return Errorf(EINTERNAL, "a file version needs a blob, a key provider, a sealed digest and sizes")
+	}
+	if v.SHA256 != "" {
+		return Errorf(EINTERNAL, "a file version's digest is recorded sealed, never in the clear")
 	}
 	ct, err := NormalizeContentType(v.ContentType)
 	if err != nil {

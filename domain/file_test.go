@@ -12,7 +12,7 @@ import (
 func fileVersion(v int64) domain.FileVersionAdded {
 	return domain.FileVersionAdded{
 		Version: v, BlobKey: domain.BlobKey("f", v, "u"), Size: 10, SealedSize: 42,
-		SHA256: strings.Repeat("a", 64), KeyProvider: "local",
+		SealedSHA256: []byte("the digest, sealed"), KeyProvider: "local",
 	}
 }
 
@@ -89,4 +89,49 @@ func TestFileInputs(t *testing.T) {
 			require.Equal(t, tc.ok, err == nil, "%v", err)
 		})
 	}
+}
+
+// TestFileDigestIsRecordedSealed: a new version's event carries its digest
+// sealed, never in the clear; versions recorded before digests were sealed
+// still fold with the clear digest they carry.
+func TestFileDigestIsRecordedSealed(t *testing.T) {
+	t.Parallel()
+	digest := strings.Repeat("a", 64)
+	for _, tc := range []struct {
+		name   string
+		change func(*domain.FileVersionAdded)
+	}{
+		{"in the clear as well", func(v *domain.FileVersionAdded) { v.SHA256 = digest }},
+		{"in the clear only", func(v *domain.FileVersionAdded) { v.SHA256, v.SealedSHA256 = digest, nil }},
+		{"none", func(v *domain.FileVersionAdded) { v.SealedSHA256 = nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := domain.NewFile(domain.NewID(), "a/b.txt", "", nil)
+			require.NoError(t, err)
+			v := fileVersion(1)
+			tc.change(&v)
+			require.Equal(t, domain.EINTERNAL, domain.ErrorCode(f.AddVersion(v)))
+		})
+	}
+
+	f, err := domain.NewFile(domain.NewID(), "a/b.txt", "", nil)
+	require.NoError(t, err)
+	require.NoError(t, f.AddVersion(fileVersion(1)))
+	changes := f.Changes()
+	added := changes[len(changes)-1]
+	require.Contains(t, string(added.Data), `"sealed_sha256":`)
+	require.NotContains(t, string(added.Data), `"sha256"`)
+
+	// A version recorded before: its event has the digest in the clear.
+	legacy := []byte(`{"version":1,"blob_key":"` + domain.BlobKey(f.ID(), 1, "u") + `","size":10,"sealed_size":42,` +
+		`"sha256":"` + digest + `","content_type":"text/plain","key_provider":"local"}`)
+	recorded := []domain.RecordedEvent{
+		{StreamID: f.StreamID(), Version: 1, Type: changes[0].Type, SchemaVersion: changes[0].SchemaVersion, Data: changes[0].Data},
+		{StreamID: f.StreamID(), Version: 2, Type: added.Type, SchemaVersion: added.SchemaVersion, Data: legacy},
+	}
+	g, err := domain.LoadFile(recorded)
+	require.NoError(t, err)
+	require.Len(t, g.Live(), 1)
+	require.Equal(t, digest, g.Live()[0].SHA256)
+	require.Empty(t, g.Live()[0].SealedSHA256)
 }

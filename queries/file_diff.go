@@ -59,7 +59,7 @@ func (q *Files) Diff(ctx context.Context, caller domain.Caller, id string, in Se
 	if err != nil {
 		return FileDiff{}, err
 	}
-	versions, err := fileVersions(events)
+	versions, err := q.versionInfos(ctx, f.ID(), events)
 	if err != nil {
 		return FileDiff{}, err
 	}

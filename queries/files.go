@@ -17,14 +17,22 @@ import (
 type Files struct {
 	svc     *Service
 	catalog StreamCatalog
+	digests FileDigests
+}
+
+// FileDigests opens the digest of a file version's plaintext, which the
+// log holds sealed under the version's data key; *seal.Sealer satisfies
+// it. A destroyed version has none ("").
+type FileDigests interface {
+	FileDigest(ctx context.Context, fileID string, v domain.FileVersion) (string, error)
 }
 
 // NewFiles returns the file queries.
-func NewFiles(svc *Service, catalog StreamCatalog) (*Files, error) {
-	if svc == nil || catalog == nil {
-		return nil, domain.Errorf(domain.EINTERNAL, "file queries need a service and the stream catalog")
+func NewFiles(svc *Service, catalog StreamCatalog, digests FileDigests) (*Files, error) {
+	if svc == nil || catalog == nil || digests == nil {
+		return nil, domain.Errorf(domain.EINTERNAL, "file queries need a service, the stream catalog and the file digests")
 	}
-	return &Files{svc: svc, catalog: catalog}, nil
+	return &Files{svc: svc, catalog: catalog, digests: digests}, nil
 }
 
 // FileListInput filters a listing; Cursor is the NextCursor of the
@@ -64,8 +72,16 @@ func (q *Files) Get(ctx context.Context, caller domain.Caller, id string, at At)
 	if err != nil {
 		return Result[domain.FileSummary]{}, err
 	}
-	s, err := q.summary(ctx, f)
-	return Result[domain.FileSummary]{Value: s, At: shown}, err
+	s, cur, err := q.summary(ctx, f)
+	if err != nil {
+		return Result[domain.FileSummary]{}, err
+	}
+	if cur != nil {
+		if err := q.openDigests(ctx, []digestJob{{fileID: s.ID, version: *cur, into: &s.SHA256}}); err != nil {
+			return Result[domain.FileSummary]{}, err
+		}
+	}
+	return Result[domain.FileSummary]{Value: s, At: shown}, nil
 }
 
 // Versions lists a file's versions, live and destroyed; it needs `read`.
@@ -85,8 +101,30 @@ func (q *Files) Versions(ctx context.Context, caller domain.Caller, id string, a
 	if err != nil {
 		return Result[[]domain.FileVersionInfo]{}, err
 	}
-	out, err := fileVersions(events)
-	return Result[[]domain.FileVersionInfo]{Value: out, At: shown}, err
+	out, err := q.versionInfos(ctx, id, events)
+	if err != nil {
+		return Result[[]domain.FileVersionInfo]{}, err
+	}
+	return Result[[]domain.FileVersionInfo]{Value: out, At: shown}, nil
+}
+
+// versionInfos is the version listing of a file's events with the digests
+// of the versions live at the instant.
+func (q *Files) versionInfos(ctx context.Context, id string, events []domain.RecordedEvent) ([]domain.FileVersionInfo, error) {
+	out, versions, err := fileVersions(events)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []digestJob
+	for i := range out {
+		if out[i].State == domain.FileVersionStateActive {
+			jobs = append(jobs, digestJob{fileID: id, version: versions[i], into: &out[i].SHA256})
+		}
+	}
+	if err := q.openDigests(ctx, jobs); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // List returns the files the caller may `list`, in id order, with the
@@ -112,6 +150,9 @@ func (q *Files) List(ctx context.Context, caller domain.Caller, in FileListInput
 		return Page[domain.FileSummary]{}, err
 	}
 	page := Page[domain.FileSummary]{Items: []domain.FileSummary{}, Instant: shown}
+	// current[i] is page.Items[i]'s live current version, whose digest is
+	// opened once the page is complete, all of them together.
+	var current []*domain.FileVersion
 	next, err := q.svc.scanAt(ctx, q.catalog, domain.FileAggregate, inst.Position, after, limit, func(streamID string) (bool, error) {
 		f, found, err := fold.At(ctx, q.svc.fold, streamID, inst.Position, domain.LoadFile, domain.RestoreFile)
 		if err != nil || !found {
@@ -124,14 +165,24 @@ func (q *Files) List(ctx context.Context, caller domain.Caller, in FileListInput
 			!q.svc.access.Allowed(caller, domain.ActionList, domain.FileResource(a.Name())):
 			return false, nil
 		}
-		s, err := q.summary(ctx, f)
+		s, cur, err := q.summary(ctx, f)
 		if err != nil {
 			return false, err
 		}
 		page.Items = append(page.Items, s)
+		current = append(current, cur)
 		return true, nil
 	})
 	if err != nil {
+		return Page[domain.FileSummary]{}, err
+	}
+	var jobs []digestJob
+	for i, cur := range current {
+		if cur != nil {
+			jobs = append(jobs, digestJob{fileID: page.Items[i].ID, version: *cur, into: &page.Items[i].SHA256})
+		}
+	}
+	if err := q.openDigests(ctx, jobs); err != nil {
 		return Page[domain.FileSummary]{}, err
 	}
 	if next != "" {
@@ -157,10 +208,12 @@ func (q *Files) authorized(ctx context.Context, caller domain.Caller, id string,
 	return f, nil
 }
 
-func (q *Files) summary(ctx context.Context, f fileAt) (domain.FileSummary, error) {
+// summary is a file's metadata without its digest, and the live current
+// version (nil when there is none) whose digest it leaves to openDigests.
+func (q *Files) summary(ctx context.Context, f fileAt) (domain.FileSummary, *domain.FileVersion, error) {
 	events, err := q.svc.fold.EventsAt(ctx, f.Agg.StreamID(), []domain.RecordedEvent{f.First, f.Last}, 1)
 	if err != nil {
-		return domain.FileSummary{}, err
+		return domain.FileSummary{}, nil, err
 	}
 	first, last := events[1], f.Last
 	a := f.Agg
@@ -180,18 +233,21 @@ func (q *Files) summary(ctx context.Context, f fileAt) (domain.FileSummary, erro
 	}
 	if live := a.Live(); len(live) > 0 && live[len(live)-1].Version == a.CurrentVersion() {
 		cur := live[len(live)-1]
-		s.Size, s.ContentType, s.SHA256 = cur.Size, cur.ContentType, cur.SHA256
+		s.Size, s.ContentType = cur.Size, cur.ContentType
+		return s, &cur, nil
 	}
-	return s, nil
+	return s, nil, nil
 }
 
-// fileVersions builds the version listing from the stream's events.
-func fileVersions(events []domain.RecordedEvent) ([]domain.FileVersionInfo, error) {
+// fileVersions builds the version listing from the stream's events,
+// digests aside, and each entry's version as the aggregate recorded it.
+func fileVersions(events []domain.RecordedEvent) ([]domain.FileVersionInfo, []domain.FileVersion, error) {
 	f := &domain.File{}
 	out := []domain.FileVersionInfo{}
+	var versions []domain.FileVersion
 	for _, ev := range events {
 		if err := f.Fold([]domain.RecordedEvent{ev}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		switch ev.Type {
 		case domain.EventFileVersionAdded:
@@ -199,8 +255,9 @@ func fileVersions(events []domain.RecordedEvent) ([]domain.FileVersionInfo, erro
 			v := live[len(live)-1]
 			out = append(out, domain.FileVersionInfo{
 				Version: v.Version, State: domain.FileVersionStateActive, Size: v.Size, ContentType: v.ContentType,
-				SHA256: v.SHA256, CreatedAt: ev.RecordedAt, CreatedBy: ev.Metadata.Actor,
+				CreatedAt: ev.RecordedAt, CreatedBy: ev.Metadata.Actor,
 			})
+			versions = append(versions, v)
 		case domain.EventFileVersionDestroyed:
 			for i := range out {
 				if out[i].State == domain.FileVersionStateActive && !f.IsLive(out[i].Version) {
@@ -210,5 +267,5 @@ func fileVersions(events []domain.RecordedEvent) ([]domain.FileVersionInfo, erro
 			}
 		}
 	}
-	return out, nil
+	return out, versions, nil
 }

@@ -11,6 +11,8 @@ package seal
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -42,6 +44,11 @@ const (
 	// FileContent is the plaintext of one file version, sealed as a chunked
 	// stream (package streamseal) under the version's data key.
 	FileContent Purpose = "securevault/file-content/v1"
+	// FileDigest is the SHA-256 of one file version's plaintext. It is
+	// sealed too: a plain digest in the log would let anyone who reads
+	// the log, a backup or the SIEM's copy confirm a guess of a file's
+	// content, and would outlive the version's destruction.
+	FileDigest Purpose = "securevault/file-digest/v1"
 )
 
 // Sealer seals, opens and shreds values under per-version data keys.
@@ -58,6 +65,9 @@ func New(keys DataKeys) (*Sealer, error) {
 }
 
 // Ref names one sealed value: what it is, whose, which version.
+//
+// Secret values and password hashes are sealed with Seal; file content
+// and file digests with the version's key the upload already holds.
 type Ref struct {
 	Purpose Purpose
 	OwnerID string
@@ -154,4 +164,40 @@ func (s *Sealer) ShredOwner(ctx context.Context, ownerID string) error {
 		return fmt.Errorf("delete the data keys of %s: %w", ownerID, err)
 	}
 	return nil
+}
+
+// SealFileDigest seals the SHA-256 of a file version's plaintext under the
+// version's data key dk (the key its content is sealed with), for
+// FileVersionAdded.SealedSHA256.
+func SealFileDigest(dk []byte, fileID string, version int64, digest []byte) ([]byte, error) {
+	if len(digest) != sha256.Size {
+		return nil, domain.Errorf(domain.EINTERNAL, "a file digest is %d bytes, not %d", sha256.Size, len(digest))
+	}
+	return envelope.Seal(dk, digest, fileDigestRef(fileID, version).aad())
+}
+
+// FileDigest is the hex SHA-256 of a file version's plaintext, opened with
+// the version's data key. A version recorded before digests were sealed
+// carries its digest in the clear, and that is returned. A destroyed
+// version's key is gone, and its digest with it: "" and no error. A sealed
+// digest that does not open under its own version's key (moved from
+// another file or version, or changed) is an error, never a digest.
+func (s *Sealer) FileDigest(ctx context.Context, fileID string, v domain.FileVersion) (string, error) {
+	if len(v.SealedSHA256) == 0 {
+		return v.SHA256, nil
+	}
+	digest, err := s.Open(ctx, fileDigestRef(fileID, v.Version), v.SealedSHA256)
+	switch {
+	case domain.ErrorCode(err) == domain.ENOTFOUND:
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("open the digest of file %s version %d: %w", fileID, v.Version, err)
+	case len(digest) != sha256.Size:
+		return "", domain.Errorf(domain.EINTERNAL, "the digest of file %s version %d is %d bytes", fileID, v.Version, len(digest))
+	}
+	return hex.EncodeToString(digest), nil
+}
+
+func fileDigestRef(fileID string, version int64) Ref {
+	return Ref{Purpose: FileDigest, OwnerID: fileID, Version: version}
 }

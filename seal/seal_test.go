@@ -1,7 +1,10 @@
 package seal_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"testing"
@@ -85,4 +88,72 @@ func TestSealOpenShred(t *testing.T) {
 	_, err = s.Key(ctx, other, 1)
 	require.NoError(t, err, "other owners keep theirs")
 	require.NoError(t, s.ShredOwner(ctx, owner), "shredding twice is no error")
+}
+
+func TestFileDigest(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newSealer(t)
+	file, other := domain.NewID(), domain.NewID()
+	digest := sha256.Sum256([]byte("the file's content"))
+	want := hex.EncodeToString(digest[:])
+	seal1 := func(id string, version int64) []byte {
+		t.Helper()
+		dk, err := s.NewKey(ctx, id, version)
+		require.NoError(t, err)
+		defer envelope.Zero(dk)
+		sealed, err := seal.SealFileDigest(dk, id, version, digest[:])
+		require.NoError(t, err)
+		return sealed
+	}
+	sealed := seal1(file, 1)
+	require.NotContains(t, string(sealed), string(digest[:]), "sealed, not in the clear")
+	seal1(file, 2)  // version 2 of the same file has a key of its own
+	seal1(other, 1) // and so does another file's version 1
+
+	tests := []struct {
+		name    string
+		fileID  string
+		version domain.FileVersion
+		want    string
+		wantErr bool
+	}{
+		{"opens under its own version's key", file, domain.FileVersion{Version: 1, SealedSHA256: sealed}, want, false},
+		{"recorded in the clear before digests were sealed", file, domain.FileVersion{Version: 1, SHA256: want}, want, false},
+		{"moved to another version", file, domain.FileVersion{Version: 2, SealedSHA256: sealed}, "", true},
+		{"moved to another file", other, domain.FileVersion{Version: 1, SealedSHA256: sealed}, "", true},
+		{"changed", file, domain.FileVersion{Version: 1, SealedSHA256: flipLast(sealed)}, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.FileDigest(ctx, tt.fileID, tt.version)
+			if tt.wantErr {
+				require.Error(t, err)
+				require.Empty(t, got)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+
+	t.Run("shredded with its version", func(t *testing.T) {
+		require.NoError(t, s.Shred(ctx, file, 1))
+		got, err := s.FileDigest(ctx, file, domain.FileVersion{Version: 1, SealedSHA256: sealed})
+		require.NoError(t, err)
+		require.Empty(t, got)
+	})
+
+	t.Run("only digests are sealed as digests", func(t *testing.T) {
+		dk, err := envelope.NewDataKey()
+		require.NoError(t, err)
+		_, err = seal.SealFileDigest(dk, file, 3, []byte("short"))
+		require.Error(t, err)
+	})
+}
+
+func flipLast(b []byte) []byte {
+	out := bytes.Clone(b)
+	out[len(out)-1] ^= 1
+	return out
 }

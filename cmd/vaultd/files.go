@@ -12,6 +12,7 @@ import (
 	"github.com/securevault/vault/localblob"
 	"github.com/securevault/vault/queries"
 	"github.com/securevault/vault/s3blob"
+	"github.com/securevault/vault/seal"
 )
 
 // openFiles wires encrypted file storage: S3 when S3_BUCKET is set, a local
@@ -48,7 +49,11 @@ func (a *app) openFiles(ctx context.Context) (*commands.Files, error) {
 
 // mountFiles registers the file endpoints.
 func (a *app) mountFiles(files *commands.Files, reads *queries.Service, catalog queries.StreamCatalog) error {
-	q, err := queries.NewFiles(reads, catalog)
+	digests, err := seal.New(a.dataKeys)
+	if err != nil {
+		return err
+	}
+	q, err := queries.NewFiles(reads, catalog, digests)
 	if err != nil {
 		return err
 	}

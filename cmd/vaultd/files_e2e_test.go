@@ -20,6 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/securevault/vault/api"
 	"github.com/securevault/vault/config"
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/internal/s3test"
@@ -149,6 +150,11 @@ func TestFilesEndToEndOnS3(t *testing.T) {
 	c.json(http.MethodGet, "/api/v1/files?prefix=e2e/&tag=q1", nil, http.StatusOK, &page)
 	require.Len(t, page.Items, 1)
 	require.Equal(t, f.ID, page.Items[0].ID)
+	// The log holds the digest sealed; reads open it with the version's key.
+	require.Equal(t, hex.EncodeToString(sum[:]), page.Items[0].SHA256)
+	var got1 domain.FileSummary
+	c.json(http.MethodGet, base, nil, http.StatusOK, &got1)
+	require.Equal(t, hex.EncodeToString(sum[:]), got1.SHA256)
 
 	status, hd, got, err := c.download(base + "/download")
 	require.NoError(t, err)
@@ -174,6 +180,10 @@ func TestFilesEndToEndOnS3(t *testing.T) {
 	}
 	c.json(http.MethodGet, base+"/versions", nil, http.StatusOK, &versions)
 	require.Len(t, versions.Items, 2)
+	secondSum := sha256.Sum256(second)
+	require.Equal(t, hex.EncodeToString(secondSum[:]), v2.SHA256)
+	require.Equal(t, hex.EncodeToString(sum[:]), versions.Items[0].SHA256)
+	require.Equal(t, hex.EncodeToString(secondSum[:]), versions.Items[1].SHA256)
 	status, hd, got, err = c.download(base + "/download")
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, status)
@@ -188,7 +198,11 @@ func TestFilesEndToEndOnS3(t *testing.T) {
 	status, _, _, err = c.download(base + "/download")
 	require.NoError(t, err)
 	require.Equal(t, http.StatusGone, status)
-	c.json(http.MethodPost, base+"/restore", nil, http.StatusOK, nil)
+	restored := c.request(http.MethodPost, base+"/restore", nil)
+	require.NoError(t, restored.Body.Close())
+	require.Equal(t, http.StatusOK, restored.StatusCode)
+	beforeDestroy := restored.Header.Get(api.HeaderPosition)
+	require.NotEmpty(t, beforeDestroy)
 	status, _, _, err = c.download(base + "/download")
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, status)
@@ -203,6 +217,15 @@ func TestFilesEndToEndOnS3(t *testing.T) {
 	require.Equal(t, domain.ENOTFOUND, domain.ErrorCode(err), "the data key is deleted")
 	_, err = os.Stat(v1Object)
 	require.True(t, errors.Is(err, fs.ErrNotExist), "the object is deleted")
+	// Its digest went with its key, in the present and in the past.
+	c.json(http.MethodGet, base+"/versions", nil, http.StatusOK, &versions)
+	require.Equal(t, domain.FileVersionStateDestroyed, versions.Items[0].State)
+	require.Empty(t, versions.Items[0].SHA256)
+	require.Equal(t, hex.EncodeToString(secondSum[:]), versions.Items[1].SHA256)
+	c.json(http.MethodGet, base+"/versions?at_position="+beforeDestroy, nil, http.StatusOK, &versions)
+	require.Equal(t, domain.FileVersionStateActive, versions.Items[0].State, "live at that instant")
+	require.Empty(t, versions.Items[0].SHA256, "but its digest is shredded now")
+	require.Equal(t, hex.EncodeToString(secondSum[:]), versions.Items[1].SHA256)
 
 	// The timeline shows every change and every download.
 	var history struct {
