@@ -13,6 +13,7 @@ import (
 	"github.com/securevault/vault/domain"
 	"github.com/securevault/vault/password"
 	"github.com/securevault/vault/projections/serviceaccounts"
+	"github.com/securevault/vault/projections/streams"
 	"github.com/securevault/vault/queries"
 )
 
@@ -29,7 +30,7 @@ func newClientEnv(t testing.TB, params password.Params) *clientEnv {
 	opts := identityEnvOptions{bootstrap: true, params: params}
 	opts.identity.Clients = commands.ClientOptions{IPRate: -1, ClientRate: -1}
 	e := newIdentityEnv(t, opts)
-	q, err := queries.NewServiceAccounts(e.reads.Service, serviceaccounts.NewReader(e.db.AppPool))
+	q, err := queries.NewServiceAccounts(e.reads.Service, serviceaccounts.NewReader(e.db.AppPool), streams.NewCatalog(e.db.AppPool))
 	require.NoError(t, err)
 	e.server.MountServiceAccounts(ServiceAccountDeps{Commands: e.ident, Queries: q})
 	e.server.MountClientToken(ClientTokenDeps{Commands: e.ident})

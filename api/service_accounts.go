@@ -24,12 +24,12 @@ func (s *Server) MountServiceAccounts(deps ServiceAccountDeps) {
 	h := serviceAccountHandlers{s: s, deps: deps}
 	const base = "/api/v1/service-accounts"
 	s.handle(http.MethodPost, base, s.authenticated(h.create))
-	s.handle(http.MethodGet, base, s.authenticated(h.list), "name", "limit", "cursor")
-	s.handle(http.MethodGet, base+"/{id}", s.authenticated(h.get))
+	s.handle(http.MethodGet, base, s.authenticated(h.list), timeTravelQuery("name", "limit", "cursor")...)
+	s.handle(http.MethodGet, base+"/{id}", s.authenticated(h.get), timeTravelQuery()...)
 	s.handle(http.MethodPut, base+"/{id}", s.authenticated(h.update))
 	s.handle(http.MethodDelete, base+"/{id}", s.authenticated(h.delete))
 	s.handle(http.MethodPost, base+"/{id}/credentials", s.authenticated(h.createCredential))
-	s.handle(http.MethodGet, base+"/{id}/credentials", s.authenticated(h.listCredentials))
+	s.handle(http.MethodGet, base+"/{id}/credentials", s.authenticated(h.listCredentials), timeTravelQuery()...)
 	s.handle(http.MethodPost, base+"/{id}/credentials/{credential_id}/rotate", s.authenticated(h.rotateCredential))
 	s.handle(http.MethodDelete, base+"/{id}/credentials/{credential_id}", s.authenticated(h.revokeCredential))
 }
@@ -68,6 +68,7 @@ type issuedCredentialJSON struct {
 
 type credentialList struct {
 	Items []domain.ClientCredentialSummary `json:"items"`
+	*queries.Instant
 }
 
 func (h serviceAccountHandlers) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -100,12 +101,10 @@ func (h serviceAccountHandlers) list(w http.ResponseWriter, r *http.Request, cal
 		h.writeError(w, r, err)
 		return
 	}
-	page, err := h.deps.Queries.ListServiceAccounts(r.Context(), caller, in)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page)
+	h.s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
+		page, err := h.deps.Queries.ListServiceAccounts(r.Context(), caller, in, at)
+		return page, page.Instant, err
+	})
 }
 
 func (h serviceAccountHandlers) get(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
@@ -114,12 +113,10 @@ func (h serviceAccountHandlers) get(w http.ResponseWriter, r *http.Request, call
 		h.writeError(w, r, err)
 		return
 	}
-	v, err := h.deps.Queries.GetServiceAccount(r.Context(), caller, id)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	h.s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
+		res, err := h.deps.Queries.GetServiceAccount(r.Context(), caller, id, at)
+		return res.Value, res.At, err
+	})
 }
 
 func (h serviceAccountHandlers) update(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
@@ -185,12 +182,10 @@ func (h serviceAccountHandlers) listCredentials(w http.ResponseWriter, r *http.R
 		h.writeError(w, r, err)
 		return
 	}
-	items, err := h.deps.Queries.ListCredentials(r.Context(), caller, id)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, credentialList{Items: items})
+	h.s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
+		res, err := h.deps.Queries.ListCredentials(r.Context(), caller, id, at)
+		return credentialList{Items: res.Value, Instant: res.At}, res.At, err
+	})
 }
 
 func (h serviceAccountHandlers) rotateCredential(w http.ResponseWriter, r *http.Request, caller domain.Caller) {

@@ -49,14 +49,14 @@ type IdentityListInput struct {
 
 // GetUser returns a user; the user itself may read it.
 func (q *Identity) GetUser(ctx context.Context, caller domain.Caller, id string, at At) (Result[domain.UserSummary], error) {
-	return getIdentity(ctx, q, caller, id, at, q.reader.GetUser,
+	return getIdentity(ctx, q.timeline(), caller, id, at, q.reader.GetUser,
 		func(u domain.UserSummary) error { return q.mayReadUser(ctx, caller, u.ID, u.Username) },
 		q.users().get)
 }
 
 // ListUsers lists the users the caller may administer, and itself.
 func (q *Identity) ListUsers(ctx context.Context, caller domain.Caller, in IdentityListInput, at At) (Page[domain.UserSummary], error) {
-	return listIdentities(ctx, q, caller, in, at, domain.UserAggregate, q.reader.ListUsers,
+	return listIdentities(ctx, q.timeline(), caller, in, at, domain.UserAggregate, q.reader.ListUsers,
 		func(u domain.UserSummary) bool { return q.maySeeUser(caller, u.ID, u.Username) },
 		func(u domain.UserSummary) string { return u.Username },
 		q.users().inList)
@@ -64,14 +64,14 @@ func (q *Identity) ListUsers(ctx context.Context, caller domain.Caller, in Ident
 
 // GetRole returns a role; it needs `admin` on roles/<name>.
 func (q *Identity) GetRole(ctx context.Context, caller domain.Caller, id string, at At) (Result[domain.RoleSummary], error) {
-	return getIdentity(ctx, q, caller, id, at, q.reader.GetRole,
+	return getIdentity(ctx, q.timeline(), caller, id, at, q.reader.GetRole,
 		func(r domain.RoleSummary) error { return q.adminOf(ctx, caller, domain.RoleResource(r.Name)) },
 		q.roles().get)
 }
 
 // ListRoles lists the roles the caller may administer.
 func (q *Identity) ListRoles(ctx context.Context, caller domain.Caller, in IdentityListInput, at At) (Page[domain.RoleSummary], error) {
-	return listIdentities(ctx, q, caller, in, at, domain.RoleAggregate, q.reader.ListRoles,
+	return listIdentities(ctx, q.timeline(), caller, in, at, domain.RoleAggregate, q.reader.ListRoles,
 		func(r domain.RoleSummary) bool { return q.administers(caller, domain.RoleResource(r.Name)) },
 		func(r domain.RoleSummary) string { return r.Name },
 		q.roles().inList)
@@ -79,17 +79,23 @@ func (q *Identity) ListRoles(ctx context.Context, caller domain.Caller, in Ident
 
 // GetPolicy returns a policy; it needs `admin` on policies/<name>.
 func (q *Identity) GetPolicy(ctx context.Context, caller domain.Caller, id string, at At) (Result[domain.PolicySummary], error) {
-	return getIdentity(ctx, q, caller, id, at, q.reader.GetPolicy,
+	return getIdentity(ctx, q.timeline(), caller, id, at, q.reader.GetPolicy,
 		func(p domain.PolicySummary) error { return q.adminOf(ctx, caller, domain.PolicyResource(p.Name)) },
 		q.policies().get)
 }
 
 // ListPolicies lists the policies the caller may administer.
 func (q *Identity) ListPolicies(ctx context.Context, caller domain.Caller, in IdentityListInput, at At) (Page[domain.PolicySummary], error) {
-	return listIdentities(ctx, q, caller, in, at, domain.PolicyAggregate, q.reader.ListPolicies,
+	return listIdentities(ctx, q.timeline(), caller, in, at, domain.PolicyAggregate, q.reader.ListPolicies,
 		func(p domain.PolicySummary) bool { return q.administers(caller, domain.PolicyResource(p.Name)) },
 		func(p domain.PolicySummary) string { return p.Name },
 		q.policies().inList)
+}
+
+// timeline reads users, roles and policies: the identity read model now,
+// the log in the past.
+func (q *Identity) timeline() timeline {
+	return timeline{svc: q.svc, catalog: q.catalog, readModel: domain.ReadModelIdentity}
 }
 
 // adminOf authorizes `admin` on resource; a refusal is recorded.
@@ -119,12 +125,12 @@ func (q *Identity) maySeeUser(caller domain.Caller, id, username string) bool {
 // getIdentity answers one user, role or policy: from the read model once
 // authorize (which records a refusal) lets the caller see it, or folded as
 // of the instant.
-func getIdentity[T any](ctx context.Context, q *Identity, caller domain.Caller, id string, at At,
+func getIdentity[T any](ctx context.Context, tl timeline, caller domain.Caller, id string, at At,
 	get func(context.Context, string) (T, error), authorize func(T) error, past func(context.Context, domain.Caller, string, Instant) (T, error)) (Result[T], error) {
 	if err := caller.RequireAuthenticated(); err != nil {
 		return Result[T]{}, err
 	}
-	v, in, err := source(ctx, q.svc, caller, at, domain.ReadModelIdentity,
+	v, in, err := source(ctx, tl.svc, caller, at, tl.readModel,
 		func(int64) (T, error) {
 			row, err := get(ctx, id)
 			if err != nil {
@@ -146,7 +152,7 @@ func getIdentity[T any](ctx context.Context, q *Identity, caller domain.Caller, 
 // present follows the last row read, not the last shown, so rows hidden from
 // the caller never stall paging; a page may hold fewer items than the limit
 // while next_cursor still leads on.
-func listIdentities[T any](ctx context.Context, q *Identity, caller domain.Caller, in IdentityListInput, at At, aggregate string,
+func listIdentities[T any](ctx context.Context, tl timeline, caller domain.Caller, in IdentityListInput, at At, aggregate string,
 	list func(context.Context, domain.IdentityFilter) ([]T, error), visible func(T) bool, name func(T) string,
 	viewAt func(ctx context.Context, caller domain.Caller, streamID, prefix string, at Instant) (T, bool, error)) (Page[T], error) {
 	if err := caller.RequireAuthenticated(); err != nil {
@@ -160,7 +166,7 @@ func listIdentities[T any](ctx context.Context, q *Identity, caller domain.Calle
 	if err != nil {
 		return Page[T]{}, err
 	}
-	page, inst, err := source(ctx, q.svc, caller, at, domain.ReadModelIdentity,
+	page, inst, err := source(ctx, tl.svc, caller, at, tl.readModel,
 		func(int64) (Page[T], error) {
 			after, err := domain.DecodeIdentityNameCursor(in.Cursor)
 			if err != nil {
@@ -182,7 +188,7 @@ func listIdentities[T any](ctx context.Context, q *Identity, caller domain.Calle
 			return out, nil
 		},
 		func(at Instant) (Page[T], error) {
-			return listAt(ctx, q, aggregate, in.Cursor, limit, at, func(streamID string) (T, bool, error) {
+			return listAt(ctx, tl, aggregate, in.Cursor, limit, at, func(streamID string) (T, bool, error) {
 				return viewAt(ctx, caller, streamID, prefix, at)
 			})
 		})

@@ -19,10 +19,19 @@ type identityAggregate interface {
 	Deleted() bool
 }
 
+// timeline is where one kind of identity reads from: the read model for
+// the present (its checkpoint name), and the log and the stream catalog
+// for the past.
+type timeline struct {
+	svc       *Service
+	catalog   StreamCatalog
+	readModel string
+}
+
 // identityKind is how one kind of identity aggregate reads as of an
 // instant: its stream, its name, who may see it, and its view.
 type identityKind[A identityAggregate, T any] struct {
-	q         *Identity
+	tl        timeline
 	aggregate string
 	load      fold.LoadFunc[A]
 	restore   fold.RestoreFunc[A]
@@ -36,7 +45,7 @@ type identityKind[A identityAggregate, T any] struct {
 
 func (q *Identity) users() identityKind[*domain.User, domain.UserSummary] {
 	return identityKind[*domain.User, domain.UserSummary]{
-		q: q, aggregate: domain.UserAggregate, load: domain.LoadUser, restore: domain.RestoreUser,
+		tl: q.timeline(), aggregate: domain.UserAggregate, load: domain.LoadUser, restore: domain.RestoreUser,
 		name: (*domain.User).Username,
 		authorize: func(ctx context.Context, caller domain.Caller, u *domain.User) error {
 			return q.mayReadUser(ctx, caller, u.ID(), u.Username())
@@ -48,7 +57,7 @@ func (q *Identity) users() identityKind[*domain.User, domain.UserSummary] {
 
 func (q *Identity) roles() identityKind[*domain.Role, domain.RoleSummary] {
 	return identityKind[*domain.Role, domain.RoleSummary]{
-		q: q, aggregate: domain.RoleAggregate, load: domain.LoadRole, restore: domain.RestoreRole,
+		tl: q.timeline(), aggregate: domain.RoleAggregate, load: domain.LoadRole, restore: domain.RestoreRole,
 		name: (*domain.Role).Name,
 		authorize: func(ctx context.Context, caller domain.Caller, r *domain.Role) error {
 			return q.adminOf(ctx, caller, domain.RoleResource(r.Name()))
@@ -62,7 +71,7 @@ func (q *Identity) roles() identityKind[*domain.Role, domain.RoleSummary] {
 
 func (q *Identity) policies() identityKind[*domain.Policy, domain.PolicySummary] {
 	return identityKind[*domain.Policy, domain.PolicySummary]{
-		q: q, aggregate: domain.PolicyAggregate, load: domain.LoadPolicy, restore: domain.RestorePolicy,
+		tl: q.timeline(), aggregate: domain.PolicyAggregate, load: domain.LoadPolicy, restore: domain.RestorePolicy,
 		name: (*domain.Policy).Name,
 		authorize: func(ctx context.Context, caller domain.Caller, p *domain.Policy) error {
 			return q.adminOf(ctx, caller, domain.PolicyResource(p.Name()))
@@ -77,7 +86,7 @@ func (q *Identity) policies() identityKind[*domain.Policy, domain.PolicySummary]
 // foldAt folds one aggregate as it was at pos; one deleted by then is not
 // found.
 func (k identityKind[A, T]) foldAt(ctx context.Context, id string, pos int64) (fold.Folded[A], error) {
-	f, err := foldIdentity(ctx, k.q, k.aggregate, id, pos, k.load, k.restore)
+	f, err := foldIdentity(ctx, k.tl, k.aggregate, id, pos, k.load, k.restore)
 	if err == nil && f.Agg.Deleted() {
 		err = domain.Errorf(domain.ENOTFOUND, "%s not found at position %d", k.aggregate, pos)
 	}
@@ -103,7 +112,7 @@ func (k identityKind[A, T]) get(ctx context.Context, caller domain.Caller, id st
 // caller may see it.
 func (k identityKind[A, T]) inList(ctx context.Context, caller domain.Caller, streamID, prefix string, at Instant) (T, bool, error) {
 	var zero T
-	f, found, err := fold.At(ctx, k.q.svc.fold, streamID, at.Position, k.load, k.restore)
+	f, found, err := fold.At(ctx, k.tl.svc.fold, streamID, at.Position, k.load, k.restore)
 	if err != nil || !found {
 		return zero, false, err
 	}
@@ -116,12 +125,12 @@ func (k identityKind[A, T]) inList(ctx context.Context, caller domain.Caller, st
 
 // foldIdentity folds an aggregate's stream up to pos, answering ENOTFOUND
 // when the id is malformed or nothing was recorded by then.
-func foldIdentity[A fold.Aggregate](ctx context.Context, q *Identity, aggregate, id string, pos int64,
+func foldIdentity[A fold.Aggregate](ctx context.Context, tl timeline, aggregate, id string, pos int64,
 	load fold.LoadFunc[A], restore fold.RestoreFunc[A]) (fold.Folded[A], error) {
 	if !domain.IsID(id) {
 		return fold.Folded[A]{}, domain.Errorf(domain.ENOTFOUND, "%s not found", aggregate)
 	}
-	f, found, err := fold.At(ctx, q.svc.fold, domain.StreamID(aggregate, id), pos, load, restore)
+	f, found, err := fold.At(ctx, tl.svc.fold, domain.StreamID(aggregate, id), pos, load, restore)
 	if err != nil {
 		return f, err
 	}
@@ -133,14 +142,14 @@ func foldIdentity[A fold.Aggregate](ctx context.Context, q *Identity, aggregate,
 
 // listAt is the shared listing of identity aggregates at an instant, in
 // stream id order.
-func listAt[T any](ctx context.Context, q *Identity, aggregate, cursor string, limit int, at Instant,
+func listAt[T any](ctx context.Context, tl timeline, aggregate, cursor string, limit int, at Instant,
 	view func(streamID string) (T, bool, error)) (Page[T], error) {
 	after, err := domain.DecodeStreamCursor(aggregate, cursor)
 	if err != nil {
 		return Page[T]{}, err
 	}
 	page := Page[T]{Items: []T{}}
-	next, err := q.svc.scanAt(ctx, q.catalog, aggregate, at.Position, after, limit, func(streamID string) (bool, error) {
+	next, err := tl.svc.scanAt(ctx, tl.catalog, aggregate, at.Position, after, limit, func(streamID string) (bool, error) {
 		item, ok, err := view(streamID)
 		if err != nil || !ok {
 			return false, err
@@ -169,8 +178,8 @@ func identityActor(md domain.Metadata) string {
 // createdAndChanged is the event that created an aggregate and the one a
 // listing shows as its last update, fetched by version unless the fold read
 // them.
-func (q *Identity) createdAndChanged(ctx context.Context, streamID string, first, last domain.RecordedEvent, changed int64) (domain.RecordedEvent, domain.RecordedEvent, error) {
-	events, err := q.svc.fold.EventsAt(ctx, streamID, []domain.RecordedEvent{first, last}, 1, changed)
+func createdAndChanged(ctx context.Context, svc *Service, streamID string, first, last domain.RecordedEvent, changed int64) (domain.RecordedEvent, domain.RecordedEvent, error) {
+	events, err := svc.fold.EventsAt(ctx, streamID, []domain.RecordedEvent{first, last}, 1, changed)
 	if err != nil {
 		return domain.RecordedEvent{}, domain.RecordedEvent{}, err
 	}
@@ -181,7 +190,7 @@ func (q *Identity) userView(ctx context.Context, f fold.Folded[*domain.User]) (d
 	u := f.Agg
 	// Logins are not profile changes: the user's last update is the event
 	// the aggregate remembers, which may lie long before the instant.
-	first, changed, err := q.createdAndChanged(ctx, u.StreamID(), f.First, f.Last, u.ProfileVersion())
+	first, changed, err := createdAndChanged(ctx, q.svc, u.StreamID(), f.First, f.Last, u.ProfileVersion())
 	if err != nil {
 		return domain.UserSummary{}, err
 	}
@@ -198,7 +207,7 @@ func (q *Identity) userView(ctx context.Context, f fold.Folded[*domain.User]) (d
 
 func (q *Identity) roleView(ctx context.Context, f fold.Folded[*domain.Role]) (domain.RoleSummary, error) {
 	r := f.Agg
-	first, last, err := q.createdAndChanged(ctx, r.StreamID(), f.First, f.Last, f.Last.Version)
+	first, last, err := createdAndChanged(ctx, q.svc, r.StreamID(), f.First, f.Last, f.Last.Version)
 	if err != nil {
 		return domain.RoleSummary{}, err
 	}
@@ -215,7 +224,7 @@ func (q *Identity) roleView(ctx context.Context, f fold.Folded[*domain.Role]) (d
 
 func (q *Identity) policyView(ctx context.Context, f fold.Folded[*domain.Policy]) (domain.PolicySummary, error) {
 	p := f.Agg
-	first, last, err := q.createdAndChanged(ctx, p.StreamID(), f.First, f.Last, f.Last.Version)
+	first, last, err := createdAndChanged(ctx, q.svc, p.StreamID(), f.First, f.Last, f.Last.Version)
 	if err != nil {
 		return domain.PolicySummary{}, err
 	}

@@ -262,7 +262,7 @@ func NewQueries(svc *queries.Service, db *pgxpool.Pool, tokens queries.AccessTok
 	if q.Authenticator, err = queries.NewAuthenticator(svc, tokens, identityView); err != nil {
 		return Queries{}, err
 	}
-	if q.ServiceAccounts, err = queries.NewServiceAccounts(svc, serviceaccounts.NewReader(db)); err != nil {
+	if q.ServiceAccounts, err = queries.NewServiceAccounts(svc, serviceaccounts.NewReader(db), catalog); err != nil {
 		return Queries{}, err
 	}
 	return q, nil
