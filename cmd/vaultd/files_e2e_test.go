@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -194,6 +195,26 @@ func TestFilesEndToEndOnS3(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	require.Equal(t, content, got)
 
+	// If-Range: a download resumed across a new version starts over
+	// instead of splicing version 1's start onto version 2's end.
+	for _, tc := range []struct {
+		name, path, ifRange string
+		wantStatus          int
+		want                []byte
+	}{
+		{"the version it names", "/download?version=1", `"1"`, http.StatusPartialContent, content[2:10]},
+		{"the current version it names", "/download", `"2"`, http.StatusPartialContent, second[2:10]},
+		{"a version since replaced", "/download", `"1"`, http.StatusOK, second},
+		{"a weak tag", "/download", `W/"2"`, http.StatusOK, second},
+		{"a date (downloads carry no Last-Modified)", "/download", time.Now().UTC().Format(http.TimeFormat), http.StatusOK, second},
+		{"garbage", "/download", "\xff not a validator", http.StatusOK, second},
+	} {
+		status, _, got, err = c.download(base+tc.path, "Range", "bytes=2-9", "If-Range", tc.ifRange)
+		require.NoError(t, err, tc.name)
+		require.Equal(t, tc.wantStatus, status, tc.name)
+		require.Equal(t, tc.want, got, tc.name)
+	}
+
 	c.json(http.MethodDelete, base, nil, http.StatusNoContent, nil)
 	status, _, _, err = c.download(base + "/download")
 	require.NoError(t, err)
@@ -245,7 +266,7 @@ func TestFilesEndToEndOnS3(t *testing.T) {
 	}
 	require.Equal(t, map[string]int{
 		domain.EventFileCreated: 1, domain.EventFileVersionAdded: 2, domain.EventFileDeleted: 1,
-		domain.EventFileRestored: 1, domain.EventFileVersionDestroyed: 1, domain.EventFileDownloaded: 5,
+		domain.EventFileRestored: 1, domain.EventFileVersionDestroyed: 1, domain.EventFileDownloaded: 11,
 	}, counts)
 
 	var diff struct {
@@ -258,7 +279,7 @@ func TestFilesEndToEndOnS3(t *testing.T) {
 	require.False(t, diff.Existed)
 	require.Len(t, diff.VersionsAdded, 2)
 	require.Len(t, diff.VersionsDestroyed, 1)
-	require.Len(t, diff.Downloads, 5)
+	require.Len(t, diff.Downloads, 11)
 
 	// Tampering with what S3 holds: a large file, so the failure comes
 	// after the first segment went out and the connection is aborted.
