@@ -58,16 +58,17 @@ type CredentialInput struct {
 }
 
 // CreateServiceAccount, ListServiceAccounts, GetServiceAccount,
-// UpdateServiceAccount and DeleteServiceAccount manage service accounts.
+// UpdateServiceAccount and DeleteServiceAccount manage service accounts;
+// the reads take an optional At, as users, roles and policies do (a past
+// listing is in id order, not name order).
 func (c *Client) CreateServiceAccount(ctx context.Context, in AccountInput) (Account, Written, error) {
 	return c.accounts().create(ctx, in)
 }
 func (c *Client) ListServiceAccounts(ctx context.Context, o ListOptions) (Page[Account], error) {
-	o.At = At{} // the listing has no time travel
 	return c.accounts().list(ctx, o)
 }
-func (c *Client) GetServiceAccount(ctx context.Context, id string) (Account, error) {
-	return c.accounts().get(ctx, id, At{})
+func (c *Client) GetServiceAccount(ctx context.Context, id string, at ...At) (Account, error) {
+	return c.accounts().get(ctx, id, firstAt(at))
 }
 func (c *Client) UpdateServiceAccount(ctx context.Context, id string, in AccountInput) (Account, Written, error) {
 	return c.accounts().update(ctx, id, in)
@@ -88,10 +89,11 @@ func (c *Client) CreateCredential(ctx context.Context, accountID string, in Cred
 	return out, err
 }
 
-// ListCredentials lists an account's credentials (never a secret).
-func (c *Client) ListCredentials(ctx context.Context, accountID string) ([]Credential, error) {
+// ListCredentials lists an account's credentials in name order (never a
+// secret), now or as of at.
+func (c *Client) ListCredentials(ctx context.Context, accountID string, at ...At) ([]Credential, error) {
 	var out Page[Credential]
-	_, err := c.call(ctx, request{method: http.MethodGet, path: credentialsPath(accountID)}, &out)
+	_, err := c.call(ctx, atRequest(http.MethodGet, credentialsPath(accountID), firstAt(at)), &out)
 	return out.Items, err
 }
 

@@ -58,10 +58,27 @@ func TestMachineIdentityEndToEnd(t *testing.T) {
 	c.ok("", "login", "--client-id", cred.ClientID, "--client-secret-file", secretFile)
 	require.Contains(t, c.ok("", "secrets", "list"), "app/prod/db-password")
 
-	_, err = admin.RevokeCredential(ctx, acct.ID, cred.ID)
+	revoked, err := admin.RevokeCredential(ctx, acct.ID, cred.ID)
 	require.NoError(t, err)
 	_, err = app.RevealSecretByName(ctx, "app/prod/db-password", 0)
 	require.Equal(t, vaultclient.CodeUnauthorized, vaultclient.Code(err), "the revoked credential's token fails at once, and no new one is issued")
+
+	// An auditor's view: what the account held just before the revocation.
+	creds, err = admin.ListCredentials(ctx, acct.ID)
+	require.NoError(t, err)
+	require.Empty(t, creds)
+	before := vaultclient.At{AtPosition: revoked.Position - 1}
+	creds, err = admin.ListCredentials(ctx, acct.ID, before)
+	require.NoError(t, err)
+	require.Len(t, creds, 1)
+	require.Equal(t, cred.ClientID, creds[0].ClientID)
+	then, err := admin.GetServiceAccount(ctx, acct.ID, before)
+	require.NoError(t, err)
+	require.Equal(t, 1, then.Credentials)
+	listed, err := admin.ListServiceAccounts(ctx, vaultclient.ListOptions{At: before})
+	require.NoError(t, err)
+	require.Len(t, listed.Items, 1)
+	require.Equal(t, "billing", listed.Items[0].Name)
 	_, errOut, code := c.run("", "secrets", "list")
 	require.Equal(t, vaultcli.ExitUnauthenticated, code, errOut)
 	_, errOut, code = c.run("", "run", "--client-id", cred.ClientID, "--client-secret-file", secretFile, "--prefix", "app/prod/", "--", "env")
