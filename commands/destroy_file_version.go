@@ -13,7 +13,7 @@ import (
 // failure after the event leaves a key or blob nothing will read, and
 // destroying again finishes the job.
 func (s *Files) DestroyFileVersion(ctx context.Context, caller domain.Caller, id string, version int64) (FileResult, error) {
-	res, err := s.change(ctx, caller, id, domain.ActionDestroy, func(f *domain.File) error { return f.DestroyVersion(version) })
+	f, w, err := s.change(ctx, caller, id, domain.ActionDestroy, func(f *domain.File) error { return f.DestroyVersion(version) })
 	if err != nil {
 		return FileResult{}, err
 	}
@@ -33,5 +33,11 @@ func (s *Files) DestroyFileVersion(ctx context.Context, caller domain.Caller, id
 			return FileResult{}, err
 		}
 	}
-	return res, nil
+	// Last: the answer's digest (of the current version, if it is not the
+	// one destroyed) must not stand between the event and the shredding.
+	summary, err := s.withDigest(ctx, f)
+	if err != nil {
+		return FileResult{}, err
+	}
+	return FileResult{File: summary, Written: w}, nil
 }

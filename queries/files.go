@@ -151,7 +151,10 @@ func (q *Files) List(ctx context.Context, caller domain.Caller, in FileListInput
 	}
 	page := Page[domain.FileSummary]{Items: []domain.FileSummary{}, Instant: shown}
 	// current[i] is page.Items[i]'s live current version, whose digest is
-	// opened once the page is complete, all of them together.
+	// opened once the page is complete, all of them together. A digest is
+	// a fingerprint of the content, so the listing shows it only to a
+	// caller who may `read` the file, as a get would; `list` alone shows
+	// none.
 	var current []*domain.FileVersion
 	next, err := q.svc.scanAt(ctx, q.catalog, domain.FileAggregate, inst.Position, after, limit, func(streamID string) (bool, error) {
 		f, found, err := fold.At(ctx, q.svc.fold, streamID, inst.Position, domain.LoadFile, domain.RestoreFile)
@@ -168,6 +171,9 @@ func (q *Files) List(ctx context.Context, caller domain.Caller, in FileListInput
 		s, cur, err := q.summary(ctx, f)
 		if err != nil {
 			return false, err
+		}
+		if !q.svc.access.Allowed(caller, domain.ActionRead, domain.FileResource(f.Agg.Name())) {
+			cur = nil
 		}
 		page.Items = append(page.Items, s)
 		current = append(current, cur)

@@ -156,6 +156,17 @@ func TestFilesEndToEndOnS3(t *testing.T) {
 	var got1 domain.FileSummary
 	c.json(http.MethodGet, base, nil, http.StatusOK, &got1)
 	require.Equal(t, hex.EncodeToString(sum[:]), got1.SHA256)
+	// A caller who may only list the file sees it, not its digest.
+	lister := roleWith(t, admin, "e2e-lister", []map[string]any{{"effect": "allow", "actions": []string{"list"}, "resources": []string{"files/e2e/**"}}})
+	createdID(t)(admin.do(http.MethodPost, "/api/v1/users", map[string]any{"username": "e2e-lister", "password": "a-long-passphrase-2026", "roles": []string{lister}}))
+	listing := &client{t: t, base: inst.baseURL}
+	listing.login("e2e-lister", "a-long-passphrase-2026")
+	status, body := listing.do(http.MethodGet, "/api/v1/files?prefix=e2e/", nil)
+	require.Equal(t, http.StatusOK, status, string(body))
+	require.NoError(t, json.Unmarshal(body, &page))
+	require.Len(t, page.Items, 1)
+	require.Equal(t, f.ID, page.Items[0].ID)
+	require.Empty(t, page.Items[0].SHA256)
 
 	status, hd, got, err := c.download(base + "/download")
 	require.NoError(t, err)
@@ -220,8 +231,11 @@ func TestFilesEndToEndOnS3(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusGone, status)
 	restored := c.request(http.MethodPost, base+"/restore", nil)
+	var restoredFile domain.FileSummary
+	require.NoError(t, json.NewDecoder(restored.Body).Decode(&restoredFile))
 	require.NoError(t, restored.Body.Close())
 	require.Equal(t, http.StatusOK, restored.StatusCode)
+	require.Equal(t, hex.EncodeToString(secondSum[:]), restoredFile.SHA256, "the answer opens the current version's digest")
 	beforeDestroy := restored.Header.Get(api.HeaderPosition)
 	require.NotEmpty(t, beforeDestroy)
 	status, _, _, err = c.download(base + "/download")
@@ -230,7 +244,9 @@ func TestFilesEndToEndOnS3(t *testing.T) {
 
 	// Destroy shreds version 1: its key and its object are gone.
 	v1Object := onlyBlob(t, bucket, f.ID, 1)
-	c.json(http.MethodPost, base+"/versions/1/destroy", nil, http.StatusOK, nil)
+	var afterDestroy domain.FileSummary
+	c.json(http.MethodPost, base+"/versions/1/destroy", nil, http.StatusOK, &afterDestroy)
+	require.Equal(t, hex.EncodeToString(secondSum[:]), afterDestroy.SHA256, "version 2 is still current")
 	status, _, _, err = c.download(base + "/download?version=1")
 	require.NoError(t, err)
 	require.Equal(t, http.StatusGone, status)
