@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/securevault/vault/commands"
@@ -9,13 +10,14 @@ import (
 
 // MountAccountEmail registers self-registration, address verification and
 // password reset by mail (/api/v1/auth/register, verify-email,
-// forgot-password, reset-password). None needs a session: the token in the
+// resend-verification, forgot-password, reset-password). None needs a session: the token in the
 // mail is the credential, and it is never logged (the access log carries
 // no query string).
 func (s *Server) MountAccountEmail(deps IdentityDeps) {
 	h := identityHandlers{s: s, deps: deps}
 	s.handle(http.MethodPost, "/api/v1/auth/register", h.register)
 	s.handle(http.MethodGet, "/api/v1/auth/verify-email", h.verifyEmail, "token")
+	s.handle(http.MethodPost, "/api/v1/auth/resend-verification", h.resendVerification)
 	s.handle(http.MethodPost, "/api/v1/auth/forgot-password", h.forgotPassword)
 	s.handle(http.MethodPost, "/api/v1/auth/reset-password", h.resetPassword)
 }
@@ -26,7 +28,8 @@ type registerRequest struct {
 	Password string `json:"password"`
 }
 
-type forgotPasswordRequest struct {
+// addressRequest is forgot-password's and resend-verification's body.
+type addressRequest struct {
 	Email string `json:"email"`
 }
 
@@ -74,7 +77,19 @@ func (h identityHandlers) verifyEmail(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h identityHandlers) forgotPassword(w http.ResponseWriter, r *http.Request) {
-	var req forgotPasswordRequest
+	h.mailRequest(w, r, h.deps.Commands.ForgotPassword, "if an account has this address, a reset link is on its way")
+}
+
+func (h identityHandlers) resendVerification(w http.ResponseWriter, r *http.Request) {
+	h.mailRequest(w, r, h.deps.Commands.ResendVerification,
+		"if an account has this address and it is not verified yet, a new verification link is on its way")
+}
+
+// mailRequest answers an anonymous request for mail to an address with 202
+// and the same body whether or not anyone has the address.
+func (h identityHandlers) mailRequest(w http.ResponseWriter, r *http.Request,
+	request func(ctx context.Context, caller domain.Caller, address string) error, accepted string) {
+	var req addressRequest
 	if err := h.s.decodeJSON(w, r, &req); err != nil {
 		h.s.writeError(w, r, err)
 		return
@@ -83,15 +98,11 @@ func (h identityHandlers) forgotPassword(w http.ResponseWriter, r *http.Request)
 		h.s.writeError(w, r, domain.Errorf(domain.EINVALID, "email is required"))
 		return
 	}
-	if err := h.deps.Commands.ForgotPassword(r.Context(), CallerFrom(r, domain.Principal{}), req.Email); err != nil {
+	if err := request(r.Context(), CallerFrom(r, domain.Principal{}), req.Email); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	// The same answer whether or not anyone has the address.
-	writeJSON(w, http.StatusAccepted, map[string]string{
-		"status":  "accepted",
-		"message": "if an account has this address, a reset link is on its way",
-	})
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "accepted", "message": accepted})
 }
 
 func (h identityHandlers) resetPassword(w http.ResponseWriter, r *http.Request) {

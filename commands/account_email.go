@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/securevault/vault/domain"
@@ -44,10 +45,11 @@ type AccountEmailOptions struct {
 	// logging in.
 	RequireVerifiedEmail bool
 	// RequestsPerHour bounds the mails one address and one account can ask
-	// for (forgot-password, registration), per hour.
+	// for (forgot-password, resend-verification, registration), per hour;
+	// an account's resets and resends are counted apart.
 	RequestsPerHour int
 	// IPRate and IPBurst shape the bucket of each client address across
-	// the four endpoints.
+	// the anonymous account-mail endpoints.
 	IPRate  float64
 	IPBurst int
 	// LimiterMaxKeys bounds the memory of each limiter.
@@ -164,4 +166,67 @@ func selfMetadata(caller domain.Caller, u *domain.User) domain.Metadata {
 	md := caller.Metadata()
 	md.Actor, md.ActorName = u.ID(), u.Username()
 	return md
+}
+
+// accountMailRequest is an anonymous request for mail to an address. Its
+// answer is the same whether or not a user has the address, and so is its
+// work: one lookup in the directory, one stream read and one append, either
+// of what ask recorded on each user that has the address (ask says whether
+// it recorded anything: the user's state and its hourly limit allow it) or
+// of unmatched on the address's resetattempt stream (when nobody has the
+// address, or ask recorded nothing). Only the per-client-address limit
+// (429) can differ, and it depends on the client, not on the address.
+func (id *Identity) accountMailRequest(ctx context.Context, caller domain.Caller, address string,
+	ask func(u *domain.User, now, since time.Time, perHour int) bool,
+	unmatched func(at time.Time, md domain.Metadata) domain.NewEvent) error {
+	email, err := id.accountEmail(caller)
+	if err != nil {
+		return err
+	}
+	addr, err := domain.NormalizeEmail(address)
+	if err != nil {
+		return err
+	}
+	if addr == "" {
+		return domain.Errorf(domain.EINVALID, "email is required")
+	}
+	if ok, wait := email.address.Allow(domain.ResetAttemptStream(addr)); !ok {
+		return newRateLimitError("too many requests for this address; retry later", wait)
+	}
+	ids, err := email.deps.Directory.UserIDsByEmail(ctx, addr, maxUsersPerAddress)
+	if err != nil {
+		return err
+	}
+	now := id.now()
+	since := now.Add(-time.Hour)
+	var appends []domain.StreamAppend
+	for _, userID := range ids {
+		u, err := id.svc.fold.User(ctx, userID)
+		if domain.ErrorCode(err) == domain.ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !strings.EqualFold(u.Email(), addr) || !ask(u, now, since, email.opts.RequestsPerHour) {
+			continue
+		}
+		appends = append(appends, u.StreamAppend(selfMetadata(caller, u)))
+	}
+	if len(appends) == 0 {
+		stream := domain.ResetAttemptStream(addr)
+		if _, err := id.svc.fold.ReadStream(ctx, stream); err != nil {
+			return err
+		}
+		appends = []domain.StreamAppend{{
+			StreamID: stream, Expected: domain.ExpectAny,
+			Events: []domain.NewEvent{unmatched(now, caller.Metadata())},
+		}}
+	}
+	// A conflict means the user changed meanwhile; the request is dropped
+	// rather than retried, so the work stays the same on every path.
+	if _, err := id.svc.log.AppendStreams(context.WithoutCancel(ctx), appends...); err != nil && domain.ErrorCode(err) != domain.ECONFLICT {
+		return err
+	}
+	return nil
 }

@@ -102,24 +102,32 @@ func newForgotEnv(t testing.TB, requestsPerHour int) (*commands.Identity, *count
 	return ident, log, caller
 }
 
-// TestForgotPasswordDoesTheSameWorkForAnyAddress is the no-oracle rule
+// TestAccountMailRequestsDoTheSameWorkForAnyAddress is the no-oracle rule
 // without a stopwatch: for a known address and an unknown one,
-// forgot-password asks the directory once, reads one stream, appends one
-// stream once, and answers the same (nil).
-func TestForgotPasswordDoesTheSameWorkForAnyAddress(t *testing.T) {
+// forgot-password and resend-verification each ask the directory once,
+// read one stream, append one stream once, and answer the same (nil).
+func TestAccountMailRequestsDoTheSameWorkForAnyAddress(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	ident, log, caller := newForgotEnv(t, 0)
 	want := map[string]int{"directory": 1, "read": 1, "append": 1, "stream appended": 1}
-	for _, tc := range []struct{ name, email string }{
-		{"known address", "dora@example.com"},
-		{"unknown address", "nobody@example.com"},
+	for _, request := range []struct {
+		name string
+		ask  func(context.Context, domain.Caller, string) error
+	}{
+		{"forgot-password", ident.ForgotPassword},
+		{"resend-verification", ident.ResendVerification},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			log.take()
-			require.NoError(t, ident.ForgotPassword(ctx, caller, tc.email))
-			require.Equal(t, want, log.take())
-		})
+		for _, tc := range []struct{ name, email string }{
+			{"known address", "dora@example.com"},
+			{"unknown address", "nobody@example.com"},
+		} {
+			t.Run(request.name+"/"+tc.name, func(t *testing.T) {
+				log.take()
+				require.NoError(t, request.ask(ctx, caller, tc.email))
+				require.Equal(t, want, log.take())
+			})
+		}
 	}
 }
 

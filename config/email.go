@@ -96,7 +96,7 @@ func emailVars() []Var {
 		{EnvEmailTokenTTL, "30m", "no", "Lifetime of a password reset link (at most 24h)."},
 		{EnvEmailVerifyTokenTTL, "24h", "no", "Lifetime of an address verification link (at most 168h)."},
 		{EnvEmailMaxAttempts, "8", "no", "Delivery attempts of one mail (with exponential backoff) before it is dead-lettered: a MailDeadLettered event in the audit log and `vault_mail_dead_letters_total`."},
-		{EnvEmailRequestsPerHour, "5", "no", "Mails (reset, registration) one e-mail address and one account may ask for per hour."},
+		{EnvEmailRequestsPerHour, "5", "no", "Mails (reset, resent verification, registration) one e-mail address and one account may ask for per hour; an account's resets and resends are counted apart."},
 	}
 }
 

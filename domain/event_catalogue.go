@@ -156,6 +156,9 @@ var eventCatalogue = sync.OnceValue(func() map[string]EventMeaning {
 		// Nobody has the address: worth a look when it comes in floods.
 		EventPasswordResetUnmatched: entry(ResetAttemptAggregate, "auth.forgot_password", ResourceUsers).login().
 			outcome(AuditFailed).severity(SeverityNotice),
+		EventEmailVerificationRequested: entry(UserAggregate, "auth.resend_verification", ResourceUsers).severity(SeverityNotice),
+		EventEmailVerificationUnmatched: entry(ResetAttemptAggregate, "auth.resend_verification", ResourceUsers).login().
+			outcome(AuditFailed).severity(SeverityNotice),
 		EventMailDeadLettered: reservation(MailAggregate, "mail.dead_letter", ResourceUsers, "user_id").
 			outcome(AuditFailed).severity(SeverityWarning),
 	}

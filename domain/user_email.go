@@ -21,6 +21,9 @@ const (
 	EventEmailVerified          = "EmailVerified"
 	EventPasswordResetRequested = "PasswordResetRequested"
 	EventPasswordResetCompleted = "PasswordResetCompleted"
+	// EventEmailVerificationRequested asks for another verification mail
+	// (the first one was lost, or its link expired).
+	EventEmailVerificationRequested = "EmailVerificationRequested"
 )
 
 // Events outside the user stream.
@@ -30,6 +33,10 @@ const (
 	// address's resetattempt stream so the request does the same work, and
 	// leaves the same trace, as one that matched.
 	EventPasswordResetUnmatched = "PasswordResetUnmatched"
+	// EventEmailVerificationUnmatched is the same for a request to resend
+	// a verification mail: nobody has the address unverified (or every
+	// account that has it is over its limit).
+	EventEmailVerificationUnmatched = "EmailVerificationUnmatched"
 	// EventMailDeadLettered records a mail given up on after its last
 	// attempt, on the mail stream of the event that asked for it.
 	EventMailDeadLettered = "MailDeadLettered"
@@ -55,6 +62,22 @@ type PasswordResetRequested struct {
 	At              time.Time `json:"at"`
 }
 
+// EmailVerificationRequested asks for another verification mail to Email,
+// the address the event at stream version EmailVersion set: the mail
+// consumer drops the request once the address changed since (or was
+// verified), and the token it mints is bound to that address as the
+// first mail's was.
+type EmailVerificationRequested struct {
+	Email        string    `json:"email"`
+	EmailVersion int64     `json:"email_version"`
+	At           time.Time `json:"at"`
+}
+
+// EmailVerificationUnmatched: see EventEmailVerificationUnmatched.
+type EmailVerificationUnmatched struct {
+	At time.Time `json:"at"`
+}
+
 // PasswordResetCompleted marks the UserPasswordChanged appended with it as
 // the outcome of a reset link, so an auditor tells a reset from a change.
 type PasswordResetCompleted struct{}
@@ -75,8 +98,8 @@ type MailDeadLettered struct {
 	Reason        string `json:"reason"`
 }
 
-// ResetRequestsKept bounds how many reset requests a user's state keeps
-// for the per-account limit.
+// ResetRequestsKept bounds how many reset requests (and, apart, how many
+// verification requests) a user's state keeps for the per-account limit.
 const ResetRequestsKept = 32
 
 // emailState is the part of userState account e-mail owns.
@@ -85,8 +108,9 @@ type emailState struct {
 	// EmailVersion is the stream version of the event that set the current
 	// address: a verification token names it, so changing the address away
 	// and back does not revive an old token.
-	EmailVersion  int64       `json:"email_version,omitempty"`
-	ResetRequests []time.Time `json:"reset_requests,omitempty"`
+	EmailVersion         int64       `json:"email_version,omitempty"`
+	ResetRequests        []time.Time `json:"reset_requests,omitempty"`
+	VerificationRequests []time.Time `json:"verification_requests,omitempty"`
 }
 
 func (s *emailState) addressSet(version int64) {
@@ -101,23 +125,44 @@ func (u *User) applyEmail(payload any) {
 			u.state.EmailVerified = true
 		}
 	case PasswordResetRequested:
-		r := append(u.state.ResetRequests, e.At)
-		if len(r) > ResetRequestsKept {
-			r = r[len(r)-ResetRequestsKept:]
-		}
-		u.state.ResetRequests = r
+		u.state.ResetRequests = keepRequest(u.state.ResetRequests, e.At)
+	case EmailVerificationRequested:
+		u.state.VerificationRequests = keepRequest(u.state.VerificationRequests, e.At)
 	}
+}
+
+// keepRequest adds a request's time to those kept, the newest
+// ResetRequestsKept.
+func keepRequest(kept []time.Time, at time.Time) []time.Time {
+	r := append(kept, at)
+	if len(r) > ResetRequestsKept {
+		r = r[len(r)-ResetRequestsKept:]
+	}
+	return r
+}
+
+// requestsSince counts the requests recorded after since.
+func requestsSince(kept []time.Time, since time.Time) int {
+	n := 0
+	for _, at := range kept {
+		if at.After(since) {
+			n++
+		}
+	}
+	return n
 }
 
 func registerEmailEvents(r *Registry) {
 	Register[EmailVerified](r, EventEmailVerified, 1)
 	Register[PasswordResetRequested](r, EventPasswordResetRequested, 1)
 	Register[PasswordResetCompleted](r, EventPasswordResetCompleted, 1)
+	Register[EmailVerificationRequested](r, EventEmailVerificationRequested, 1)
 }
 
 var resetAttemptRegistry = sync.OnceValue(func() *Registry {
 	r := NewRegistry()
 	Register[PasswordResetUnmatched](r, EventPasswordResetUnmatched, 1)
+	Register[EmailVerificationUnmatched](r, EventEmailVerificationUnmatched, 1)
 	return r
 })
 
@@ -150,13 +195,25 @@ func (u *User) VerifyEmail(email string) error {
 
 // ResetRequestsSince counts the reset requests recorded after since.
 func (u *User) ResetRequestsSince(since time.Time) int {
-	n := 0
-	for _, at := range u.state.ResetRequests {
-		if at.After(since) {
-			n++
-		}
+	return requestsSince(u.state.ResetRequests, since)
+}
+
+// VerificationRequestsSince counts the requests to resend a verification
+// mail recorded after since.
+func (u *User) VerificationRequestsSince(since time.Time) int {
+	return requestsSince(u.state.VerificationRequests, since)
+}
+
+// RequestEmailVerification records a request for another verification
+// mail, for a live, enabled user whose address is not verified yet.
+func (u *User) RequestEmailVerification(at time.Time) error {
+	if err := u.live(); err != nil {
+		return err
 	}
-	return n
+	if u.state.Disabled || u.state.Email == "" || u.state.EmailVerified {
+		return Errorf(EUNPROCESSABLE, "the user has no address waiting for verification")
+	}
+	return record(u, EmailVerificationRequested{Email: u.state.Email, EmailVersion: u.state.EmailVersion, At: at.UTC()})
 }
 
 // RequestPasswordReset records a reset request of a live, enabled user
@@ -183,8 +240,9 @@ func (u *User) CompletePasswordReset() error {
 	return u.VerifyEmail(u.state.Email)
 }
 
-// ResetAttemptStream is the stream of unmatched forgot-password requests
-// for an address, keyed by a hash so any input makes a valid stream id.
+// ResetAttemptStream is the stream of unmatched account-mail requests
+// (forgot-password, resend-verification) for an address, keyed by a hash
+// so any input makes a valid stream id.
 func ResetAttemptStream(email string) string {
 	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
 	return StreamID(ResetAttemptAggregate, hex.EncodeToString(sum[:]))
@@ -193,6 +251,12 @@ func ResetAttemptStream(email string) string {
 // NewPasswordResetUnmatched is the event a resetattempt stream records.
 func NewPasswordResetUnmatched(at time.Time, md Metadata) NewEvent {
 	return resetAttemptRegistry().newEvent(PasswordResetUnmatched{At: at.UTC()}, md)
+}
+
+// NewEmailVerificationUnmatched is the event a resetattempt stream records
+// for an unmatched request to resend a verification mail.
+func NewEmailVerificationUnmatched(at time.Time, md Metadata) NewEvent {
+	return resetAttemptRegistry().newEvent(EmailVerificationUnmatched{At: at.UTC()}, md)
 }
 
 // MailStream is the stream of what happened to the mail an event asked for.

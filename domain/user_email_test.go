@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -121,4 +122,56 @@ func TestEmailVerificationFollowsTheAddress(t *testing.T) {
 	require.NoError(t, u.RequestPasswordReset(now))
 	require.Equal(t, 2, u.ResetRequestsSince(now.Add(-time.Minute)))
 
+}
+
+// TestVerificationCanBeAskedForAgain: a user whose address waits for
+// verification may ask for another mail, naming the address and the event
+// that set it (so the consumer drops the request once the address
+// changes); a verified address, no address or a disabled user may not. A
+// token minted for the new mail is bound as the first one was.
+func TestVerificationCanBeAskedForAgain(t *testing.T) {
+	now := time.Date(2026, 5, 2, 13, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, u *domain.User)
+		ok    bool
+	}{
+		{"waiting for verification", func(*testing.T, *domain.User) {}, true},
+		{"a new address", func(t *testing.T, u *domain.User) {
+			require.NoError(t, u.VerifyEmail("alice@example.com"))
+			require.NoError(t, u.UpdateEmail("new@example.com"))
+		}, true},
+		{"verified", func(t *testing.T, u *domain.User) { require.NoError(t, u.VerifyEmail("alice@example.com")) }, false},
+		{"no address", func(t *testing.T, u *domain.User) { require.NoError(t, u.UpdateEmail("")) }, false},
+		{"disabled", func(t *testing.T, u *domain.User) { require.NoError(t, u.Disable()) }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := domain.NewUser(domain.NewID(), "alice", "alice@example.com", sealedPw(1))
+			require.NoError(t, err)
+			tt.setup(t, u)
+			before, err := domain.NewEmailToken(domain.TokenPurposeVerifyEmail, u)
+			require.NoError(t, err)
+			n := len(u.Changes())
+			err = u.RequestEmailVerification(now)
+			if !tt.ok {
+				require.Equal(t, domain.EUNPROCESSABLE, domain.ErrorCode(err))
+				require.Len(t, u.Changes(), n, "a refusal records nothing")
+				return
+			}
+			require.NoError(t, err)
+			changes := u.Changes()
+			require.Len(t, changes, n+1)
+			require.Equal(t, domain.EventEmailVerificationRequested, changes[n].Type)
+			var e domain.EmailVerificationRequested
+			require.NoError(t, json.Unmarshal(changes[n].Data, &e))
+			require.Equal(t, u.Email(), e.Email)
+			require.Equal(t, u.EmailVersion(), e.EmailVersion)
+			require.Equal(t, 1, u.VerificationRequestsSince(now.Add(-time.Minute)))
+			require.Zero(t, u.ResetRequestsSince(now.Add(-time.Minute)), "counted apart from resets")
+			rec := domain.EmailTokenRecord{Purpose: domain.TokenPurposeVerifyEmail, UserID: u.ID(), Binding: before.Binding, ExpiresAt: now.Add(time.Hour)}
+			require.NoError(t, domain.CheckEmailToken(rec, domain.TokenPurposeVerifyEmail, u, before.Raw, now),
+				"the first mail's link still verifies the address: asking again changes nothing a token is bound to")
+		})
+	}
 }

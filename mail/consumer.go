@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -178,7 +179,33 @@ func NewConsumer(deps Deps, cfg Config) (*Consumer, error) {
 // subjects are the event types that ask for mail.
 func (c *Consumer) subjects() []string {
 	p := c.cfg.SubjectPrefix + "." + domain.UserAggregate + "."
-	return []string{p + domain.EventUserCreated, p + domain.EventUserUpdated, p + domain.EventPasswordResetRequested}
+	return []string{p + domain.EventUserCreated, p + domain.EventUserUpdated, p + domain.EventEmailVerificationRequested,
+		p + domain.EventPasswordResetRequested}
+}
+
+// withSubjects makes an existing consumer filter the subjects this version
+// asks mail for: a consumer created by an older version keeps the subjects
+// it was created with, and would never deliver an event type added since.
+// Nothing else of its configuration (its position above all) changes.
+func (c *Consumer) withSubjects(ctx context.Context, stream jetstream.Stream, cons jetstream.Consumer) (jetstream.Consumer, error) {
+	cfg := cons.CachedInfo().Config
+	want := c.subjects()
+	if slices.Equal(sortedCopy(cfg.FilterSubjects), sortedCopy(want)) {
+		return cons, nil
+	}
+	cfg.FilterSubject, cfg.FilterSubjects = "", want
+	updated, err := stream.UpdateConsumer(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("update the subjects of consumer %s: %w", c.cfg.Consumer, err)
+	}
+	c.logger.Info("mail consumer now filters the subjects of this version", "subjects", want)
+	return updated, nil
+}
+
+func sortedCopy(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
 }
 
 // Run consumes until ctx ends. NATS or database failures are retried,
@@ -215,7 +242,7 @@ func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		return nil, fmt.Errorf("look up stream %s: %w", c.cfg.Stream, err)
 	}
 	if cons, err := stream.Consumer(cctx, c.cfg.Consumer); err == nil {
-		return cons, nil
+		return c.withSubjects(cctx, stream, cons)
 	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, fmt.Errorf("look up consumer %s: %w", c.cfg.Consumer, err)
 	}
@@ -272,9 +299,12 @@ type job struct {
 	env     relay.Envelope
 	userID  string
 	purpose string
-	// email is the address the event set (UserCreated, UserUpdated);
+	// email is the address a verification mail goes to, and emailVersion
+	// the stream version of the event that set it (UserCreated,
+	// UserUpdated: the event itself; EmailVerificationRequested names it);
 	// passwordVersion the password a reset may replace.
 	email           string
+	emailVersion    int64
 	passwordVersion int64
 }
 
@@ -297,7 +327,13 @@ func jobOf(env relay.Envelope) (job, bool, error) {
 		if e.Email == "" {
 			return job{}, false, nil
 		}
-		j.purpose, j.email = domain.TokenPurposeVerifyEmail, e.Email
+		j.purpose, j.email, j.emailVersion = domain.TokenPurposeVerifyEmail, e.Email, env.Version
+	case domain.EventEmailVerificationRequested:
+		var e domain.EmailVerificationRequested
+		if err := json.Unmarshal(env.Data, &e); err != nil {
+			return job{}, false, err
+		}
+		j.purpose, j.email, j.emailVersion = domain.TokenPurposeVerifyEmail, e.Email, e.EmailVersion
 	case domain.EventPasswordResetRequested:
 		var e domain.PasswordResetRequested
 		if err := json.Unmarshal(env.Data, &e); err != nil {
@@ -469,7 +505,7 @@ func (c *Consumer) stale(j job, u *domain.User) string {
 	}
 	switch j.purpose {
 	case domain.TokenPurposeVerifyEmail:
-		if u.Email() != j.email || u.EmailVersion() != j.env.Version {
+		if u.Email() != j.email || u.EmailVersion() != j.emailVersion {
 			return "the address changed since"
 		}
 		if u.EmailVerified() {

@@ -354,3 +354,36 @@ func TestTwoConsumersShareTheWork(t *testing.T) {
 		seen[m.To[0]] = true
 	}
 }
+
+// TestAConsumerOfAnOlderVersionFiltersTheNewSubjects: a durable consumer
+// created by a version that asked mail for fewer event types is updated in
+// place (same consumer, same position) to the subjects this version asks
+// for, so an event type added since (EmailVerificationRequested) reaches it.
+func TestAConsumerOfAnOlderVersionFiltersTheNewSubjects(t *testing.T) {
+	t.Parallel()
+	e, _ := setup(t)
+	ctx := context.Background()
+	js, err := jetstream.New(natstest.Connect(t, e.natsURL))
+	require.NoError(t, err)
+	p := e.prefix + "." + domain.UserAggregate + "."
+	old := []string{p + domain.EventUserCreated, p + domain.EventUserUpdated, p + domain.EventPasswordResetRequested}
+	created, err := js.CreateConsumer(ctx, e.stream, jetstream.ConsumerConfig{
+		Durable: DefaultConsumer, AckPolicy: jetstream.AckExplicitPolicy, FilterSubjects: old,
+	})
+	require.NoError(t, err)
+
+	c, pool, nc := e.consumer(t, users{}, &deadLog{}, smtpSender(t, e.smtpPort), e.config())
+	defer pool.Close()
+	defer nc.Close()
+	cons, err := c.consumer(ctx)
+	require.NoError(t, err)
+	info, err := cons.Info(ctx)
+	require.NoError(t, err)
+	require.ElementsMatch(t, c.subjects(), info.Config.FilterSubjects)
+	require.Contains(t, info.Config.FilterSubjects, p+domain.EventEmailVerificationRequested)
+	require.Equal(t, created.CachedInfo().Created, info.Created, "the same consumer, updated in place")
+
+	again, err := c.consumer(ctx)
+	require.NoError(t, err)
+	require.Equal(t, info.Created, again.CachedInfo().Created, "nothing to change the second time")
+}

@@ -38,6 +38,19 @@ func useTestSMTP(t *testing.T, d *deployment) *smtptest.Server {
 	return srv
 }
 
+// selfRegistration is a deployment where anyone may register and must
+// verify the address before logging in, its mail going to a real SMTP
+// server.
+func selfRegistration(t *testing.T) (*deployment, *smtptest.Server) {
+	t.Helper()
+	d := newDeployment(t)
+	srv := useTestSMTP(t, d)
+	d.env[config.EnvTestMode] = "true"
+	d.env[config.EnvSelfRegistration] = "true"
+	d.env[config.EnvRequireVerifiedEmail] = "true"
+	return d, srv
+}
+
 // follow turns a mail's link into a request path on the instance: the link
 // must point where the configuration says.
 func follow(t *testing.T, link, base string) (path, token string) {
@@ -58,11 +71,7 @@ func follow(t *testing.T, link, base string) (path, token string) {
 // for an address nobody has answers the same 202 and sends nothing.
 func TestAccountEmailEndToEnd(t *testing.T) {
 	t.Parallel()
-	d := newDeployment(t)
-	srv := useTestSMTP(t, d)
-	d.env[config.EnvTestMode] = "true"
-	d.env[config.EnvSelfRegistration] = "true"
-	d.env[config.EnvRequireVerifiedEmail] = "true"
+	d, srv := selfRegistration(t)
 	d.env[config.EnvEmailMaxAttempts] = "2"
 	inst := d.start(t)
 	t.Cleanup(func() {
