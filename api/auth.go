@@ -142,31 +142,31 @@ func identityListInput(q url.Values) (queries.IdentityListInput, error) {
 	return in, err
 }
 
-// identityGet answers one user, role or policy, now or as of the instant
-// the request asks for.
-func identityGet[T any](h identityHandlers, w http.ResponseWriter, r *http.Request, caller domain.Caller, field string,
+// identityGet answers one user, role, policy or service account, now or as
+// of the instant the request asks for.
+func identityGet[T any](s *Server, w http.ResponseWriter, r *http.Request, caller domain.Caller, field string,
 	get func(ctx context.Context, caller domain.Caller, id string, at queries.At) (queries.Result[T], error)) {
 	id, err := pathID(r, field)
 	if err != nil {
-		h.s.writeError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
-	h.s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
+	s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
 		res, err := get(r.Context(), caller, id, at)
 		return res.Value, res.At, err
 	})
 }
 
-// identityList answers a page of users, roles or policies, now or as of
-// the instant the request asks for.
-func identityList[T any](h identityHandlers, w http.ResponseWriter, r *http.Request, caller domain.Caller,
+// identityList answers a page of users, roles, policies or service
+// accounts, now or as of the instant the request asks for.
+func identityList[T any](s *Server, w http.ResponseWriter, r *http.Request, caller domain.Caller,
 	list func(ctx context.Context, caller domain.Caller, in queries.IdentityListInput, at queries.At) (queries.Page[T], error)) {
 	in, err := identityListInput(r.URL.Query())
 	if err != nil {
-		h.s.writeError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
-	h.s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
+	s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
 		page, err := list(r.Context(), caller, in, at)
 		return page, page.Instant, err
 	})

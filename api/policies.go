@@ -59,11 +59,11 @@ func (h identityHandlers) createPolicy(w http.ResponseWriter, r *http.Request, c
 // after the page is read, so a page may hold fewer items than the limit
 // while next_cursor still leads on.
 func (h identityHandlers) listPolicies(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
-	identityList(h, w, r, caller, h.deps.Queries.ListPolicies)
+	identityList(h.s, w, r, caller, h.deps.Queries.ListPolicies)
 }
 
 func (h identityHandlers) getPolicy(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
-	identityGet(h, w, r, caller, "policy id", h.deps.Queries.GetPolicy)
+	identityGet(h.s, w, r, caller, "policy id", h.deps.Queries.GetPolicy)
 }
 
 func (h identityHandlers) updatePolicy(w http.ResponseWriter, r *http.Request, caller domain.Caller) {

@@ -49,11 +49,11 @@ func (h identityHandlers) createRole(w http.ResponseWriter, r *http.Request, cal
 // after the page is read, so a page may hold fewer items than the limit
 // while next_cursor still leads on.
 func (h identityHandlers) listRoles(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
-	identityList(h, w, r, caller, h.deps.Queries.ListRoles)
+	identityList(h.s, w, r, caller, h.deps.Queries.ListRoles)
 }
 
 func (h identityHandlers) getRole(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
-	identityGet(h, w, r, caller, "role id", h.deps.Queries.GetRole)
+	identityGet(h.s, w, r, caller, "role id", h.deps.Queries.GetRole)
 }
 
 func (h identityHandlers) updateRole(w http.ResponseWriter, r *http.Request, caller domain.Caller) {

@@ -96,27 +96,11 @@ func (h serviceAccountHandlers) create(w http.ResponseWriter, r *http.Request, c
 }
 
 func (h serviceAccountHandlers) list(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
-	in, err := identityListInput(r.URL.Query())
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	h.s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
-		page, err := h.deps.Queries.ListServiceAccounts(r.Context(), caller, in, at)
-		return page, page.Instant, err
-	})
+	identityList(h.s, w, r, caller, h.deps.Queries.ListServiceAccounts)
 }
 
 func (h serviceAccountHandlers) get(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
-	id, err := pathID(r, "service account id")
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	h.s.serveAt(w, r, func(at queries.At) (any, *queries.Instant, error) {
-		res, err := h.deps.Queries.GetServiceAccount(r.Context(), caller, id, at)
-		return res.Value, res.At, err
-	})
+	identityGet(h.s, w, r, caller, "service account id", h.deps.Queries.GetServiceAccount)
 }
 
 func (h serviceAccountHandlers) update(w http.ResponseWriter, r *http.Request, caller domain.Caller) {

@@ -64,11 +64,11 @@ func (h identityHandlers) createUser(w http.ResponseWriter, r *http.Request, cal
 // after the page is read, so a page may hold fewer items than the limit
 // while next_cursor still leads on.
 func (h identityHandlers) listUsers(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
-	identityList(h, w, r, caller, h.deps.Queries.ListUsers)
+	identityList(h.s, w, r, caller, h.deps.Queries.ListUsers)
 }
 
 func (h identityHandlers) getUser(w http.ResponseWriter, r *http.Request, caller domain.Caller) {
-	identityGet(h, w, r, caller, "user id", h.deps.Queries.GetUser)
+	identityGet(h.s, w, r, caller, "user id", h.deps.Queries.GetUser)
 }
 
 func (h identityHandlers) updateUser(w http.ResponseWriter, r *http.Request, caller domain.Caller) {

@@ -136,26 +136,17 @@ func Summary(f *domain.File) domain.FileSummary {
 		ID: f.ID(), Name: f.Name(), Description: f.Description(), Tags: tags,
 		CurrentVersion: f.CurrentVersion(), VersionCount: int64(len(f.Live())), State: state,
 	}
-	if cur, ok := currentVersion(f); ok {
+	if cur, ok := f.CurrentLive(); ok {
 		out.Size, out.ContentType = cur.Size, cur.ContentType
 	}
 	return out
-}
-
-// currentVersion is the current version when it is live (not destroyed).
-func currentVersion(f *domain.File) (domain.FileVersion, bool) {
-	live := f.Live()
-	if n := len(live); n > 0 && live[n-1].Version == f.CurrentVersion() {
-		return live[n-1], true
-	}
-	return domain.FileVersion{}, false
 }
 
 // withDigest is Summary with the current version's digest, opened with its
 // data key.
 func (s *Files) withDigest(ctx context.Context, f *domain.File) (domain.FileSummary, error) {
 	out := Summary(f)
-	if cur, ok := currentVersion(f); ok {
+	if cur, ok := f.CurrentLive(); ok {
 		digest, err := s.sealer.FileDigest(ctx, f.ID(), cur)
 		if err != nil {
 			return domain.FileSummary{}, err

@@ -343,6 +343,15 @@ func (f *File) DestroyVersion(version int64) error {
 	return record(f, FileVersionDestroyed{Version: version, BlobKey: f.state.Live[i].BlobKey})
 }
 
+// CurrentLive is the current version while it is live (not destroyed); a
+// soft-deleted file still has one, which its metadata shows.
+func (f *File) CurrentLive() (FileVersion, bool) {
+	if n := len(f.state.Live); n > 0 && f.state.Live[n-1].Version == f.state.Current {
+		return f.state.Live[n-1], true
+	}
+	return FileVersion{}, false
+}
+
 // Downloadable returns the version a download may read: 0 is the current
 // one. Deleted files and destroyed versions are gone (EGONE).
 func (f *File) Downloadable(version int64) (FileVersion, error) {

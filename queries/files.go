@@ -237,8 +237,7 @@ func (q *Files) summary(ctx context.Context, f fileAt) (domain.FileSummary, *dom
 		CreatedAt: first.RecordedAt, CreatedBy: first.Metadata.Actor,
 		UpdatedAt: last.RecordedAt, UpdatedBy: last.Metadata.Actor,
 	}
-	if live := a.Live(); len(live) > 0 && live[len(live)-1].Version == a.CurrentVersion() {
-		cur := live[len(live)-1]
+	if cur, ok := a.CurrentLive(); ok {
 		s.Size, s.ContentType = cur.Size, cur.ContentType
 		return s, &cur, nil
 	}

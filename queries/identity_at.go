@@ -93,15 +93,22 @@ func (k identityKind[A, T]) foldAt(ctx context.Context, id string, pos int64) (f
 	return f, err
 }
 
-// get is one aggregate as it was at the instant, once the caller may see
-// it.
-func (k identityKind[A, T]) get(ctx context.Context, caller domain.Caller, id string, at Instant) (T, error) {
-	var zero T
+// authorizedAt is one aggregate as it was at the instant, once the caller
+// may see it (a refusal is recorded).
+func (k identityKind[A, T]) authorizedAt(ctx context.Context, caller domain.Caller, id string, at Instant) (fold.Folded[A], error) {
 	f, err := k.foldAt(ctx, id, at.Position)
 	if err != nil {
-		return zero, err
+		return f, err
 	}
-	if err := k.authorize(ctx, caller, f.Agg); err != nil {
+	return f, k.authorize(ctx, caller, f.Agg)
+}
+
+// get is one aggregate's view as it was at the instant, once the caller
+// may see it.
+func (k identityKind[A, T]) get(ctx context.Context, caller domain.Caller, id string, at Instant) (T, error) {
+	f, err := k.authorizedAt(ctx, caller, id, at)
+	if err != nil {
+		var zero T
 		return zero, err
 	}
 	return k.view(ctx, f)

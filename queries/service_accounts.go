@@ -86,7 +86,6 @@ func (q *ServiceAccounts) ListCredentials(ctx context.Context, caller domain.Cal
 	if err := domain.ValidateID("service account id", accountID); err != nil {
 		return Result[[]domain.ClientCredentialSummary]{}, err
 	}
-	kind := q.accounts()
 	creds, in, err := source(ctx, q.svc, caller, at, domain.ReadModelServiceAccounts,
 		func(int64) ([]domain.ClientCredentialSummary, error) {
 			s, err := q.reader.GetServiceAccount(ctx, accountID)
@@ -99,11 +98,8 @@ func (q *ServiceAccounts) ListCredentials(ctx context.Context, caller domain.Cal
 			return q.reader.ListClientCredentials(ctx, accountID)
 		},
 		func(in Instant) ([]domain.ClientCredentialSummary, error) {
-			f, err := kind.foldAt(ctx, accountID, in.Position)
+			f, err := q.accounts().authorizedAt(ctx, caller, accountID, in)
 			if err != nil {
-				return nil, err
-			}
-			if err := kind.authorize(ctx, caller, f.Agg); err != nil {
 				return nil, err
 			}
 			return credentialsAsStored(f.Agg.Credentials()), nil
